@@ -1,0 +1,1 @@
+"""The fs driver for unistore."""

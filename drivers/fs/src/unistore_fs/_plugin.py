@@ -1,0 +1,1 @@
+"""Entry point of the fs driver (placeholder until the driver lands)."""

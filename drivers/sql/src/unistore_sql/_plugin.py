@@ -1,0 +1,1 @@
+"""Entry point of the sql driver (placeholder until the driver lands)."""

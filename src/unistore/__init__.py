@@ -1,0 +1,185 @@
+"""unistore: one async storage API over pluggable drivers chosen by URL.
+
+Example:
+    >>> import unistore
+    >>> async def main() -> None:
+    ...     async with unistore.connect("memory://") as store:
+    ...         await store.set("app:user-1", "greeting", b"hello", ttl=60)
+
+Only the contract (errors, protocols, URLs) is imported eagerly; the registry,
+the products and the tooling load on first use of one of their names, so that
+``import unistore`` stays cheap and imports no driver.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from unistore._base import BaseStore
+from unistore._url import StoreURL
+from unistore.errors import (
+    AuthenticationError,
+    CapacityError,
+    ConfigurationError,
+    ConflictError,
+    ContentionError,
+    CorruptionError,
+    DriverError,
+    InvalidOptionError,
+    InvalidURLError,
+    NotSupportedError,
+    SessionConflictError,
+    SessionError,
+    SessionExistsError,
+    SessionNotFoundError,
+    SlotKindError,
+    StoreClosedError,
+    StoreTimeoutError,
+    StoreUnavailableError,
+    TransactionConflictError,
+    UnistoreError,
+    UnknownSchemeError,
+    ValidationError,
+)
+from unistore.protocols import (
+    Capability,
+    Driver,
+    Option,
+    SessionPage,
+    SessionRecord,
+    SlotKind,
+    Store,
+)
+
+if TYPE_CHECKING:
+    from unistore._cas import CasOps, CasSnapshot
+    from unistore._copy import CopyProgress, CopyReport, copy_store
+    from unistore._kv_sessions import KVSessionDocuments
+    from unistore._kv_sessions_mixin import KVSessionDocumentsMixin
+    from unistore._namespaced import NamespacedStore
+    from unistore._ns_handle import Namespace
+    from unistore._registry import (
+        available_schemes,
+        connect,
+        get_driver,
+        hookimpl,
+        register,
+        unregister,
+    )
+    from unistore._sessions import (
+        ChildSpawnedEvent,
+        Conversation,
+        LifecycleErrorEvent,
+        LoadEvent,
+        MessageCompleteEvent,
+        MessageDraft,
+        MessagesChangedEvent,
+        SaveEvent,
+        SessionManager,
+    )
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuthenticationError",
+    "BaseStore",
+    "Capability",
+    "CapacityError",
+    "CasOps",
+    "CasSnapshot",
+    "ChildSpawnedEvent",
+    "ConfigurationError",
+    "ConflictError",
+    "ContentionError",
+    "Conversation",
+    "CopyProgress",
+    "CopyReport",
+    "CorruptionError",
+    "Driver",
+    "DriverError",
+    "InvalidOptionError",
+    "InvalidURLError",
+    "KVSessionDocuments",
+    "KVSessionDocumentsMixin",
+    "LifecycleErrorEvent",
+    "LoadEvent",
+    "MessageCompleteEvent",
+    "MessageDraft",
+    "MessagesChangedEvent",
+    "Namespace",
+    "NamespacedStore",
+    "NotSupportedError",
+    "Option",
+    "SaveEvent",
+    "SessionConflictError",
+    "SessionError",
+    "SessionExistsError",
+    "SessionManager",
+    "SessionNotFoundError",
+    "SessionPage",
+    "SessionRecord",
+    "SlotKind",
+    "SlotKindError",
+    "Store",
+    "StoreClosedError",
+    "StoreTimeoutError",
+    "StoreURL",
+    "StoreUnavailableError",
+    "TransactionConflictError",
+    "UnistoreError",
+    "UnknownSchemeError",
+    "ValidationError",
+    "__version__",
+    "available_schemes",
+    "connect",
+    "copy_store",
+    "get_driver",
+    "hookimpl",
+    "register",
+    "unregister",
+]
+
+#: Public names imported on first use, with their home module. Keeping them
+#: out of the eager imports keeps ``import unistore`` cheap: the registry pulls
+#: in pluggy and importlib.metadata, the products pull in asyncio.
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(
+        ["available_schemes", "connect", "get_driver", "hookimpl", "register", "unregister"],
+        "unistore._registry",
+    ),
+    **dict.fromkeys(["CasOps", "CasSnapshot"], "unistore._cas"),
+    "NamespacedStore": "unistore._namespaced",
+    "Namespace": "unistore._ns_handle",
+    **dict.fromkeys(
+        [
+            "ChildSpawnedEvent",
+            "Conversation",
+            "LifecycleErrorEvent",
+            "LoadEvent",
+            "MessageCompleteEvent",
+            "MessageDraft",
+            "MessagesChangedEvent",
+            "SaveEvent",
+            "SessionManager",
+        ],
+        "unistore._sessions",
+    ),
+    "KVSessionDocuments": "unistore._kv_sessions",
+    "KVSessionDocumentsMixin": "unistore._kv_sessions_mixin",
+    **dict.fromkeys(["CopyProgress", "CopyReport", "copy_store"], "unistore._copy"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _LAZY.get(name)
+    if home is None:
+        raise AttributeError(f"module 'unistore' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
