@@ -1,0 +1,501 @@
+"""SessionManager: keeps a Conversation durable in a store's session documents."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import MappingProxyType, TracebackType
+from typing import TYPE_CHECKING, Any, Literal, Self, overload
+
+from unistore._sessions._conversation import Conversation
+from unistore._sessions._events import (
+    ChildSpawnedEvent,
+    LifecycleErrorEvent,
+    LoadEvent,
+    SaveEvent,
+)
+from unistore._sessions._ids import new_session_id
+from unistore._sessions._saver import SessionSaver, decode_message, missing_session
+from unistore._url import StoreURL
+from unistore.errors import (
+    NotSupportedError,
+    SessionConflictError,
+    StoreClosedError,
+    ValidationError,
+)
+from unistore.protocols import Capability, SessionDocuments, SessionPage, Store
+
+if TYPE_CHECKING:
+    import asyncio
+
+__all__ = ["SessionManager"]
+
+
+def _open_store(
+    store_or_url: str | StoreURL | Store | SessionDocuments,
+) -> tuple[SessionDocuments, bool]:
+    if isinstance(store_or_url, str | StoreURL):
+        # Imported here: the registry loads pluggy, which `import unistore` avoids.
+        from unistore._registry import connect
+
+        store: object = connect(store_or_url)
+        owned = True
+    else:
+        store = store_or_url
+        owned = False
+    capabilities = getattr(store, "capabilities", None)
+    declared = capabilities is None or Capability.SESSION_DOCUMENTS in capabilities
+    if not declared or not isinstance(store, SessionDocuments):
+        raise NotSupportedError(f"store {getattr(store, 'url', store)} has no session documents")
+    return store, owned
+
+
+def _check_id(session_id: object, what: str = "session id") -> str:
+    if not isinstance(session_id, str):
+        raise ValidationError(f"a {what} must be a str, got {type(session_id).__name__}")
+    return session_id
+
+
+class SessionManager(SessionSaver):
+    """Keeps a :class:`Conversation` saved in a store, as sessions.
+
+    A session is a stored record (id, label, lineage, metadata, times) plus
+    the ordered messages. The manager has at most one *active* session: the
+    one :meth:`start_new` created or :meth:`load` loaded (or the first save
+    started). Saving writes only what changed since the last save: new
+    messages are appended; after an edit, the messages are rewritten from the
+    first changed one. Every write states the length it expects, so two
+    writers of one session never interleave: the second gets
+    :class:`~unistore.SessionConflictError`.
+
+    Use it as ``async with SessionManager(url, conversation) as manager:``;
+    leaving the block (or :meth:`aclose`) waits for pending saves, closes the
+    child sessions, emits ``dispose`` and closes the store if the manager
+    opened it from a URL. Ending the conversation disposes the manager too.
+
+    Events (subscribe with :meth:`on`; callbacks run synchronously):
+
+    * ``load`` (:class:`LoadEvent`): a session was loaded;
+    * ``save`` (:class:`SaveEvent`): a save wrote to the store;
+    * ``lifecycle_error`` (:class:`LifecycleErrorEvent`): a background
+      operation failed (auto-save, child session, final save); failures of
+      child sessions are emitted on their parent's manager too;
+    * ``dispose`` (no payload): the manager was disposed.
+
+    Args:
+        store_or_url: A store with session documents, or a URL to open one
+            (the manager then owns it and closes it when disposed).
+        conversation: The conversation to keep saved.
+        auto_save: Save after every completed message or edit, in the
+            background. Failures go to ``lifecycle_error``; nothing is raised
+            into the code that changed the conversation.
+        auto_slug: Label a session from its first user message, once, unless
+            it already has a label.
+
+    Raises:
+        NotSupportedError: The store has no session documents.
+    """
+
+    def __init__(
+        self,
+        store_or_url: str | StoreURL | Store | SessionDocuments,
+        conversation: Conversation,
+        *,
+        auto_save: bool = True,
+        auto_slug: bool = True,
+    ) -> None:
+        if not isinstance(conversation, Conversation):
+            raise ValidationError("conversation must be a unistore Conversation")
+        store, self._owns_store = _open_store(store_or_url)
+        super().__init__(store, conversation, auto_save=auto_save, auto_slug=auto_slug)
+        self._children: dict[str, SessionManager] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closing: asyncio.Task[None] | None = None
+        # For the manager of a child session: its parent's manager and its key there.
+        self._owner: SessionManager | None = None
+        self._child_key: str | None = None
+        self._unsubscribe.append(conversation.on("child_spawned", self._on_child))
+        self._unsubscribe.append(conversation.on("ended", self._on_ended))
+
+    # -- state --------------------------------------------------------------
+
+    @property
+    def session_id(self) -> str | None:
+        """The active session's id, or ``None``."""
+        return self._session_id
+
+    @property
+    def conversation(self) -> Conversation:
+        """The conversation this manager saves."""
+        return self._conversation
+
+    @property
+    def store(self) -> SessionDocuments:
+        """The store sessions live in."""
+        return self._store
+
+    @property
+    def parent(self) -> SessionManager | None:
+        """For a child session's manager, the manager of the parent session."""
+        return self._owner
+
+    @property
+    def children(self) -> Mapping[str, SessionManager]:
+        """Managers of the live child conversations, by child session id."""
+        return MappingProxyType(self._children)
+
+    def child_for(self, conversation: Conversation) -> SessionManager | None:
+        """Return the manager of a live child conversation, or ``None``."""
+        for child in self._children.values():
+            if child._conversation is conversation:
+                return child
+        return None
+
+    @property
+    def closed(self) -> bool:
+        """Whether the manager was disposed."""
+        return self._closed
+
+    @property
+    def has_unsaved_changes(self) -> bool:
+        """Whether the conversation may differ from what was saved."""
+        return self._dirty()
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else ""
+        return f"<SessionManager session={self._session_id!r}{state}>"
+
+    def _check_open(self) -> None:
+        if self._closing is not None:
+            raise StoreClosedError("the session manager is closed")
+
+    # -- children and ending ------------------------------------------------
+
+    def _on_child(self, event: ChildSpawnedEvent) -> None:
+        if self._closing is not None:
+            return
+        child_conversation = event.child
+        child = SessionManager(
+            self._store,
+            child_conversation,
+            auto_save=self._auto_save,
+            auto_slug=self._auto_slug and child_conversation.kind != "checkpoint",
+        )
+        child._parent = child._owner = self
+        child._session_id = child._child_key = new_session_id()
+        child._fork_pending = True
+        child._slug_from = child_conversation.inherited
+        self._children[child._child_key] = child
+        # The fork is made at once (in the background), not at the child's
+        # first message, so it shares exactly what the parent had then.
+        child._request()
+
+    def _on_ended(self) -> None:
+        if self._closing is not None:
+            return
+        import asyncio  # not at module level: see SessionSaver.__init__
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._closing = loop.create_task(self._dispose())
+        if self._owner is not None:
+            tasks = self._owner._tasks
+            tasks.add(self._closing)
+            self._closing.add_done_callback(tasks.discard)
+
+    # -- public API ---------------------------------------------------------
+
+    async def start_new(self, label: str | None = None) -> str:
+        """Create a session, make it active and clear the conversation.
+
+        Pending auto-saves of the previous session are waited for first.
+
+        Args:
+            label: An explicit label (auto-slug then leaves it alone).
+
+        Returns:
+            The new session id (26 characters, sortable by creation time).
+        """
+        self._check_open()
+        if label is not None and not isinstance(label, str):
+            raise ValidationError("a label must be a str")
+        await self._settle()
+        async with self._lock:
+            return await self._start_locked(label)
+
+    async def load(self, session_id: str | None = None) -> str:
+        """Load a session into the conversation and make it active.
+
+        The conversation's messages are replaced (this does not trigger an
+        auto-save). Pending auto-saves of the previous session are waited for
+        first; what still could not be saved (already reported through
+        ``lifecycle_error``) is dropped with the old messages.
+
+        Args:
+            session_id: The session to load; ``None`` loads the most recently
+                updated one, or starts a new session if the store has none.
+
+        Returns:
+            The id of the loaded (or started) session.
+
+        Raises:
+            SessionNotFoundError: No session has this id.
+        """
+        self._check_open()
+        if session_id is not None:
+            _check_id(session_id)
+        await self._settle()
+        async with self._lock:
+            if session_id is None:
+                page = await self._store.list_sessions(limit=1)
+                if not page.items:
+                    return await self._start_locked(None)
+                session_id = page.items[0].id
+            record = await self._store.get_session(session_id)
+            if record is None:
+                raise missing_session(session_id)
+            stored = await self._store.read_messages(session_id)
+            messages = [decode_message(session_id, i, text) for i, text in enumerate(stored)]
+            self._install(
+                session_id,
+                list(stored),
+                messages,
+                list(stored),
+                labelled=record.label is not None,
+                slug_from=record.fork_point or 0,
+            )
+        self._events.emit("load", LoadEvent(session_id, tuple(messages)))
+        return session_id
+
+    async def save(
+        self,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        on_conflict: Literal["raise", "rebase"] = "raise",
+    ) -> bool:
+        """Persist what changed since the last save, and optionally metadata.
+
+        New messages are appended; if earlier messages were edited or
+        removed, the session is rewritten from the first changed message
+        only. Starts a session first if none is active.
+
+        Args:
+            metadata: JSON-compatible metadata replacing the stored one
+                (``None`` keeps it).
+            on_conflict: What to do when another writer changed the session
+                since this manager last read or wrote it: ``"raise"``
+                :class:`~unistore.SessionConflictError` (nothing written), or
+                ``"rebase"``: reload the stored messages, put the messages
+                this manager had not saved yet after them, and save again
+                (local edits of already-saved messages are dropped).
+
+        Returns:
+            Whether anything was written.
+
+        Raises:
+            SessionConflictError: Another writer changed the session (with
+                ``on_conflict="raise"``, or if it changed again while rebasing).
+        """
+        self._check_open()
+        if on_conflict not in ("raise", "rebase"):
+            raise ValidationError(f"on_conflict must be 'raise' or 'rebase', not {on_conflict!r}")
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise ValidationError("metadata must be a mapping")
+        async with self._lock:
+            try:
+                return await self._save_locked(metadata)
+            except SessionConflictError:
+                if on_conflict == "raise":
+                    raise
+                await self._rebase_locked()
+                return await self._save_locked(metadata)
+
+    async def fork(self, parent_id: str, at: int | None = None, label: str | None = None) -> str:
+        """Create a session sharing the first ``at`` messages of another.
+
+        Nothing is copied, whatever the parent's length. The active session
+        does not change: :meth:`load` the fork to continue in it.
+
+        Args:
+            parent_id: The session to fork (pending auto-saves are waited for
+                when it is the active one).
+            at: How many of the parent's messages to share; ``None`` for all.
+            label: A label for the fork.
+
+        Returns:
+            The new session's id.
+
+        Raises:
+            SessionNotFoundError: No session has ``parent_id``.
+            ValidationError: ``at`` is negative or beyond the parent's length.
+        """
+        self._check_open()
+        _check_id(parent_id)
+        if label is not None and not isinstance(label, str):
+            raise ValidationError("a label must be a str")
+        if parent_id == self._session_id:
+            await self._settle()
+            if self._fork_pending:
+                async with self._lock:
+                    await self._create_child_session_locked()
+        session_id = new_session_id()
+        await self._store.fork_session(parent_id, session_id, at=at, label=label)
+        return session_id
+
+    async def list(self, limit: int = 50, cursor: str | None = None) -> SessionPage:
+        """Return session records, most recently updated first (no messages).
+
+        Args:
+            limit: The page size.
+            cursor: ``next_cursor`` of the previous page.
+        """
+        self._check_open()
+        return await self._store.list_sessions(limit=limit, cursor=cursor)
+
+    async def delete(self, session_id: str) -> bool:
+        """Delete a session; sessions forked from it keep loading the same.
+
+        Deleting the active one clears the conversation and leaves no session
+        active (the next save starts a new one).
+
+        Returns:
+            Whether the session existed.
+        """
+        self._check_open()
+        _check_id(session_id)
+        if session_id != self._session_id:
+            return await self._store.delete_session(session_id)
+        async with self._lock:
+            existed = await self._store.delete_session(session_id)
+            self._install(None, [], [], [], labelled=False, slug_from=0)
+            return existed
+
+    async def rename(self, session_id: str, label: str) -> None:
+        """Set a session's label; auto-slug never replaces it afterwards.
+
+        Raises:
+            SessionNotFoundError: No session has this id.
+        """
+        self._check_open()
+        _check_id(session_id)
+        if not isinstance(label, str):
+            raise ValidationError("a label must be a str")
+        if session_id != self._session_id:
+            await self._store.update_session(session_id, label=label)
+            return
+        async with self._lock:
+            if self._fork_pending:
+                await self._create_child_session_locked()
+            await self._store.update_session(session_id, label=label)
+            self._labelled = True
+
+    async def flush(self) -> None:
+        """Wait until every pending auto-save (children's included) is done.
+
+        Failures were reported through ``lifecycle_error``; this does not
+        raise them. :attr:`has_unsaved_changes` tells whether all succeeded.
+        """
+        import asyncio
+
+        while True:
+            if self._wanted and (self._worker is None or self._worker.done()):
+                self._request()
+            pending = {task for task in self._tasks if not task.done()}
+            if self._worker is not None and not self._worker.done():
+                pending.add(self._worker)
+            if pending:
+                await asyncio.wait(pending)
+                continue
+            busy = [child for child in self._children.values() if child._busy()]
+            if not busy:
+                return
+            for child in busy:
+                await child.flush()
+
+    def _busy(self) -> bool:
+        if self._wanted or (self._worker is not None and not self._worker.done()):
+            return True
+        if any(not task.done() for task in self._tasks):
+            return True
+        return any(child._busy() for child in self._children.values())
+
+    # -- events and disposal --------------------------------------------------
+
+    @overload
+    def on(
+        self, event: Literal["load"], callback: Callable[[LoadEvent], object]
+    ) -> Callable[[], None]: ...
+
+    @overload
+    def on(
+        self, event: Literal["save"], callback: Callable[[SaveEvent], object]
+    ) -> Callable[[], None]: ...
+
+    @overload
+    def on(
+        self, event: Literal["lifecycle_error"], callback: Callable[[LifecycleErrorEvent], object]
+    ) -> Callable[[], None]: ...
+
+    @overload
+    def on(
+        self, event: Literal["dispose"], callback: Callable[[], object]
+    ) -> Callable[[], None]: ...
+
+    def on(self, event: str, callback: Callable[..., object]) -> Callable[[], None]:
+        """Call ``callback`` on ``event``; return a function that unsubscribes.
+
+        A callback that raises is logged (logger ``unistore.sessions``) and
+        ignored.
+
+        Raises:
+            ValidationError: Unknown event name.
+        """
+        return self._events.subscribe(event, callback)
+
+    async def aclose(self) -> None:
+        """Dispose: finish pending saves, close child sessions, emit ``dispose``.
+
+        Unsaved changes get one last save attempt (with auto-save on); a
+        failure goes to ``lifecycle_error``. A store opened from a URL is
+        closed. Calling it again does nothing.
+        """
+        import asyncio
+
+        if self._closing is None:
+            self._closing = asyncio.get_running_loop().create_task(self._dispose())
+        await asyncio.shield(self._closing)
+
+    async def _dispose(self) -> None:
+        await self.flush()
+        for child in tuple(self._children.values()):
+            await child.aclose()
+        if self._auto_save and self._dirty():
+            async with self._lock:
+                try:
+                    await self._save_locked(None)
+                except Exception as exc:
+                    self._report(exc, "dispose")
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._closed = True
+        self._events.emit("dispose")
+        self._events.clear()
+        if self._owner is not None and self._child_key is not None:
+            self._owner._children.pop(self._child_key, None)
+        if self._owns_store:
+            closer = self._store
+            assert isinstance(closer, Store)
+            await closer.aclose()
+
+    async def __aenter__(self) -> Self:
+        self._check_open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
