@@ -1,0 +1,673 @@
+"""Generic SessionDocuments (KVSessionDocuments) on a store that only has KV capabilities.
+
+The toy store below wraps the memory driver but declares only KEY_VALUE, HASH,
+TRANSACTIONS, NAMESPACE_LIFECYCLE and TTL of its own, and gets SESSION_DOCUMENTS
+from :class:`unistore.KVSessionDocumentsMixin`. It counts every KV operation, so
+the tests can check costs, and can run a hook or inject a conflict before a
+commit, so they can check atomicity and retries.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from types import TracebackType
+
+import pytest
+
+import unistore
+from unistore import (
+    BaseStore,
+    Capability,
+    ContentionError,
+    KVSessionDocuments,
+    KVSessionDocumentsMixin,
+    NotSupportedError,
+    SessionConflictError,
+    SessionExistsError,
+    SessionNotFoundError,
+    StoreURL,
+    ValidationError,
+)
+from unistore import _kv_sessions as kv_sessions_module
+from unistore._kv_sessions_layout import (
+    LEAF_SHIFT,
+    TOP_SHIFT,
+    encode_id,
+)
+from unistore._memory import MemoryStore
+from unistore._memory_kv import MemoryTransaction
+from unistore.protocols import SessionDocuments, SessionRecord, SlotKind
+from unistore.testing import HOSTILE_IDS, ForksSuite, IsolationSuite, SessionsSuite
+
+NS = "unistore.sessions"
+KV_CAPS = frozenset(
+    {
+        Capability.KEY_VALUE,
+        Capability.HASH,
+        Capability.TRANSACTIONS,
+        Capability.NAMESPACE_LIFECYCLE,
+        Capability.TTL,
+    }
+)
+
+Op = tuple[str, str, int]  # (operation, slot, fields written)
+
+
+class _CountingTransaction:
+    def __init__(self, store: ToyStore, inner: MemoryTransaction, ns: str, watch: Sequence[str]):
+        self._store = store
+        self._inner = inner
+        self._ns = ns
+        self._watch = list(watch)
+
+    async def __aenter__(self) -> _CountingTransaction:
+        await self._inner.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._inner.__aexit__(exc_type, exc, tb)
+
+    async def get(self, slot: str) -> bytes | None:
+        self._store.log("tx.get", slot)
+        return await self._inner.get(slot)
+
+    async def hget(self, slot: str, field: str) -> bytes | None:
+        self._store.log("tx.hget", slot)
+        return await self._inner.hget(slot, field)
+
+    async def hgetall(self, slot: str) -> dict[str, bytes]:
+        self._store.log("tx.hgetall", slot)
+        return await self._inner.hgetall(slot)
+
+    def set(self, slot: str, value: bytes, *, ttl: float) -> None:
+        self._store.log("tx.set", slot, 1)
+        self._inner.set(slot, value, ttl=ttl)
+
+    def delete(self, slot: str) -> None:
+        self._store.log("tx.delete", slot)
+        self._inner.delete(slot)
+
+    def hset(self, slot: str, mapping: Mapping[str, bytes], *, ttl: float) -> None:
+        self._store.log("tx.hset", slot, len(mapping))
+        self._inner.hset(slot, mapping, ttl=ttl)
+
+    def hdel(self, slot: str, fields: Sequence[str]) -> None:
+        self._store.log("tx.hdel", slot, len(fields))
+        self._inner.hdel(slot, fields)
+
+    async def commit(self) -> None:
+        store = self._store
+        hook, store.before_commit = store.before_commit, None
+        if hook is not None:
+            await hook()
+        if store.conflicts > 0:
+            store.conflicts -= 1
+            store.inner.simulate_concurrent_change(self._ns, self._watch[0])
+        store.log("tx.commit", "")
+        await self._inner.commit()
+
+
+class ToyStore(KVSessionDocumentsMixin, BaseStore):
+    """KV capabilities from a memory store; sessions from the generic implementation."""
+
+    CAPABILITIES = KV_CAPS | {Capability.SESSION_DOCUMENTS}
+
+    def __init__(self, url: StoreURL) -> None:
+        super().__init__(url)
+        self.inner = MemoryStore(StoreURL.parse(f"memory://{url.host or ''}"))
+        self.ops: list[Op] = []
+        self.before_commit: Callable[[], Awaitable[None]] | None = None
+        self.conflicts = 0
+
+    def log(self, op: str, slot: str, fields: int = 0) -> None:
+        self.ops.append((op, slot, fields))
+
+    async def get(self, ns: str, slot: str) -> bytes | None:
+        self.log("get", slot)
+        return await self.inner.get(ns, slot)
+
+    async def set(self, ns: str, slot: str, value: bytes, *, ttl: float) -> None:
+        self.log("set", slot, 1)
+        await self.inner.set(ns, slot, value, ttl=ttl)
+
+    async def delete(self, ns: str, slot: str) -> bool:
+        self.log("delete", slot)
+        return await self.inner.delete(ns, slot)
+
+    async def hget(self, ns: str, slot: str, field: str) -> bytes | None:
+        self.log("hget", slot)
+        return await self.inner.hget(ns, slot, field)
+
+    async def hset(self, ns: str, slot: str, mapping: Mapping[str, bytes], *, ttl: float) -> int:
+        self.log("hset", slot, len(mapping))
+        return await self.inner.hset(ns, slot, mapping, ttl=ttl)
+
+    async def hdel(self, ns: str, slot: str, fields: Sequence[str]) -> int:
+        self.log("hdel", slot, len(fields))
+        return await self.inner.hdel(ns, slot, fields)
+
+    async def hgetall(self, ns: str, slot: str) -> dict[str, bytes]:
+        self.log("hgetall", slot)
+        return await self.inner.hgetall(ns, slot)
+
+    async def hkeys(self, ns: str, slot: str) -> list[str]:
+        self.log("hkeys", slot)
+        return await self.inner.hkeys(ns, slot)
+
+    async def get_ttl(self, ns: str, slot: str) -> float | None:
+        return await self.inner.get_ttl(ns, slot)
+
+    async def expire(self, ns: str, slot: str, ttl: float) -> bool:
+        return await self.inner.expire(ns, slot, ttl)
+
+    async def slots(self, ns: str) -> list[str]:
+        return await self.inner.slots(ns)
+
+    async def slot_kind(self, ns: str, slot: str) -> SlotKind | None:
+        return await self.inner.slot_kind(ns, slot)
+
+    async def touch(self, ns: str, *, ttl: float) -> int:
+        return await self.inner.touch(ns, ttl=ttl)
+
+    async def purge(self, ns: str) -> int:
+        self.log("purge", ns)
+        return await self.inner.purge(ns)
+
+    def transaction(self, ns: str, watch: Sequence[str]) -> _CountingTransaction:
+        self._check_open()
+        self.log("transaction", ",".join(watch))
+        return _CountingTransaction(self, self.inner.transaction(ns, watch), ns, watch)
+
+    async def destroy(self) -> None:
+        await self.inner.destroy()
+
+    async def _aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class ToyStoreWithoutLifecycle(ToyStore):
+    CAPABILITIES = frozenset({Capability.HASH, Capability.TRANSACTIONS})
+
+
+unistore.register("kvsessions-toy", lambda url, options: ToyStore(url))
+
+
+def msgs(*names: str) -> list[str]:
+    return [json.dumps({"m": name}) for name in names]
+
+
+@pytest.fixture
+async def store() -> AsyncIterator[ToyStore]:
+    opened = unistore.connect(f"kvsessions-toy://t{uuid.uuid4().hex[:12]}")
+    assert isinstance(opened, ToyStore)
+    async with opened:
+        yield opened
+        await opened.destroy()
+
+
+class Clock:
+    """A fake clock for the generic sessions, in microseconds."""
+
+    def __init__(self, start: int = 1_700_000_000_000_000) -> None:
+        self.now = start
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(kv_sessions_module, "now_micros", fake)
+    return fake
+
+
+async def _all(store: ToyStore, limit: int = 3) -> list[SessionRecord]:
+    out: list[SessionRecord] = []
+    cursor: str | None = None
+    while True:
+        page = await store.list_sessions(limit=limit, cursor=cursor)
+        out.extend(page.items)
+        if page.next_cursor is None:
+            return out
+        assert len(page.items) == limit
+        cursor = page.next_cursor
+
+
+# -- the conformance suite ----------------------------------------------------------
+
+
+class TestKVSessionsConformance(SessionsSuite, ForksSuite, IsolationSuite):
+    """The session, fork and isolation conformance tests on the toy store."""
+
+    @pytest.fixture
+    def store_url(self) -> str:
+        # A name, so that ``reconnect`` opens a second store on the same data.
+        return f"kvsessions-toy://c{uuid.uuid4().hex[:12]}"
+
+
+# -- records, messages, conflicts -------------------------------------------------------
+
+
+async def test_create_append_read(store: ToyStore) -> None:
+    created = await store.create_session("s", label="L", metadata={"k": [1, None]})
+    assert (created.id, created.label, created.message_count) == ("s", "L", 0)
+    assert dict(created.metadata) == {"k": [1, None]}
+    with pytest.raises(SessionExistsError):
+        await store.create_session("s")
+    record = await store.append_messages("s", msgs("a", "b"), expected_length=0)
+    assert record.message_count == 2
+    assert record.updated_at > created.updated_at
+    record = await store.append_messages("s", msgs("c"), expected_length=2, label="M")
+    assert (record.label, record.message_count) == ("M", 3)
+    assert await store.read_messages("s") == msgs("a", "b", "c")
+    assert await store.get_session("s") == record
+
+
+async def test_conflict_writes_nothing_and_is_not_retried(store: ToyStore) -> None:
+    await store.create_session("s")
+    await store.append_messages("s", msgs("a"), expected_length=0)
+    before = await store.get_session("s")
+    store.ops.clear()
+    with pytest.raises(SessionConflictError) as info:
+        await store.append_messages("s", msgs("x"), expected_length=0, label="no")
+    assert (info.value.expected, info.value.actual, info.value.session_id) == (0, 1, "s")
+    assert [op for op, _, _ in store.ops].count("transaction") == 1
+    assert await store.get_session("s") == before
+    assert await store.read_messages("s") == msgs("a")
+
+
+async def test_missing_sessions(store: ToyStore) -> None:
+    assert await store.get_session("nope") is None
+    assert await store.delete_session("nope") is False
+    for call in (
+        store.read_messages("nope"),
+        store.append_messages("nope", msgs("a"), expected_length=0),
+        store.replace_messages("nope", 0, [], expected_length=0),
+        store.update_session("nope", label="x"),
+        store.fork_session("nope", "child"),
+    ):
+        with pytest.raises(SessionNotFoundError):
+            await call
+
+
+async def test_arguments_are_checked(store: ToyStore) -> None:
+    await store.create_session("s")
+    with pytest.raises(ValidationError):
+        await store.append_messages("s", "not a list", expected_length=0)
+    with pytest.raises(ValidationError):
+        await store.append_messages("s", [b"bytes"], expected_length=0)  # type: ignore[list-item]
+    with pytest.raises(ValidationError):
+        await store.create_session("t", metadata={"x": float("nan")})
+    with pytest.raises(ValidationError):
+        await store.read_messages("s", last=-1)
+    with pytest.raises(ValidationError):
+        await store.list_sessions(limit=0)
+    with pytest.raises(ValidationError):
+        await store.list_sessions(cursor="garbage")
+    assert await store.read_messages("s") == []
+
+
+async def test_replace_and_read_last(store: ToyStore) -> None:
+    await store.create_session("s")
+    await store.append_messages("s", msgs(*"abcdef"), expected_length=0)
+    with pytest.raises(ValidationError):
+        await store.replace_messages("s", 7, [], expected_length=6)
+    record = await store.replace_messages("s", 2, msgs("x", "y", "z", "w"), expected_length=6)
+    assert record.message_count == 6
+    assert await store.read_messages("s") == msgs("a", "b", "x", "y", "z", "w")
+    assert await store.read_messages("s", last=2) == msgs("z", "w")
+    assert await store.read_messages("s", last=0) == []
+    assert await store.read_messages("s", last=100) == msgs("a", "b", "x", "y", "z", "w")
+    await store.replace_messages("s", 0, [], expected_length=6)
+    assert await store.read_messages("s") == []
+    assert not [slot for slot in await store.slots(NS) if slot.startswith("msgs/")]
+
+
+async def test_messages_cross_chunks(store: ToyStore) -> None:
+    sessions = KVSessionDocuments(store, chunk_size=3, namespace="small-chunks")
+    await sessions.create_session("s")
+    names = [str(i) for i in range(20)]
+    length = 0
+    for size in (1, 5, 2, 7, 5):
+        await sessions.append_messages(
+            "s", msgs(*names[length : length + size]), expected_length=length
+        )
+        length += size
+    assert await sessions.read_messages("s") == msgs(*names)
+    assert await sessions.read_messages("s", last=4) == msgs(*names[-4:])
+    await sessions.replace_messages("s", 4, msgs("x"), expected_length=20)
+    assert await sessions.read_messages("s") == msgs(*names[:4], "x")
+    chunks = [s for s in await store.slots("small-chunks") if s.startswith("msgs/")]
+    assert len(chunks) == 2  # messages 0-2 and 3-4: truncated chunks are deleted
+    await sessions.fork_session("s", "f", at=4)
+    await sessions.replace_messages("s", 1, [], expected_length=5)
+    assert await sessions.read_messages("f") == msgs(*names[:4])
+
+
+async def test_unicode_and_surrogates_round_trip(store: ToyStore) -> None:
+    texts = ['"\\u00e9 \u00e9 \U0001f600"', "\ud800 lone surrogate", "x" * 100_000, ""]
+    await store.create_session("s")
+    await store.append_messages("s", texts, expected_length=0)
+    assert await store.read_messages("s") == texts
+
+
+async def test_update_session(store: ToyStore) -> None:
+    created = await store.create_session("s", label="a", metadata={"x": 1})
+    updated = await store.update_session("s", metadata={"y": 2})
+    assert (updated.label, dict(updated.metadata)) == ("a", {"y": 2})
+    assert updated.updated_at > created.updated_at
+    assert updated.created_at == created.created_at
+    updated = await store.update_session("s", label="b")
+    assert (updated.label, dict(updated.metadata)) == ("b", {"y": 2})
+
+
+# -- listing ------------------------------------------------------------------------------
+
+
+async def test_listing_order_and_paging(store: ToyStore) -> None:
+    for i in range(7):
+        await store.create_session(f"s{i}")
+    await store.append_messages("s2", msgs("a"), expected_length=0)
+    listed = await _all(store, limit=3)
+    assert [r.id for r in listed] == ["s2", "s6", "s5", "s4", "s3", "s1", "s0"]
+    await store.delete_session("s5")
+    assert [r.id for r in await _all(store, limit=2)] == ["s2", "s6", "s4", "s3", "s1", "s0"]
+
+
+async def test_listing_reads_only_the_index(store: ToyStore) -> None:
+    for i in range(5):
+        await store.create_session(f"s{i}", metadata={"i": i})
+        await store.append_messages(f"s{i}", msgs("a", "b"), expected_length=0)
+    store.ops.clear()
+    page = await store.list_sessions(limit=3)
+    assert [r.id for r in page.items] == ["s4", "s3", "s2"]
+    assert [dict(r.metadata) for r in page.items] == [{"i": 4}, {"i": 3}, {"i": 2}]
+    assert all(r.message_count == 2 for r in page.items)
+    assert store.ops
+    assert all(slot.startswith("index") for _, slot, _ in store.ops), store.ops
+
+
+async def test_listing_walks_leaves_and_periods(store: ToyStore, clock: Clock) -> None:
+    steps = [0, 1 << (LEAF_SHIFT - 1), 1 << LEAF_SHIFT, 5 << LEAF_SHIFT, 1 << TOP_SHIFT, 7]
+    for i, step in enumerate(steps * 3):
+        clock.now += step
+        await store.create_session(f"s{i:02d}")
+    expected = [f"s{i:02d}" for i in reversed(range(len(steps) * 3))]
+    for limit in (1, 2, 4, 50):
+        assert [r.id for r in await _all(store, limit=limit)] == expected
+    # Moving every session to a new period empties the old leaves and periods;
+    # a listing that walks past them forgets them.
+    clock.now += 3 << TOP_SHIFT
+    for i in range(len(expected)):
+        await store.update_session(f"s{i:02d}", label="moved")
+    assert len(await store.hkeys(NS, "index")) > 1
+    assert [r.id for r in await _all(store, limit=100)] == expected
+    top = clock.now >> TOP_SHIFT
+    assert await store.hkeys(NS, "index") == [str(top)]
+    assert await store.hkeys(NS, f"index/{top}") == [str(clock.now >> LEAF_SHIFT)]
+
+
+async def test_equal_timestamps_sort_by_id(store: ToyStore, clock: Clock) -> None:
+    # Two stores stamp independently: with a stopped clock both write the same time.
+    other = ToyStore(store.url)
+    async with other:
+        await store.create_session("a")
+        await other.create_session("b")
+        await store.create_session("c")
+        records = await _all(store, limit=1)
+    assert [r.id for r in records] == ["c", "b", "a"]
+    assert records[1].updated_at == records[2].updated_at
+
+
+# -- forks --------------------------------------------------------------------------------
+
+
+async def test_fork_basics(store: ToyStore) -> None:
+    await store.create_session("p")
+    await store.append_messages("p", msgs("a", "b", "c"), expected_length=0)
+    child = await store.fork_session("p", "c", label="child", metadata={"m": 1})
+    assert (child.parent_id, child.fork_point, child.message_count) == ("p", 3, 3)
+    assert await store.read_messages("c") == msgs("a", "b", "c")
+    at1 = await store.fork_session("p", "c1", at=1)
+    assert at1.message_count == 1
+    at0 = await store.fork_session("p", "c0", at=0)
+    assert (at0.fork_point, at0.message_count) == (0, 0)
+    with pytest.raises(ValidationError):
+        await store.fork_session("p", "bad", at=4)
+    with pytest.raises(ValidationError):
+        await store.fork_session("p", "bad", at=-1)
+    with pytest.raises(SessionExistsError):
+        await store.fork_session("p", "c")
+    with pytest.raises(SessionExistsError):
+        await store.fork_session("p", "p")
+    await store.append_messages("c1", msgs("x"), expected_length=1)
+    await store.append_messages("p", msgs("d"), expected_length=3)
+    assert await store.read_messages("c1") == msgs("a", "x")
+    assert await store.read_messages("c1", last=1) == msgs("x")
+    assert await store.read_messages("p") == msgs("a", "b", "c", "d")
+
+
+async def test_fork_costs_the_same_whatever_the_parent_length(store: ToyStore) -> None:
+    costs = []
+    for length in (10, 3000):
+        parent = f"p{length}"
+        await store.create_session(parent)
+        await store.append_messages(parent, msgs(*map(str, range(length))), expected_length=0)
+        store.ops.clear()
+        await store.fork_session(parent, f"c{length}")
+        costs.append(sum(1 + fields for _, _, fields in store.ops))
+    assert costs[0] == costs[1]
+
+
+async def test_delete_parent_keeps_children_and_grandchildren(store: ToyStore) -> None:
+    await store.create_session("g")
+    await store.append_messages("g", msgs(*"abcde"), expected_length=0)
+    await store.fork_session("g", "p", at=4)
+    await store.append_messages("p", msgs("p1", "p2"), expected_length=4)
+    await store.fork_session("p", "c", at=5)  # a, b, c, d, p1
+    await store.append_messages("c", msgs("c1"), expected_length=5)
+    await store.fork_session("p", "c2", at=2)  # borrows from g directly
+    expected = {
+        "p": msgs(*"abcd", "p1", "p2"),
+        "c": msgs(*"abcd", "p1", "c1"),
+        "c2": msgs("a", "b"),
+    }
+    assert await store.delete_session("g") is True
+    for sid, messages in expected.items():
+        assert await store.read_messages(sid) == messages
+    assert await store.delete_session("p") is True
+    del expected["p"]
+    for sid, messages in expected.items():
+        assert await store.read_messages(sid) == messages
+    record = await store.get_session("c")
+    assert record is not None
+    assert (record.parent_id, record.fork_point) == ("p", 5)
+    # Only the survivors' own slots and the index are left.
+    encoded = {encode_id(s) for s in ("c", "c2")}
+    for slot in await store.slots(NS):
+        assert slot.startswith("index") or slot.split("/")[1] in encoded, slot
+
+
+async def test_edit_parent_keeps_children(store: ToyStore) -> None:
+    await store.create_session("g")
+    await store.append_messages("g", msgs(*"abcdef"), expected_length=0)
+    await store.fork_session("g", "p", at=4)
+    await store.append_messages("p", msgs("p1", "p2", "p3"), expected_length=4)
+    await store.fork_session("p", "c", at=6)  # a b c d p1 p2
+    await store.fork_session("p", "early", at=2)
+    await store.replace_messages("p", 5, msgs("P"), expected_length=7)
+    assert await store.read_messages("c") == msgs(*"abcd", "p1", "p2")
+    assert await store.read_messages("p") == msgs(*"abcd", "p1", "P")
+    assert await store.read_messages("early") == msgs("a", "b")
+    await store.replace_messages("g", 1, msgs("G"), expected_length=6)
+    assert await store.read_messages("p") == msgs(*"abcd", "p1", "P")
+    assert await store.read_messages("early") == msgs("a", "b")
+    assert await store.read_messages("g") == msgs("a", "G")
+
+
+async def test_fork_truncated_into_its_shared_part(store: ToyStore) -> None:
+    await store.create_session("p")
+    await store.append_messages("p", msgs(*"abcdef"), expected_length=0)
+    await store.fork_session("p", "c", at=5)
+    await store.append_messages("c", msgs("c1"), expected_length=5)
+    await store.replace_messages("c", 3, msgs("x"), expected_length=6)
+    assert await store.read_messages("c") == msgs("a", "b", "c", "x")
+    store.ops.clear()
+    await store.replace_messages("p", 4, [], expected_length=6)  # c shares only 3 now
+    assert not any(op == "tx.hset" and "msgs/" + encode_id("c") in s for op, s, _ in store.ops)
+    assert await store.read_messages("c") == msgs("a", "b", "c", "x")
+    await store.replace_messages("p", 2, msgs("y"), expected_length=4)
+    assert await store.read_messages("c") == msgs("a", "b", "c", "x")
+    await store.replace_messages("c", 0, msgs("z"), expected_length=4)
+    assert await store.read_messages("c") == msgs("z")
+    record = await store.get_session("c")
+    assert record is not None
+    assert (record.parent_id, record.fork_point) == ("p", 5)
+
+
+async def test_hostile_ids(store: ToyStore) -> None:
+    ids = [f"{h}" for h in HOSTILE_IDS] + ["", "meta/x", "index", "msgs/a/0"]
+    for i, sid in enumerate(ids):
+        await store.create_session(sid, label=str(i))
+        await store.append_messages(sid, msgs(str(i)), expected_length=0)
+    parent = ids[0]
+    for i, sid in enumerate(ids[1:], 1):
+        await store.fork_session(parent, sid + "/fork", label=f"f{i}")
+    listed = await _all(store, limit=7)
+    assert {r.id for r in listed} == set(ids) | {sid + "/fork" for sid in ids[1:]}
+    assert await store.delete_session(parent) is True
+    for i, sid in enumerate(ids[1:], 1):
+        assert await store.read_messages(sid) == msgs(str(i))
+        assert await store.read_messages(sid + "/fork") == msgs("0")
+
+
+# -- atomicity, retries, cost -------------------------------------------------------------
+
+
+async def test_delete_parent_does_not_lose_a_concurrent_append(store: ToyStore) -> None:
+    await store.create_session("p")
+    await store.append_messages("p", msgs("a", "b"), expected_length=0)
+    await store.fork_session("p", "c")
+
+    async def append_to_child() -> None:
+        await store.append_messages("c", msgs("c1"), expected_length=2)
+
+    store.before_commit = append_to_child
+    assert await store.delete_session("p") is True
+    assert await store.read_messages("c") == msgs("a", "b", "c1")
+
+
+async def test_edit_parent_does_not_lose_a_concurrent_fork(store: ToyStore) -> None:
+    await store.create_session("p")
+    await store.append_messages("p", msgs("a", "b", "c"), expected_length=0)
+
+    async def fork() -> None:
+        await store.fork_session("p", "c", at=3)
+
+    store.before_commit = fork
+    await store.replace_messages("p", 1, msgs("x"), expected_length=3)
+    assert await store.read_messages("p") == msgs("a", "x")
+    # The fork read the parent before the edit (it committed first), so it keeps a, b, c.
+    assert await store.read_messages("c") == msgs("a", "b", "c")
+
+
+async def test_remembered_watches_that_went_stale_are_dropped(store: ToyStore) -> None:
+    await store.create_session("p")
+    await store.append_messages("p", msgs("a", "b"), expected_length=0)
+    await store.fork_session("p", "c")
+    assert await store.read_messages("c") == msgs("a", "b")  # remembers to watch p
+    await store.replace_messages("c", 0, msgs("x"), expected_length=2)  # c no longer needs p
+
+    async def append_to_parent() -> None:
+        await store.append_messages("p", msgs("c"), expected_length=2)
+
+    store.before_commit = append_to_parent
+    store.ops.clear()
+    assert await store.read_messages("c") == msgs("x")
+    assert [op for op, _, _ in store.ops].count("tx.commit") == 3  # read, append, read again
+    store.ops.clear()
+    assert await store.read_messages("c") == msgs("x")
+    assert [op for op, _, _ in store.ops].count("transaction") == 1
+
+
+async def test_conflicts_are_retried_then_give_up(store: ToyStore) -> None:
+    await store.create_session("s")
+    store.conflicts = 3
+    record = await store.append_messages("s", msgs("a"), expected_length=0)
+    assert record.message_count == 1
+    store.conflicts = 1000
+    with pytest.raises(ContentionError) as info:
+        await store.append_messages("s", msgs("b"), expected_length=1)
+    assert info.value.attempts == 10
+    store.conflicts = 0
+    assert await store.read_messages("s") == msgs("a")
+
+
+async def test_append_cost_is_flat(store: ToyStore, clock: Clock) -> None:
+    """One append touches the same slots and fields at 100 and at 5000 messages."""
+    costs = []
+    for length in (100, 5000):
+        sid = f"s{length}"
+        await store.create_session(sid)
+        for start in range(0, length, 500):
+            batch = msgs(*map(str, range(start, min(length, start + 500))))
+            await store.append_messages(sid, batch, expected_length=start)
+        store.ops.clear()
+        await store.append_messages(sid, msgs("new"), expected_length=length)
+        costs.append([(op, fields) for op, _, fields in store.ops])
+    assert costs[0] == costs[1]
+    assert len(costs[0]) <= 10, costs[0]
+
+
+async def test_layout_keeps_to_its_namespace(store: ToyStore) -> None:
+    await store.set("app", "k", b"v", ttl=60)
+    await store.create_session("s")
+    await store.append_messages("s", msgs("a"), expected_length=0)
+    e = encode_id("s")
+    slots = await store.slots(NS)
+    assert {f"meta/{e}", f"msgs/{e}/0", "index"} <= set(slots)
+    assert await store.slots("app") == ["k"]
+    for slot in slots:  # sessions do not expire: 100 years
+        assert (await store.get_ttl(NS, slot) or 0) > 3e9, slot
+
+
+async def test_clear(store: ToyStore) -> None:
+    await store.create_session("p")
+    await store.append_messages("p", msgs("a"), expected_length=0)
+    await store.fork_session("p", "c")
+    await store.kv_sessions.clear()
+    assert await store.slots(NS) == []
+    bare = ToyStoreWithoutLifecycle(store.url)
+    sessions = KVSessionDocuments(bare, namespace="other")
+    for i in range(120):
+        await sessions.create_session(f"s{i}")
+    await sessions.fork_session("s1", "f")
+    await sessions.append_messages("f", msgs("x"), expected_length=0)
+    await sessions.clear()
+    assert (await sessions.list_sessions()).items == []
+    assert await store.slots("other") == []
+    await bare.aclose()
+
+
+async def test_needs_hash_and_transactions() -> None:
+    class Plain(BaseStore):
+        CAPABILITIES = frozenset({Capability.KEY_VALUE, Capability.HASH})
+
+    with pytest.raises(NotSupportedError, match="transactions"):
+        KVSessionDocuments(Plain(StoreURL.parse("memory://")))  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        KVSessionDocuments(ToyStore(StoreURL.parse("memory://")), slot_ttl=0)
+
+
+def test_public_names() -> None:
+    assert unistore.KVSessionDocuments is KVSessionDocuments
+    assert "KVSessionDocumentsMixin" in unistore.__all__
+    assert isinstance(ToyStore(StoreURL.parse("memory://")), SessionDocuments)
