@@ -1,0 +1,310 @@
+"""Running units of work: connections, write transactions, retries, schema.
+
+Every operation of the store is a function of one connection, run by
+:meth:`Database.run` in one of three modes:
+
+* ``READ`` - one statement. PostgreSQL runs it in autocommit (a single
+  statement is its own snapshot); SQLite needs no transaction for it.
+* ``WRITE_ONE`` - one statement that commits by itself (an upsert).
+* ``WRITE`` - several statements in one transaction. SQLite starts it with
+  ``BEGIN IMMEDIATE`` so the write lock is taken up front (never upgraded
+  midway, which is what makes SQLite fail with "database is locked" under
+  concurrent writers); PostgreSQL locks the rows it reads with ``FOR UPDATE``.
+
+A failure SQLite reports as busy, or PostgreSQL as a serialization failure or
+deadlock, rolled everything back, so the unit runs again after a short
+pause. A broken connection is retried once for idempotent units only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import hashlib
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import inspect, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from unistore._url import StoreURL
+from unistore.errors import ConfigurationError
+from unistore_sql._engine import Settings, Target, create_engine
+from unistore_sql._errors import MAPPED, Retry, map_error, retry_kind
+from unistore_sql._schema import SCHEMA_VERSION, UPGRADES, VERSION_KEY, Tables
+
+T = TypeVar("T")
+
+logger = logging.getLogger("unistore.driver.sql")
+
+_MAX_ATTEMPTS = 8
+_ROLLBACK_ATTEMPTS = 6
+
+
+class Mode(enum.Enum):
+    """How a unit of work touches the database."""
+
+    READ = "read"
+    WRITE_ONE = "write_one"
+    WRITE = "write"
+
+
+class Database:
+    """One store's engine, tables and the rules for running statements on them."""
+
+    def __init__(self, url: StoreURL, target: Target | None, settings: Settings, tables: Tables):
+        self.url = url
+        self.settings = settings
+        self.tables = tables
+        if settings.engine is not None:
+            self.engine = settings.engine
+            self._owns_engine = False
+            self.memory = self.engine.dialect.name == "sqlite" and _is_memory(self.engine)
+        else:
+            assert target is not None
+            self.engine = create_engine(target, settings)
+            self._owns_engine = True
+            self.memory = target.memory
+        self.dialect = self.engine.dialect.name
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise ConfigurationError(
+                f"the sql driver supports SQLite and PostgreSQL engines, not {self.dialect!r}"
+            )
+        self.sqlite = self.dialect == "sqlite"
+        self._autocommit: AsyncEngine = (
+            self.engine
+            if self.sqlite
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
+        # In-memory SQLite has one connection: every unit takes turns on it.
+        # File SQLite lets this process's writers queue here instead of
+        # polling SQLite's lock; other processes still meet busy_timeout.
+        self._all_lock = asyncio.Lock() if self.memory else None
+        self._write_lock = asyncio.Lock() if self.sqlite and not self.memory else None
+        self._schema_lock = asyncio.Lock()
+        self._ready = False
+        self._next_sweep = time.monotonic() + settings.sweep_interval
+        self.sweeper: Callable[[AsyncConnection, float], Awaitable[int]] | None = None
+        self._sweeping = False
+
+    # -- running --------------------------------------------------------------
+
+    async def run(
+        self,
+        operation: str,
+        fn: Callable[[AsyncConnection], Awaitable[T]],
+        mode: Mode = Mode.READ,
+        *,
+        idempotent: bool = True,
+    ) -> T:
+        """Run ``fn`` as one unit of work, creating or checking the schema first."""
+        if not self._ready:
+            await self.prepare(operation)
+        result = await self._execute(operation, fn, mode, idempotent)
+        if mode is not Mode.READ and self.settings.sweep_interval > 0:
+            await self._maybe_sweep()
+        return result
+
+    async def _execute(
+        self,
+        operation: str,
+        fn: Callable[[AsyncConnection], Awaitable[T]],
+        mode: Mode,
+        idempotent: bool,
+    ) -> T:
+        started = time.monotonic()
+        reconnected = False
+        delay = 0.002
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            try:
+                return await self._attempt(fn, mode)
+            except MAPPED as exc:
+                kind = retry_kind(exc)
+                again = False
+                if kind is Retry.BUSY:
+                    again = time.monotonic() - started < max(self.settings.busy_timeout, 0.05)
+                elif kind is Retry.ROLLED_BACK:
+                    again = attempt < _ROLLBACK_ATTEMPTS
+                elif kind is Retry.DISCONNECTED:
+                    again = idempotent and not reconnected
+                    reconnected = True
+                if not again or attempt == _MAX_ATTEMPTS:
+                    raise map_error(exc, self.url, operation) from exc
+                logger.debug(
+                    "%s on %s: retrying after %s (attempt %d)",
+                    operation,
+                    self.url,
+                    kind.value,
+                    attempt,
+                )
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.1)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _attempt(self, fn: Callable[[AsyncConnection], Awaitable[T]], mode: Mode) -> T:
+        async with self._turn(mode):
+            engine = self.engine if mode is Mode.WRITE else self._autocommit
+            async with engine.connect() as conn:
+                if mode is Mode.WRITE and self.sqlite:
+                    await self._begin_immediate(conn)
+                result = await fn(conn)
+                await conn.commit()
+                return result
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, mode: Mode) -> AsyncIterator[None]:
+        lock = self._all_lock or (self._write_lock if mode is not Mode.READ else None)
+        if lock is None:
+            yield
+        else:
+            async with lock:
+                yield
+
+    async def _begin_immediate(self, conn: AsyncConnection) -> None:
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        # An application engine may begin transactions itself (SQLAlchemy's
+        # documented pysqlite recipe); then its BEGIN stands.
+        if not getattr(driver, "in_transaction", False):
+            await conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    async def lock_key(self, conn: AsyncConnection, name: str) -> None:
+        """Serialise with other processes on a name (PostgreSQL advisory lock).
+
+        On SQLite the write transaction already excludes every other writer.
+        """
+        if self.sqlite:
+            return
+        digest = hashlib.sha256(f"unistore_sql:{self.tables.prefix}:{name}".encode()).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+    # -- sweeping -------------------------------------------------------------
+
+    async def _maybe_sweep(self) -> None:
+        now = time.monotonic()
+        if self._sweeping or now < self._next_sweep or self.sweeper is None:
+            return
+        self._next_sweep = now + self.settings.sweep_interval
+        self._sweeping = True
+        try:
+            await self.sweep()
+        except Exception:
+            # Reclaiming space is housekeeping: the caller's write succeeded.
+            logger.warning("expiry sweep on %s failed", self.url, exc_info=True)
+        finally:
+            self._sweeping = False
+
+    async def sweep(self) -> int:
+        """Delete one bounded batch of expired slots; return how many."""
+        sweeper = self.sweeper
+        if sweeper is None:
+            return 0
+        count = await self._execute(
+            "sweep", lambda conn: sweeper(conn, time.time()), Mode.WRITE, True
+        )
+        if count:
+            logger.debug("swept %d expired slots from %s", count, self.url)
+        return count
+
+    # -- schema ---------------------------------------------------------------
+
+    async def prepare(self, operation: str, *, migrate: bool = False) -> None:
+        """Check the schema version once; create or upgrade it if allowed."""
+        async with self._schema_lock:
+            if self._ready and not migrate:
+                return
+            version = await self._execute(operation, self._read_version, Mode.READ, True)
+            if version == SCHEMA_VERSION:
+                self._ready = True
+                return
+            self._check_version(version, migrate or self.settings.create_schema)
+            await self._execute(operation, self._create_or_upgrade, Mode.WRITE, True)
+            self._ready = True
+
+    def _check_version(self, version: int | None, may_change: bool) -> None:
+        prefix = self.tables.prefix
+        if version is not None and version > SCHEMA_VERSION:
+            raise ConfigurationError(
+                f"the tables with prefix {prefix!r} on {self.url} have schema version "
+                f"{version}, newer than this unistore-sql understands ({SCHEMA_VERSION}); "
+                "upgrade unistore-sql"
+            )
+        if may_change:
+            return
+        if version is None:
+            raise ConfigurationError(
+                f"the tables with prefix {prefix!r} do not exist on {self.url} and "
+                "create_schema is off; create them with `await store.migrate()` "
+                "(or open once with create_schema=True)"
+            )
+        raise ConfigurationError(
+            f"the tables with prefix {prefix!r} on {self.url} have schema version {version}, "
+            f"this unistore-sql needs {SCHEMA_VERSION}; upgrade them with "
+            "`await store.migrate()` (or open once with create_schema=True)"
+        )
+
+    async def _read_version(self, conn: AsyncConnection) -> int | None:
+        meta = self.tables.meta
+        exists = await conn.run_sync(lambda sync: inspect(sync).has_table(meta.name))
+        if not exists:
+            return None
+        value = await conn.scalar(select(meta.c.value).where(meta.c.key == VERSION_KEY))
+        return None if value is None else int(value)
+
+    async def _create_or_upgrade(self, conn: AsyncConnection) -> None:
+        await self.lock_key(conn, "schema")
+        # Another process may have finished while this one waited for the lock.
+        version = await self._read_version(conn)
+        self._check_version(version, True)
+        tables = self.tables
+        if version is None:
+            await conn.run_sync(tables.metadata.create_all)
+            await conn.execute(
+                tables.meta.insert().values(key=VERSION_KEY, value=str(SCHEMA_VERSION))
+            )
+            logger.info(
+                "created unistore tables with prefix %r (schema %d) on %s",
+                tables.prefix,
+                SCHEMA_VERSION,
+                self.url,
+            )
+            return
+        while version < SCHEMA_VERSION:
+            await UPGRADES[version](conn, tables)
+            version += 1
+            logger.info(
+                "upgraded unistore tables with prefix %r to schema %d on %s",
+                tables.prefix,
+                version,
+                self.url,
+            )
+        await conn.execute(
+            tables.meta.update()
+            .where(tables.meta.c.key == VERSION_KEY)
+            .values(value=str(SCHEMA_VERSION))
+        )
+
+    async def destroy(self) -> None:
+        """Drop this store's tables (its table prefix only)."""
+
+        async def drop(conn: AsyncConnection) -> None:
+            await self.lock_key(conn, "schema")
+            await conn.run_sync(self.tables.metadata.drop_all)
+
+        async with self._schema_lock:
+            await self._execute("destroy", drop, Mode.WRITE, True)
+            self._ready = False
+
+    async def close(self) -> None:
+        if self._owns_engine:
+            await self.engine.dispose()
+
+
+def _is_memory(engine: AsyncEngine) -> bool:
+    database: Any = engine.url.database
+    return database in (None, "", ":memory:") or "mode=memory" in str(database)

@@ -1,0 +1,467 @@
+"""Session documents: a record row per session, a message row per (session, seq).
+
+Storage of a fork: its first ``own_start`` messages are the first
+``own_start`` messages of the session ``base_key`` points at (recursively);
+its own rows hold the rest at their absolute positions. One recursive CTE
+walks that chain, so reading a session is one statement whatever the depth.
+``parent_id`` and ``fork_point`` are lineage only and never change.
+
+Before an edit or a delete drops rows a fork still shares, the fork is
+materialised (the shared messages are copied into its own rows with one
+``INSERT ... SELECT`` and its base pointer cleared), inside the same
+transaction, with the fork's row locked against a concurrent append.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    LargeBinary,
+    and_,
+    bindparam,
+    case,
+    delete,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Select
+
+from unistore.errors import (
+    CorruptionError,
+    SessionConflictError,
+    SessionExistsError,
+    SessionNotFoundError,
+    ValidationError,
+)
+from unistore.protocols import SessionPage, SessionRecord
+from unistore_sql._keys import digest, encode, now_us, short
+from unistore_sql._schema import Tables
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NO_LIMIT = 2**31 - 1
+_CURSOR_VERSION = 1
+
+
+def check_label(label: object) -> str | None:
+    if label is None or isinstance(label, str):
+        return label
+    raise ValidationError(f"a session label must be a str or None, got {type(label).__name__}")
+
+
+def metadata_json(metadata: Mapping[str, Any] | None) -> str | None:
+    """Serialise metadata (``None`` stays ``None``: keep the stored one)."""
+    if metadata is None:
+        return None
+    if not isinstance(metadata, Mapping):
+        raise ValidationError("session metadata must be a mapping")
+    try:
+        return json.dumps(dict(metadata), allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"session metadata must be JSON-compatible: {exc}") from None
+
+
+def check_messages(messages: object) -> list[str]:
+    if isinstance(messages, str) or not isinstance(messages, Sequence):
+        raise ValidationError("messages must be a list of JSON strings")
+    for message in messages:
+        if not isinstance(message, str):
+            raise ValidationError(f"a message must be a str, got {type(message).__name__}")
+    return list(messages)
+
+
+def check_index(value: object, what: str, upper: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= upper:
+        raise ValidationError(f"{what} must be between 0 and {upper}, got {value!r}")
+    return value
+
+
+def encode_cursor(updated_us: int, sid: bytes) -> str:
+    raw = json.dumps([_CURSOR_VERSION, updated_us, sid.hex()]).encode()
+    return base64.urlsafe_b64encode(raw).decode("ascii")
+
+
+def decode_cursor(cursor: object) -> tuple[int, bytes]:
+    try:
+        if not isinstance(cursor, str):
+            raise TypeError(type(cursor).__name__)
+        version, updated_us, key = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
+        if version != _CURSOR_VERSION or not isinstance(updated_us, int):
+            raise ValueError("unknown cursor layout")
+        sid = bytes.fromhex(key)
+    except (ValueError, TypeError, UnicodeError, binascii.Error) as exc:
+        raise ValidationError("invalid session listing cursor") from exc
+    return updated_us, sid
+
+
+def _missing(session_id: str) -> SessionNotFoundError:
+    return SessionNotFoundError(f"no session {short(session_id)}", session_id=session_id)
+
+
+def _text(raw: bytes | memoryview | None) -> str | None:
+    return None if raw is None else bytes(raw).decode("utf-8", "surrogatepass")
+
+
+class SessionStatements:
+    """Prebuilt session statements of one store."""
+
+    def __init__(self, tables: Tables, dialect: str) -> None:
+        self.tables = tables
+        self.pg = dialect == "postgresql"
+        self._insert = postgresql.insert if self.pg else sqlite.insert
+        self._last_us = 0
+        s, m = tables.sessions, tables.messages
+        k = bindparam("k", type_=LargeBinary)
+        self.cols = (
+            s.c.sid_key,
+            s.c.sid,
+            s.c.label,
+            s.c.parent_id,
+            s.c.fork_point,
+            s.c.metadata_json,
+            s.c.created_us,
+            s.c.updated_us,
+            s.c.message_count,
+        )
+        self.q_get = select(*self.cols).where(s.c.sid_key == k)
+        self.q_exists = select(s.c.sid_key).where(s.c.sid_key == k)
+        self.q_count = select(s.c.message_count).where(s.c.sid_key == k)
+        self.q_head = select(s.c.own_start, s.c.base_key, s.c.message_count).where(s.c.sid_key == k)
+        self.q_parent = select(s.c.message_count).where(s.c.sid_key == k)
+        self.q_forks = select(s.c.sid_key, s.c.own_start).where(
+            s.c.base_key == k, s.c.own_start > bindparam("start", type_=Integer)
+        )
+        if self.pg:
+            self.q_head = self.q_head.with_for_update()
+            self.q_parent = self.q_parent.with_for_update(read=True)
+            self.q_forks = self.q_forks.with_for_update()
+        # Ties on updated_us are broken by the id's UTF-8 bytes, which sort as
+        # its code points do; the index covers updated_us only (ids may be too
+        # long for a btree entry), and the database sorts each tie group.
+        self.q_page = select(*self.cols).order_by(s.c.updated_us.desc(), s.c.sid.desc())
+        u = bindparam("u", type_=BigInteger)
+        self.q_after = self.q_page.where(
+            s.c.updated_us <= u,
+            or_(s.c.updated_us < u, s.c.sid < bindparam("after", type_=LargeBinary)),
+        )
+        ins = self._insert(s)
+        self.q_create = ins.on_conflict_do_nothing(index_elements=[s.c.sid_key]).returning(
+            *self.cols
+        )
+        self.q_drop_tail = delete(m).where(m.c.sid_key == k, m.c.seq >= bindparam("start"))
+        self.q_drop_all = delete(m).where(m.c.sid_key == k)
+        self.q_drop_session = delete(s).where(s.c.sid_key == k)
+        self.q_detach = update(s).where(s.c.sid_key == k).values(base_key=None, own_start=0)
+        self.q_append_rows = m.insert()
+
+        # The read chain: the session, then its base up to its own_start, ...
+        chain = self._chain(k, s.c.message_count, floor=True)
+        self.q_read = (
+            select(m.c.body)
+            .select_from(
+                chain.join(
+                    m,
+                    and_(
+                        m.c.sid_key == chain.c.k,
+                        m.c.seq >= chain.c.lo,
+                        m.c.seq < chain.c.hi,
+                        m.c.seq >= chain.c.floor,
+                    ),
+                )
+            )
+            .order_by(m.c.seq)
+        )
+        # Materialise a fork: copy its base's first ``upto`` messages to it.
+        shared = self._chain(
+            bindparam("base", type_=LargeBinary), bindparam("upto", type_=Integer), floor=False
+        )
+        self.q_materialise = m.insert().from_select(
+            ["sid_key", "seq", "body"],
+            select(bindparam("fork", type_=LargeBinary), m.c.seq, m.c.body).select_from(
+                shared.join(
+                    m,
+                    and_(m.c.sid_key == shared.c.k, m.c.seq >= shared.c.lo, m.c.seq < shared.c.hi),
+                )
+            ),
+        )
+
+    def _chain(self, anchor: Any, hi: Any, *, floor: bool) -> Any:
+        s = self.tables.sessions
+        columns = [
+            s.c.sid_key.label("k"),
+            s.c.base_key.label("b"),
+            s.c.own_start.label("lo"),
+            hi.label("hi"),
+        ]
+        if floor:
+            columns.append((s.c.message_count - bindparam("last", type_=Integer)).label("floor"))
+        cte = select(*columns).where(s.c.sid_key == anchor).cte("chain", recursive=True)
+        step: list[Any] = [
+            s.c.sid_key,
+            s.c.base_key,
+            s.c.own_start,
+            case((cte.c.hi < cte.c.lo, cte.c.hi), else_=cte.c.lo),
+        ]
+        if floor:
+            step.append(cte.c.floor)
+        linked = [s.c.sid_key == cte.c.b, cte.c.lo > 0]
+        if floor:
+            # Nothing below ``floor`` is wanted, so stop before reaching it.
+            linked.append(cte.c.lo > cte.c.floor)
+        return cte.union_all(select(*step).where(*linked))
+
+    # -- helpers ----------------------------------------------------------------
+
+    def _stamp(self) -> int:
+        # Strictly increasing per store, so "most recently updated" is unambiguous.
+        stamp = max(now_us(), self._last_us + 1)
+        self._last_us = stamp
+        return stamp
+
+    @staticmethod
+    def record(row: Any) -> SessionRecord:
+        try:
+            metadata = json.loads(row.metadata_json)
+        except ValueError as exc:
+            raise CorruptionError("stored session metadata is not valid JSON") from exc
+        return SessionRecord(
+            id=_text(row.sid) or "",
+            label=_text(row.label),
+            parent_id=_text(row.parent_id),
+            fork_point=row.fork_point,
+            metadata=metadata,
+            created_at=_EPOCH + timedelta(microseconds=row.created_us),
+            updated_at=_EPOCH + timedelta(microseconds=row.updated_us),
+            message_count=row.message_count,
+        )
+
+    def _new_row(
+        self, session_id: str, label: str | None, meta: str | None, stamp: int
+    ) -> dict[str, Any]:
+        return {
+            "sid_key": digest(session_id),
+            "sid": encode(session_id),
+            "label": None if label is None else encode(label),
+            "parent_id": None,
+            "fork_point": None,
+            "base_key": None,
+            "own_start": 0,
+            "metadata_json": "{}" if meta is None else meta,
+            "created_us": stamp,
+            "updated_us": stamp,
+            "message_count": 0,
+        }
+
+    async def _insert_messages(
+        self, conn: AsyncConnection, key: bytes, start: int, messages: list[str]
+    ) -> None:
+        if messages:
+            rows = [
+                {"sid_key": key, "seq": start + i, "body": body} for i, body in enumerate(messages)
+            ]
+            await conn.execute(self.q_append_rows, rows)
+
+    async def _materialise(
+        self, conn: AsyncConnection, fork_key: bytes, base_key: bytes, upto: int
+    ) -> None:
+        await conn.execute(self.q_materialise, {"fork": fork_key, "base": base_key, "upto": upto})
+        await conn.execute(self.q_detach, {"k": fork_key})
+
+    async def _materialise_forks(self, conn: AsyncConnection, key: bytes, start: int) -> None:
+        forks = (await conn.execute(self.q_forks, {"k": key, "start": start})).all()
+        for fork in sorted(forks, key=lambda row: bytes(row.sid_key)):
+            await self._materialise(conn, bytes(fork.sid_key), key, fork.own_start)
+
+    # -- operations -------------------------------------------------------------
+
+    async def create(
+        self, conn: AsyncConnection, session_id: str, label: str | None, meta: str | None
+    ) -> SessionRecord:
+        row = self._new_row(session_id, label, meta, self._stamp())
+        created = (await conn.execute(self.q_create, row)).first()
+        if created is None:
+            raise SessionExistsError(
+                f"session {short(session_id)} already exists", session_id=session_id
+            )
+        return self.record(created)
+
+    async def fork(
+        self,
+        conn: AsyncConnection,
+        parent_id: str,
+        session_id: str,
+        at: int | None,
+        label: str | None,
+        meta: str | None,
+    ) -> SessionRecord:
+        parent_key = digest(parent_id)
+        length = (await conn.execute(self.q_parent, {"k": parent_key})).scalar()
+        if length is None:
+            raise _missing(parent_id)
+        point = check_index(length if at is None else at, "fork point", length)
+        row = self._new_row(session_id, label, meta, self._stamp())
+        row.update(
+            parent_id=encode(parent_id),
+            fork_point=point,
+            base_key=parent_key if point else None,
+            own_start=point,
+            message_count=point,
+        )
+        created = (await conn.execute(self.q_create, row)).first()
+        if created is None:
+            raise SessionExistsError(
+                f"session {short(session_id)} already exists", session_id=session_id
+            )
+        return self.record(created)
+
+    def _finish(
+        self,
+        key: bytes,
+        count: int,
+        label: str | None,
+        meta: str | None,
+        guard: int | None = None,
+        **extra: Any,
+    ) -> Any:
+        s = self.tables.sessions
+        values: dict[str, Any] = {"message_count": count, "updated_us": self._stamp(), **extra}
+        if label is not None:
+            values["label"] = encode(label)
+        if meta is not None:
+            values["metadata_json"] = meta
+        stmt = update(s).where(s.c.sid_key == key)
+        if guard is not None:
+            stmt = stmt.where(s.c.message_count == guard)
+        return stmt.values(**values).returning(*self.cols)
+
+    async def append(
+        self,
+        conn: AsyncConnection,
+        session_id: str,
+        messages: list[str],
+        expected: int,
+        label: str | None,
+        meta: str | None,
+    ) -> SessionRecord:
+        key = digest(session_id)
+        stmt = self._finish(key, expected + len(messages), label, meta, guard=expected)
+        row = (await conn.execute(stmt)).first()
+        if row is None:
+            actual = (await conn.execute(self.q_count, {"k": key})).scalar()
+            if actual is None:
+                raise _missing(session_id)
+            raise _conflict(session_id, expected, actual)
+        await self._insert_messages(conn, key, expected, messages)
+        return self.record(row)
+
+    async def replace(
+        self,
+        conn: AsyncConnection,
+        session_id: str,
+        start: int,
+        messages: list[str],
+        expected: int,
+        label: str | None,
+        meta: str | None,
+    ) -> SessionRecord:
+        key = digest(session_id)
+        head = (await conn.execute(self.q_head, {"k": key})).first()
+        if head is None:
+            raise _missing(session_id)
+        count = head.message_count
+        if count != expected:
+            raise _conflict(session_id, expected, count)
+        own_start, base_key = head.own_start, head.base_key
+        if start != count:
+            check_index(start, "replace start", count)
+            await self._materialise_forks(conn, key, start)
+            await conn.execute(self.q_drop_tail, {"k": key, "start": start})
+            if start < own_start:
+                # The kept prefix lies wholly in the base, which cannot change
+                # under this session: editing it would materialise this one first.
+                own_start = start
+                if start == 0:
+                    base_key = None
+        await self._insert_messages(conn, key, start, messages)
+        stmt = self._finish(
+            key, start + len(messages), label, meta, own_start=own_start, base_key=base_key
+        )
+        row = (await conn.execute(stmt)).first()
+        assert row is not None  # the row is locked by this transaction
+        return self.record(row)
+
+    async def read(self, conn: AsyncConnection, session_id: str, last: int | None) -> list[str]:
+        key = digest(session_id)
+        params = {"k": key, "last": _NO_LIMIT if last is None else last}
+        bodies = list((await conn.execute(self.q_read, params)).scalars().all())
+        if not bodies and (await conn.execute(self.q_exists, {"k": key})).first() is None:
+            raise _missing(session_id)
+        return bodies
+
+    async def get(self, conn: AsyncConnection, session_id: str) -> SessionRecord | None:
+        row = (await conn.execute(self.q_get, {"k": digest(session_id)})).first()
+        return None if row is None else self.record(row)
+
+    async def page(self, conn: AsyncConnection, limit: int, cursor: str | None) -> SessionPage:
+        stmt: Select[Any]
+        params: dict[str, Any] = {}
+        if cursor is None:
+            stmt = self.q_page
+        else:
+            params["u"], params["after"] = decode_cursor(cursor)
+            stmt = self.q_after
+        rows = (await conn.execute(stmt.limit(limit + 1), params)).all()
+        items = [self.record(row) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_cursor = encode_cursor(last.updated_us, bytes(last.sid))
+        return SessionPage(items=items, next_cursor=next_cursor)
+
+    async def update(
+        self, conn: AsyncConnection, session_id: str, label: str | None, meta: str | None
+    ) -> SessionRecord:
+        s = self.tables.sessions
+        values: dict[str, Any] = {"updated_us": self._stamp()}
+        if label is not None:
+            values["label"] = encode(label)
+        if meta is not None:
+            values["metadata_json"] = meta
+        stmt = (
+            update(s)
+            .where(s.c.sid_key == digest(session_id))
+            .values(**values)
+            .returning(*self.cols)
+        )
+        row = (await conn.execute(stmt)).first()
+        if row is None:
+            raise _missing(session_id)
+        return self.record(row)
+
+    async def delete(self, conn: AsyncConnection, session_id: str) -> bool:
+        key = digest(session_id)
+        if (await conn.execute(self.q_head, {"k": key})).first() is None:
+            return False
+        await self._materialise_forks(conn, key, -1)
+        await conn.execute(self.q_drop_all, {"k": key})
+        await conn.execute(self.q_drop_session, {"k": key})
+        return True
+
+
+def _conflict(session_id: str, expected: int, actual: int) -> SessionConflictError:
+    return SessionConflictError(
+        f"session {short(session_id)} has {actual} messages, expected {expected}",
+        session_id=session_id,
+        expected=expected,
+        actual=actual,
+    )

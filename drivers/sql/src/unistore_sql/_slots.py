@@ -1,0 +1,469 @@
+"""Statements on slots and hash fields, each a function of one connection.
+
+The store runs them as units of work; a transaction's commit runs several of
+them on its own connection. Every statement is prebuilt once with bound
+parameters; ``now`` is always a parameter, and every read filters
+``expires_at > now`` so an expired row is invisible at once.
+
+A hash slot's fields live in the ``fields`` table under the slot's current
+generation (``gen``). A slot that becomes a hash afresh (absent, expired or a
+scalar before) gets a new generation and drops the rows of older ones; rows
+left behind by a hash that became a scalar are invisible and go with the
+slot (delete, purge, sweep).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    BigInteger,
+    BindParameter,
+    Double,
+    Integer,
+    LargeBinary,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from unistore.errors import SlotKindError, ValidationError
+from unistore.protocols import SlotKind
+from unistore_sql._keys import INT64_MAX, INT64_MIN, as_counter, digest, encode, new_token, short
+from unistore_sql._schema import KIND_HASH, KIND_SCALAR, Tables
+
+T = TypeVar("T")
+
+#: Rows per statement where a list of keys becomes parameters.
+CHUNK = 500
+
+#: Expired slots removed per sweep.
+SWEEP_BATCH = 500
+
+#: Namespaces read per statement when listing them.
+LISTING_BATCH = 500
+
+_KINDS = {KIND_SCALAR: SlotKind.SCALAR, KIND_HASH: SlotKind.HASH}
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def kind_error(slot: str, expected: int, actual: int) -> SlotKindError:
+    return SlotKindError(
+        f"slot {short(slot)} holds a {_KINDS[actual].value}, not a {_KINDS[expected].value}"
+    )
+
+
+class SlotStatements:
+    """The prebuilt statements of one store, for its dialect and tables."""
+
+    def __init__(self, tables: Tables, dialect: str) -> None:
+        self.tables = tables
+        self.pg = dialect == "postgresql"
+        s, f = tables.slots, tables.fields
+        insert = postgresql.insert if self.pg else sqlite.insert
+        pk = [s.c.ns_key, s.c.slot_key]
+        nk: BindParameter[bytes] = bindparam("nk", type_=LargeBinary)
+        sk: BindParameter[bytes] = bindparam("sk", type_=LargeBinary)
+        now: BindParameter[float] = bindparam("now", type_=Double)
+        here = and_(s.c.ns_key == nk, s.c.slot_key == sk)
+        live = s.c.expires_at > now
+        expired = s.c.expires_at <= now
+
+        self.q_get = select(s.c.kind, s.c.value, s.c.num).where(here, live)
+        self.q_kind = select(s.c.kind).where(here, live)
+        self.q_expiry = select(s.c.expires_at).where(here, live)
+        self.q_names = select(s.c.slot).where(s.c.ns_key == nk, live)
+        listing = (
+            select(s.c.ns_key, s.c.ns)
+            .where(live, s.c.ns_key > bindparam("after", type_=LargeBinary))
+            .group_by(s.c.ns_key, s.c.ns)
+            .order_by(s.c.ns_key)
+            .limit(LISTING_BATCH)
+        )
+        self.q_namespaces = listing
+        # A UTF-8 prefix of the bytes is exactly a prefix of the text.
+        self.q_namespaces_with = listing.where(
+            func.substr(s.c.ns, 1, bindparam("plen", type_=Integer))
+            == bindparam("prefix", type_=LargeBinary)
+        )
+
+        ins = insert(s)
+        self.q_set = ins.on_conflict_do_update(
+            index_elements=pk,
+            set_={
+                "kind": ins.excluded.kind,
+                "value": ins.excluded.value,
+                "num": ins.excluded.num,
+                "version": ins.excluded.version,
+                "expires_at": ins.excluded.expires_at,
+            },
+        )
+        self.q_incr = ins.on_conflict_do_update(
+            index_elements=pk,
+            set_={
+                "kind": KIND_SCALAR,
+                "value": None,
+                "num": case((expired, ins.excluded.num), else_=s.c.num + ins.excluded.num),
+                "version": ins.excluded.version,
+                "expires_at": case((expired, ins.excluded.expires_at), else_=s.c.expires_at),
+            },
+            where=or_(
+                expired,
+                and_(
+                    s.c.kind == KIND_SCALAR,
+                    s.c.num.is_not(None),
+                    s.c.num >= bindparam("lo"),
+                    s.c.num <= bindparam("hi"),
+                ),
+            ),
+        ).returning(s.c.num)
+        fresh = or_(expired, s.c.kind != KIND_HASH)
+        self.q_hash_upsert = ins.on_conflict_do_update(
+            index_elements=pk,
+            set_={
+                "kind": KIND_HASH,
+                "value": None,
+                "num": None,
+                "gen": case((fresh, ins.excluded.gen), else_=s.c.gen),
+                "version": ins.excluded.version,
+                "expires_at": ins.excluded.expires_at,
+            },
+            where=or_(expired, s.c.kind == KIND_HASH),
+        ).returning(s.c.gen)
+        self.q_hash_refresh = (
+            update(s)
+            .where(here, live, s.c.kind == KIND_HASH)
+            .values(version=bindparam("ver"), expires_at=bindparam("exp"))
+        )
+        self.q_expire = update(s).where(here, live).values(expires_at=bindparam("exp"))
+        self.q_touch = update(s).where(s.c.ns_key == nk, live).values(expires_at=bindparam("exp"))
+        self.q_bump = update(s).where(here).values(version=bindparam("ver"))
+        self.q_delete = delete(s).where(here).returning(s.c.expires_at, s.c.gen)
+        self.q_purge = delete(s).where(s.c.ns_key == nk).returning(s.c.expires_at, s.c.gen)
+        self.q_hash_head = select(s.c.kind, s.c.gen).where(here, live)
+        if self.pg:
+            self.q_hash_head = self.q_hash_head.with_for_update()
+
+        fhere = and_(f.c.ns_key == nk, f.c.slot_key == sk)
+        gen: BindParameter[int] = bindparam("gen", type_=BigInteger)
+        join = s.outerjoin(
+            f,
+            and_(
+                f.c.ns_key == s.c.ns_key,
+                f.c.slot_key == s.c.slot_key,
+                f.c.gen == s.c.gen,
+                s.c.kind == KIND_HASH,
+            ),
+        )
+        self.q_hget = (
+            select(s.c.kind, f.c.value)
+            .select_from(
+                s.outerjoin(
+                    f,
+                    and_(
+                        f.c.ns_key == s.c.ns_key,
+                        f.c.slot_key == s.c.slot_key,
+                        f.c.gen == s.c.gen,
+                        f.c.field_key == bindparam("fk"),
+                    ),
+                )
+            )
+            .where(here, live)
+        )
+        self.hash_join = join
+        self.q_hgetall = select(s.c.kind, f.c.field, f.c.value).select_from(join).where(here, live)
+
+        self.q_fields_count = select(func.count()).where(
+            fhere, f.c.gen == gen, f.c.field_key.in_(bindparam("fks", expanding=True))
+        )
+        self.q_fields_any = select(f.c.field_key).where(fhere, f.c.gen == gen).limit(1)
+        self.q_fields_drop_stale = delete(f).where(fhere, f.c.gen != gen)
+        self.q_fields_drop_gen = delete(f).where(fhere, f.c.gen == gen)
+        self.q_fields_drop_some = delete(f).where(
+            fhere, f.c.gen == gen, f.c.field_key.in_(bindparam("fks", expanding=True))
+        )
+        self.q_fields_drop_gens = delete(f).where(
+            f.c.ns_key == nk, f.c.gen.in_(bindparam("gens", expanding=True))
+        )
+        fins = insert(f)
+        self.q_fields_put = fins.on_conflict_do_update(
+            index_elements=[f.c.ns_key, f.c.slot_key, f.c.field_key],
+            set_={
+                "gen": fins.excluded.gen,
+                "field": fins.excluded.field,
+                "value": fins.excluded.value,
+            },
+        )
+
+        due = (
+            select(s.c.ns_key, s.c.slot_key)
+            .where(s.c.expires_at <= now)
+            .order_by(s.c.expires_at)
+            .limit(SWEEP_BATCH)
+        )
+        self.q_sweep = (
+            delete(s)
+            .where(
+                tuple_(s.c.ns_key, s.c.slot_key).in_(due.scalar_subquery()), s.c.expires_at <= now
+            )
+            .returning(s.c.ns_key, s.c.slot_key, s.c.gen)
+        )
+        self.q_sweep_fields = delete(f).where(
+            tuple_(f.c.ns_key, f.c.slot_key, f.c.gen).in_(bindparam("triples", expanding=True))
+        )
+
+    # -- helpers ----------------------------------------------------------------
+
+    @staticmethod
+    def keys(ns: str, slot: str) -> dict[str, Any]:
+        return {"nk": digest(ns), "sk": digest(slot)}
+
+    @staticmethod
+    def row(ns: str, slot: str, kind: int, exp: float) -> dict[str, Any]:
+        return {
+            "ns_key": digest(ns),
+            "slot_key": digest(slot),
+            "ns": encode(ns),
+            "slot": encode(slot),
+            "kind": kind,
+            "value": None,
+            "num": None,
+            "gen": None,
+            "version": new_token(),
+            "expires_at": exp,
+        }
+
+    # -- scalars ------------------------------------------------------------------
+
+    async def read_scalar(
+        self, conn: AsyncConnection, ns: str, slot: str, now: float
+    ) -> bytes | None:
+        row = (await conn.execute(self.q_get, {**self.keys(ns, slot), "now": now})).first()
+        if row is None:
+            return None
+        if row.kind != KIND_SCALAR:
+            raise kind_error(slot, KIND_SCALAR, row.kind)
+        return scalar_bytes(row)
+
+    async def write_scalar(
+        self, conn: AsyncConnection, ns: str, slot: str, value: bytes, exp: float
+    ) -> None:
+        params = self.row(ns, slot, KIND_SCALAR, exp)
+        number = as_counter(value)
+        if number is None:
+            params["value"] = value
+        else:
+            params["num"] = number
+        await conn.execute(self.q_set, params)
+
+    async def delete_slot(self, conn: AsyncConnection, ns: str, slot: str, now: float) -> bool:
+        keys = self.keys(ns, slot)
+        row = (await conn.execute(self.q_delete, keys)).first()
+        if row is None:
+            return False
+        if row.gen is not None:
+            await conn.execute(self.q_fields_drop_gen, {**keys, "gen": row.gen})
+        return bool(row.expires_at > now)
+
+    async def incr(
+        self, conn: AsyncConnection, ns: str, slot: str, amount: int, exp: float, now: float
+    ) -> int:
+        params = self.row(ns, slot, KIND_SCALAR, exp)
+        params.update(
+            num=amount,
+            now=now,
+            lo=INT64_MIN - amount if amount < 0 else INT64_MIN,
+            hi=INT64_MAX - amount if amount > 0 else INT64_MAX,
+        )
+        for _ in range(3):
+            value = (await conn.execute(self.q_incr, params)).scalar()
+            if value is not None:
+                return int(value)
+            row = (await conn.execute(self.q_get, {**self.keys(ns, slot), "now": now})).first()
+            if row is None:
+                continue  # deleted or expired in between: the upsert creates it now
+            if row.kind != KIND_SCALAR:
+                raise kind_error(slot, KIND_SCALAR, row.kind)
+            if row.num is not None:
+                raise ValidationError(f"incr of slot {short(slot)} would overflow a 64-bit integer")
+            raise SlotKindError(f"slot {short(slot)} holds a value that is not an integer")
+        raise AssertionError("a slot kept vanishing under incr")  # pragma: no cover
+
+    # -- hashes -------------------------------------------------------------------
+
+    async def hget(
+        self, conn: AsyncConnection, ns: str, slot: str, field: str, now: float
+    ) -> bytes | None:
+        params = {**self.keys(ns, slot), "fk": digest(field), "now": now}
+        row = (await conn.execute(self.q_hget, params)).first()
+        if row is None:
+            return None
+        if row.kind != KIND_HASH:
+            raise kind_error(slot, KIND_HASH, row.kind)
+        return None if row.value is None else bytes(row.value)
+
+    async def hgetall(
+        self, conn: AsyncConnection, ns: str, slot: str, now: float
+    ) -> dict[str, bytes]:
+        rows = (await conn.execute(self.q_hgetall, {**self.keys(ns, slot), "now": now})).all()
+        if rows and rows[0].kind != KIND_HASH:
+            raise kind_error(slot, KIND_HASH, rows[0].kind)
+        return {text_of(r.field): bytes(r.value) for r in rows if r.field is not None}
+
+    async def hset(
+        self,
+        conn: AsyncConnection,
+        ns: str,
+        slot: str,
+        mapping: dict[str, bytes],
+        exp: float,
+        now: float,
+    ) -> int:
+        keys = self.keys(ns, slot)
+        if not mapping:
+            # Nothing to add: an existing hash still gets the new expiry.
+            result = await conn.execute(
+                self.q_hash_refresh, {**keys, "now": now, "ver": new_token(), "exp": exp}
+            )
+            if not _rowcount(result):
+                kind = (await conn.execute(self.q_kind, {**keys, "now": now})).scalar()
+                if kind is not None and kind != KIND_HASH:
+                    raise kind_error(slot, KIND_HASH, kind)
+            return 0
+        params = self.row(ns, slot, KIND_HASH, exp)
+        fresh_gen = new_token()
+        params.update(gen=fresh_gen, now=now)
+        gen = (await conn.execute(self.q_hash_upsert, params)).scalar()
+        if gen is None:
+            raise kind_error(slot, KIND_HASH, KIND_SCALAR)
+        field_keys = {name: digest(name) for name in mapping}
+        existing = 0
+        if gen == fresh_gen:
+            await conn.execute(self.q_fields_drop_stale, {**keys, "gen": gen})
+        else:
+            for part in chunks(list(field_keys.values())):
+                counted = await conn.scalar(
+                    self.q_fields_count, {**keys, "gen": gen, "fks": list(part)}
+                )
+                existing += int(counted or 0)
+        rows = [
+            {
+                "ns_key": keys["nk"],
+                "slot_key": keys["sk"],
+                "field_key": field_keys[name],
+                "gen": gen,
+                "field": encode(name),
+                "value": value,
+            }
+            for name, value in mapping.items()
+        ]
+        for batch in chunks(rows):
+            await conn.execute(self.q_fields_put, list(batch))
+        return len(mapping) - existing
+
+    async def hdel(
+        self, conn: AsyncConnection, ns: str, slot: str, names: list[str], now: float
+    ) -> int:
+        keys = self.keys(ns, slot)
+        head = (await conn.execute(self.q_hash_head, {**keys, "now": now})).first()
+        if head is None or not names:
+            if head is not None and head.kind != KIND_HASH:
+                raise kind_error(slot, KIND_HASH, head.kind)
+            return 0
+        if head.kind != KIND_HASH:
+            raise kind_error(slot, KIND_HASH, head.kind)
+        removed = 0
+        for part in chunks([digest(name) for name in names]):
+            result = await conn.execute(
+                self.q_fields_drop_some, {**keys, "gen": head.gen, "fks": list(part)}
+            )
+            removed += _rowcount(result)
+        if removed:
+            left = (await conn.execute(self.q_fields_any, {**keys, "gen": head.gen})).first()
+            if left is None:
+                await conn.execute(self.q_delete, keys)
+            else:
+                await conn.execute(self.q_bump, {**keys, "ver": new_token()})
+        return removed
+
+    # -- namespaces and expiry ----------------------------------------------------
+
+    async def slot_kind(
+        self, conn: AsyncConnection, ns: str, slot: str, now: float
+    ) -> SlotKind | None:
+        kind = (await conn.execute(self.q_kind, {**self.keys(ns, slot), "now": now})).scalar()
+        return None if kind is None else _KINDS[kind]
+
+    async def get_ttl(self, conn: AsyncConnection, ns: str, slot: str, now: float) -> float | None:
+        exp = (await conn.execute(self.q_expiry, {**self.keys(ns, slot), "now": now})).scalar()
+        return None if exp is None else max(0.0, float(exp) - now)
+
+    async def expire_slot(
+        self, conn: AsyncConnection, ns: str, slot: str, exp: float, now: float
+    ) -> bool:
+        result = await conn.execute(self.q_expire, {**self.keys(ns, slot), "now": now, "exp": exp})
+        return _rowcount(result) > 0
+
+    async def slot_names(self, conn: AsyncConnection, ns: str, now: float) -> list[str]:
+        rows = await conn.execute(self.q_names, {"nk": digest(ns), "now": now})
+        return sorted(text_of(raw) for raw in rows.scalars())
+
+    async def namespaces(
+        self, conn: AsyncConnection, prefix: str, after: bytes, now: float
+    ) -> list[tuple[bytes, str]]:
+        """Return the next batch of (key, namespace) with live slots, in key order."""
+        params: dict[str, Any] = {"after": after, "now": now}
+        stmt = self.q_namespaces
+        if prefix:
+            raw = encode(prefix)
+            params.update(prefix=raw, plen=len(raw))
+            stmt = self.q_namespaces_with
+        rows = await conn.execute(stmt, params)
+        return [(bytes(r.ns_key), text_of(r.ns)) for r in rows]
+
+    async def touch(self, conn: AsyncConnection, ns: str, exp: float, now: float) -> int:
+        result = await conn.execute(self.q_touch, {"nk": digest(ns), "now": now, "exp": exp})
+        return _rowcount(result)
+
+    async def purge(self, conn: AsyncConnection, ns: str, now: float) -> int:
+        nk = digest(ns)
+        rows = (await conn.execute(self.q_purge, {"nk": nk})).all()
+        gens = sorted({r.gen for r in rows if r.gen is not None})
+        for part in chunks(gens):
+            await conn.execute(self.q_fields_drop_gens, {"nk": nk, "gens": list(part)})
+        return sum(1 for r in rows if r.expires_at > now)
+
+    async def sweep(self, conn: AsyncConnection, now: float) -> int:
+        rows = (await conn.execute(self.q_sweep, {"now": now})).all()
+        triples = [(r.ns_key, r.slot_key, r.gen) for r in rows if r.gen is not None]
+        for part in chunks(triples):
+            await conn.execute(self.q_sweep_fields, {"triples": list(part)})
+        return len(rows)
+
+
+def scalar_bytes(row: Any) -> bytes:
+    if row.value is None:
+        return str(int(row.num)).encode()
+    return bytes(row.value)
+
+
+def text_of(raw: bytes | memoryview) -> str:
+    return bytes(raw).decode("utf-8", "surrogatepass")
+
+
+def _rowcount(result: Any) -> int:
+    count = getattr(result, "rowcount", -1)
+    return max(0, int(count))

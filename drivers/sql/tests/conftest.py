@@ -1,0 +1,135 @@
+"""Fixtures of the sql driver tests.
+
+Tests run on three backends: a SQLite file in the test's temp dir, in-memory
+SQLite and the PostgreSQL server of ``UNISTORE_TEST_POSTGRES_URL`` (default
+``postgresql://postgres@127.0.0.1:5432/test``). Every test gets a table prefix
+of its own and drops its tables with ``destroy()`` afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+import unistore
+from unistore import StoreURL
+from unistore_sql import SQLStore
+
+ENV_VAR = "UNISTORE_TEST_POSTGRES_URL"
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+_reachable: dict[str, str | None] = {}
+
+
+def postgres_url() -> str:
+    return os.environ.get(ENV_VAR) or DEFAULT_URL
+
+
+async def _probe_async(url: str) -> None:
+    import asyncpg  # type: ignore[import-untyped]
+
+    parts = StoreURL.parse(url)
+    conn = await asyncpg.connect(
+        user=parts.username,
+        password=parts.password,
+        host=parts.host,
+        port=parts.port,
+        database=parts.path.lstrip("/") or None,
+        timeout=3,
+    )
+    await conn.close()
+
+
+def _probe(url: str) -> str | None:
+    """Return why the server cannot be used, or None if it answers."""
+    if url not in _reachable:
+        problem: list[str] = []
+
+        def run() -> None:
+            # A thread of its own: the test's event loop may be running.
+            try:
+                asyncio.run(_probe_async(url))
+            except Exception as exc:
+                problem.append(type(exc).__name__)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join()
+        _reachable[url] = problem[0] if problem else None
+    return _reachable[url]
+
+
+def require_postgres(url: str) -> None:
+    """Skip (or fail under CI) when the PostgreSQL test server does not answer."""
+    problem = _probe(url)
+    if problem is None:
+        return
+    message = f"no PostgreSQL server at {ENV_VAR}={StoreURL.parse(url)} ({problem})"
+    if os.environ.get("CI"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def unique_prefix() -> str:
+    return f"t{uuid.uuid4().hex[:12]}_"
+
+
+BACKENDS = [
+    "sqlite-file",
+    "sqlite-memory",
+    pytest.param("postgresql", marks=pytest.mark.postgres),
+]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The backend a test runs on."""
+    return str(request.param)
+
+
+def url_for(backend: str, directory: Path) -> str:
+    if backend == "sqlite-file":
+        return f"sqlite:///{directory}/store.db"
+    if backend == "sqlite-memory":
+        return "sqlite://"
+    url = postgres_url()
+    require_postgres(url)
+    return url
+
+
+@pytest.fixture
+def db_url(backend: str, tmp_path: Path) -> str:
+    """The store URL of the backend (skips PostgreSQL when unreachable)."""
+    return url_for(backend, tmp_path)
+
+
+@pytest.fixture
+def pg_url() -> str:
+    """The PostgreSQL test server's URL (skips when unreachable)."""
+    url = postgres_url()
+    require_postgres(url)
+    return url
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A table prefix no other test uses."""
+    return unique_prefix()
+
+
+@pytest.fixture
+async def store(db_url: str, prefix: str) -> AsyncIterator[SQLStore]:
+    """A store with tables of its own, dropped after the test."""
+    opened = unistore.connect(db_url, table_prefix=prefix)
+    assert isinstance(opened, SQLStore)
+    async with opened:
+        try:
+            yield opened
+        finally:
+            await opened.destroy()

@@ -1,0 +1,30 @@
+"""The unistore conformance suite on SQLite (file, in-memory) and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+import unistore
+from unistore.testing import ConformanceSuite
+
+
+class TestSQLConformance(ConformanceSuite):
+    @pytest.fixture
+    def store_url(self, db_url: str) -> str:
+        return db_url
+
+    @pytest.fixture
+    def store_options(self, prefix: str) -> dict[str, Any]:
+        return {"table_prefix": prefix}
+
+    @pytest.fixture(autouse=True)
+    async def _drop_tables(
+        self, store_url: str, store_options: dict[str, Any]
+    ) -> AsyncIterator[None]:
+        yield
+        store = unistore.connect(store_url, **store_options)
+        async with store:
+            await store.destroy()  # type: ignore[attr-defined]
