@@ -1,0 +1,120 @@
+"""The store root: its layout, its open directories and its first-use checks."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+from dataclasses import dataclass
+from typing import Final
+
+from unistore.errors import StoreUnavailableError
+from unistore_fs._fsio import (
+    DIR_FLAGS,
+    close_quietly,
+    fsync_dir,
+    open_dir,
+    read_file,
+    remove_quietly,
+    write_atomic,
+    write_temp,
+)
+
+__all__ = ["LAYOUT_DIRS", "VERSION_FILE", "Root", "open_root"]
+
+VERSION_FILE: Final = "VERSION"
+VERSION_TEXT: Final = b"unistore-fs layout 1\n"
+NS_DIR: Final = "ns"
+SESSIONS_DIR: Final = "sessions"
+INDEX_DIR: Final = "session-index"
+#: Everything the store owns inside its root (``destroy`` removes only these).
+LAYOUT_DIRS: Final = (NS_DIR, SESSIONS_DIR, INDEX_DIR)
+
+
+@dataclass(eq=False)
+class Root:
+    """Open directories of one store root, shared by the worker threads.
+
+    A root is reference counted: ``destroy``/``aclose`` retire it and the last
+    operation still using it closes the descriptors, so a descriptor number is
+    never reused under a running operation.
+    """
+
+    path: str
+    where: str
+    root_fd: int
+    ns_fd: int
+    sessions_fd: int
+    index_fd: int
+    sync: bool
+    lock_timeout: float
+    users: int = 0
+    retired: bool = False
+
+    def close(self) -> None:
+        """Close every descriptor (called once, when retired and unused)."""
+        for fd in (self.index_fd, self.sessions_fd, self.ns_fd, self.root_fd):
+            close_quietly(fd)
+
+
+def _unavailable(where: str, path: str, reason: str) -> StoreUnavailableError:
+    return StoreUnavailableError(f"cannot use {path!r} as the root of store {where}: {reason}")
+
+
+def _open_subdir(root_fd: int, name: str) -> int:
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(name, 0o755, dir_fd=root_fd)
+    return open_dir(name, root_fd)
+
+
+def open_root(path: str, *, where: str, sync: bool, lock_timeout: float) -> Root:
+    """Create (if needed), check and open a store root.
+
+    Raises:
+        StoreUnavailableError: The path is a file, not writable, or holds
+            another layout version.
+    """
+    try:
+        os.makedirs(path, exist_ok=True)
+    except FileExistsError as exc:
+        raise _unavailable(where, path, "it exists and is not a directory") from exc
+    except OSError as exc:
+        raise _unavailable(where, path, f"cannot create it ({exc.strerror})") from exc
+    try:
+        root_fd = os.open(path, DIR_FLAGS & ~os.O_NOFOLLOW)
+    except OSError as exc:
+        reason = "it is not a directory" if exc.errno == errno.ENOTDIR else exc.strerror
+        raise _unavailable(where, path, str(reason)) from exc
+    fds = [root_fd]
+    try:
+        try:
+            remove_quietly(write_temp(root_fd, b"", sync=False), root_fd)
+        except OSError as exc:
+            raise _unavailable(where, path, f"it is not writable ({exc.strerror})") from exc
+        version = read_file(VERSION_FILE, root_fd)
+        if version is None:
+            write_atomic(root_fd, VERSION_FILE, VERSION_TEXT, sync=sync)
+            if sync:
+                fsync_dir(root_fd)
+        elif version != VERSION_TEXT:
+            raise _unavailable(
+                where, path, f"it holds an unsupported layout ({version[:40]!r} in VERSION)"
+            )
+        for name in LAYOUT_DIRS:
+            fds.append(_open_subdir(root_fd, name))
+        if sync:
+            fsync_dir(root_fd)
+    except BaseException:
+        for fd in fds:
+            close_quietly(fd)
+        raise
+    return Root(
+        path=path,
+        where=where,
+        root_fd=root_fd,
+        ns_fd=fds[1],
+        sessions_fd=fds[2],
+        index_fd=fds[3],
+        sync=sync,
+        lock_timeout=lock_timeout,
+    )

@@ -1,0 +1,196 @@
+"""The session metadata file ``<root>/sessions/<encoded id>/meta.json``.
+
+It holds the record (label, metadata, lineage, times), where the messages are
+(``log`` and its committed byte length ``log_size``; the first ``base_point``
+messages come from the session ``base``), and ``forks``: the sessions whose
+base is this one, so that editing or deleting it finds them without a scan.
+
+Only ``log_size`` bytes of the log are committed: bytes after it are a torn or
+uncommitted tail left by a crash; readers ignore them and the next append cuts
+them off.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from unistore.errors import CorruptionError, SessionNotFoundError, ValidationError
+from unistore.protocols import SessionRecord
+from unistore_fs._fsio import fsync_dir, open_dir, read_file, write_atomic
+from unistore_fs._names import encode_name
+from unistore_fs._root import Root
+
+__all__ = [
+    "META_FILE",
+    "SessionMeta",
+    "copy_metadata",
+    "load_meta",
+    "load_meta_in",
+    "micros_to_datetime",
+    "not_found",
+    "write_meta",
+]
+
+META_FILE: Final = "meta.json"
+FIRST_LOG: Final = "messages.jsonl"
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def micros_to_datetime(micros: int) -> datetime:
+    """Convert Unix microseconds to an aware UTC datetime (exactly)."""
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def not_found(session_id: str) -> SessionNotFoundError:
+    """Return the error for a missing session."""
+    return SessionNotFoundError(f"no session {session_id[:80]!r}", session_id=session_id)
+
+
+def copy_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Deep-copy metadata through JSON, proving it is JSON-compatible."""
+    if metadata is None:
+        return None
+    try:
+        copied = json.loads(json.dumps(dict(metadata), allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"session metadata must be JSON-compatible: {exc}") from None
+    return copied  # type: ignore[no-any-return]
+
+
+@dataclass
+class SessionMeta:
+    """The decoded ``meta.json`` of one session."""
+
+    id: str
+    created_us: int
+    updated_us: int
+    label: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    parent_id: str | None = None
+    fork_point: int | None = None
+    count: int = 0
+    base: str | None = None
+    base_point: int = 0
+    log: str = FIRST_LOG
+    log_gen: int = 0
+    log_size: int = 0
+    forks: list[str] = field(default_factory=list)
+
+    @property
+    def own_count(self) -> int:
+        """How many messages this session's own log holds."""
+        return self.count - self.base_point
+
+    def record(self) -> SessionRecord:
+        """Return the public record."""
+        return SessionRecord(
+            id=self.id,
+            label=self.label,
+            parent_id=self.parent_id,
+            fork_point=self.fork_point,
+            metadata=json.loads(json.dumps(self.metadata)),
+            created_at=micros_to_datetime(self.created_us),
+            updated_at=micros_to_datetime(self.updated_us),
+            message_count=self.count,
+        )
+
+    def encode(self) -> bytes:
+        """Serialise, with readable times for people browsing the folder."""
+        doc = {
+            "format": 1,
+            "id": self.id,
+            "label": self.label,
+            "created_at": micros_to_datetime(self.created_us).isoformat(),
+            "updated_at": micros_to_datetime(self.updated_us).isoformat(),
+            "count": self.count,
+            "parent_id": self.parent_id,
+            "fork_point": self.fork_point,
+            "metadata": self.metadata,
+            "created_us": self.created_us,
+            "updated_us": self.updated_us,
+            "base": self.base,
+            "base_point": self.base_point,
+            "log": self.log,
+            "log_gen": self.log_gen,
+            "log_size": self.log_size,
+            "forks": self.forks,
+        }
+        # One line (the C encoder); pretty-printing would double the cost of a save.
+        return json.dumps(doc, ensure_ascii=True).encode("ascii") + b"\n"
+
+
+_INT_FIELDS: Final = ("created_us", "updated_us", "count", "base_point", "log_gen", "log_size")
+
+
+def _decode(data: bytes, session_id: str) -> SessionMeta:
+    try:
+        doc = json.loads(data)
+        if doc.get("format") != 1 or doc["id"] != session_id:
+            raise CorruptionError(
+                "a session metadata file names another session than its folder "
+                "(moved by hand, or a digest collision)"
+            )
+        meta = SessionMeta(
+            id=session_id,
+            created_us=doc["created_us"],
+            updated_us=doc["updated_us"],
+            label=doc["label"],
+            metadata=doc["metadata"],
+            parent_id=doc["parent_id"],
+            fork_point=doc["fork_point"],
+            count=doc["count"],
+            base=doc["base"],
+            base_point=doc["base_point"],
+            log=doc["log"],
+            log_gen=doc["log_gen"],
+            log_size=doc["log_size"],
+            forks=list(doc["forks"]),
+        )
+    except CorruptionError:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise CorruptionError(
+            f"a session metadata file cannot be decoded: {type(exc).__name__}"
+        ) from exc
+    bad_ints = any(
+        not isinstance(getattr(meta, name), int) or getattr(meta, name) < 0 for name in _INT_FIELDS
+    )
+    if (
+        bad_ints
+        or not isinstance(meta.metadata, dict)
+        or not meta.log.startswith("messages")
+        or "/" in meta.log
+        or not meta.base_point <= meta.count
+    ):
+        raise CorruptionError("a session metadata file holds impossible values")
+    return meta
+
+
+def load_meta_in(dir_fd: int, session_id: str) -> SessionMeta | None:
+    """Read the metadata of the session whose folder is open as ``dir_fd``."""
+    data = read_file(META_FILE, dir_fd)
+    return None if data is None else _decode(data, session_id)
+
+
+def load_meta(root: Root, session_id: str) -> SessionMeta | None:
+    """Read a session's metadata without a lock, or ``None`` if it does not exist."""
+    try:
+        dir_fd = open_dir(encode_name(session_id), root.sessions_fd)
+    except FileNotFoundError:
+        return None
+    try:
+        return load_meta_in(dir_fd, session_id)
+    finally:
+        os.close(dir_fd)
+
+
+def write_meta(root: Root, dir_fd: int, meta: SessionMeta) -> None:
+    """Atomically replace ``meta.json`` (the commit point of every session change)."""
+    write_atomic(dir_fd, META_FILE, meta.encode(), sync=root.sync)
+    if root.sync:
+        fsync_dir(dir_fd)
