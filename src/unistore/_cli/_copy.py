@@ -1,0 +1,93 @@
+"""``unistore copy SRC DST``: copy namespaces and sessions between any two stores."""
+
+from __future__ import annotations
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.text import Text
+
+from unistore._cli._common import CliError, ExitCode, json_option, open_store, run
+from unistore._cli._output import console, print_json, progress_console, table
+from unistore._copy import CopyProgress, CopyReport, copy_store
+from unistore._url import StoreURL
+
+__all__ = ["copy"]
+
+
+async def _copy(
+    src: str, dst: str, namespaces: bool, sessions: bool, prefix: str, bar: Progress
+) -> CopyReport:
+    tasks: dict[str, TaskID] = {}
+
+    def progress(step: CopyProgress) -> None:
+        task = tasks.get(step.phase)
+        if task is None:
+            task = tasks[step.phase] = bar.add_task(step.phase, total=step.total)
+        bar.update(task, completed=step.done, total=step.total)
+
+    async with open_store(src) as source, open_store(dst) as target:
+        return await copy_store(
+            source,
+            target,
+            namespaces=namespaces,
+            sessions=sessions,
+            prefix=prefix,
+            progress=progress,
+        )
+
+
+@click.command()
+@click.argument("src", metavar="SRC_URL")
+@click.argument("dst", metavar="DST_URL")
+@click.option(
+    "--namespaces/--no-namespaces", default=True, show_default=True, help="Copy namespaces."
+)
+@click.option("--sessions/--no-sessions", default=True, show_default=True, help="Copy sessions.")
+@click.option("--prefix", default="", metavar="P", help="Copy only namespaces starting with P.")
+@json_option
+def copy(src: str, dst: str, namespaces: bool, sessions: bool, prefix: str, as_json: bool) -> None:
+    """Copy namespaces and sessions from SRC_URL to DST_URL, between any drivers.
+
+    Slots keep their kind, value and remaining TTL (existing ones are
+    overwritten). Sessions are copied oldest first, parents before forks, forks
+    as forks, with labels and metadata; those already in DST_URL with the same
+    message count are skipped, so running the copy again is safe. Timestamps
+    are not copied: DST_URL stamps what it writes.
+    """
+    if not namespaces and not sessions:
+        raise CliError("nothing to copy: both --no-namespaces and --no-sessions", ExitCode.USAGE)
+    if StoreURL.parse(src) == StoreURL.parse(dst):
+        raise CliError("SRC_URL and DST_URL are the same store", ExitCode.USAGE)
+    out = console()
+    where = progress_console()
+    bar = Progress(
+        TextColumn("{task.description:>10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=where,
+        transient=True,
+        disable=not where.is_terminal,
+    )
+    with bar:
+        report = run(_copy(src, dst, namespaces, sessions, prefix, bar))
+    if as_json:
+        print_json(report.as_dict())
+        return
+    out.print(Text(f"copied {StoreURL.parse(src)} -> {StoreURL.parse(dst)}", style="bold"))
+    grid = table()
+    grid.add_column("")
+    grid.add_column("copied", justify="right", style="green")
+    grid.add_column("skipped", justify="right", style="dim")
+    if namespaces:
+        grid.add_row("namespaces", str(report.namespaces), "")
+        grid.add_row("slots", str(report.slots), f"{report.slots_skipped} expired")
+    if sessions:
+        grid.add_row(
+            "sessions",
+            f"{report.sessions} ({report.forks} as forks)",
+            f"{report.sessions_skipped} already there",
+        )
+        if report.sessions_updated:
+            grid.add_row("sessions updated", str(report.sessions_updated), "")
+        grid.add_row("messages", str(report.messages), "")
+    out.print(grid)
