@@ -20,58 +20,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import os
-import socket
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import unistore
-from unistore import NamespacedStore, StoreURL, UnknownSchemeError
+from _bench_stores import ALL_DRIVERS, bench_store_url
 
-REDIS_URL = os.environ.get("UNISTORE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-POSTGRES_URL = os.environ.get(
-    "UNISTORE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-ALL_DRIVERS = ("memory", "sqlite", "file", "redis", "postgresql")
+import unistore
+from unistore import NamespacedStore
+
 TTL = 300.0
 VALUE = "value"  # a str, encoded by both sides
 
 Loop = Callable[[int], Awaitable[None]]
-
-
-def _store_url(driver: str, tmp: Path) -> str | None:
-    """Return a URL for ``driver``, or ``None`` (with a note) if it cannot run."""
-    tag = f"b{uuid.uuid4().hex[:10]}"
-    urls = {
-        "memory": "memory://",
-        "sqlite": f"sqlite:///{tmp / 'bench.db'}",
-        "file": f"file://{tmp / 'bench'}",
-        "redis": StoreURL.parse(REDIS_URL).with_options(key_prefix=tag).render(hide_secrets=False),
-        "postgresql": StoreURL.parse(POSTGRES_URL)
-        .with_options(table_prefix=f"{tag}_")
-        .render(hide_secrets=False),
-    }
-    url = urls[driver]
-    parsed = StoreURL.parse(url)
-    try:
-        unistore.get_driver(parsed.scheme)
-    except UnknownSchemeError:
-        print(f"# {driver}: driver not installed, skipped")
-        return None
-    if parsed.host and driver in ("redis", "postgresql"):
-        try:
-            with socket.create_connection((parsed.host, parsed.port or 0), timeout=1):
-                pass
-        except OSError:
-            print(f"# {driver}: server {parsed} not reachable, skipped")
-            return None
-    return url
 
 
 def _pairs(store: Any, text: Any, raw: Any) -> dict[str, tuple[Loop, Loop]]:
@@ -201,7 +166,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.drivers.split(","):
             driver = name.strip()
-            url = _store_url(driver, Path(tmp))
+            url = bench_store_url(driver, Path(tmp))
             if url is None:
                 continue
             if driver == "memory":

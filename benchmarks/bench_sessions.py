@@ -27,8 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -38,14 +36,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import unistore
-from unistore import Conversation, SessionManager, StoreURL, UnknownSchemeError
+from _bench_stores import ALL_DRIVERS, bench_store_url
 
-REDIS_URL = os.environ.get("UNISTORE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-POSTGRES_URL = os.environ.get(
-    "UNISTORE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-ALL_DRIVERS = ("memory", "sqlite", "file", "redis", "postgresql")
+import unistore
+from unistore import Conversation, SessionManager
+
 SMALL, LARGE = 100, 10_000
 SAVE_REPS = 25
 REWRITE_REPS = {SMALL: 10, LARGE: 4}
@@ -62,34 +57,6 @@ def message(i: int) -> dict[str, Any]:
 
 def encode(value: dict[str, Any]) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def store_url(driver: str, tmp: Path) -> str | None:
-    tag = f"b{uuid.uuid4().hex[:10]}"
-    urls = {
-        "memory": "memory://",
-        "sqlite": f"sqlite:///{tmp / 'bench.db'}",
-        "file": f"file://{tmp / 'bench'}",
-        "redis": StoreURL.parse(REDIS_URL).with_options(key_prefix=tag).render(hide_secrets=False),
-        "postgresql": StoreURL.parse(POSTGRES_URL)
-        .with_options(table_prefix=f"{tag}_")
-        .render(hide_secrets=False),
-    }
-    url = urls[driver]
-    parsed = StoreURL.parse(url)
-    try:
-        unistore.get_driver(parsed.scheme)
-    except UnknownSchemeError:
-        print(f"# {driver}: driver not installed, skipped")
-        return None
-    if parsed.host and driver in ("redis", "postgresql"):
-        try:
-            with socket.create_connection((parsed.host, parsed.port or 0), timeout=1):
-                pass
-        except OSError:
-            print(f"# {driver}: server {parsed} not reachable, skipped")
-            return None
-    return url
 
 
 class CountingStore:
@@ -307,7 +274,7 @@ async def main() -> int:
     failed = False
     with tempfile.TemporaryDirectory() as tmp:
         for driver in args.drivers.split(","):
-            url = store_url(driver.strip(), Path(tmp))
+            url = bench_store_url(driver.strip(), Path(tmp))
             if url is None:
                 continue
             print(f"# {driver} ...", file=sys.stderr, flush=True)

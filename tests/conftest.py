@@ -12,67 +12,14 @@ locally and fails them when the ``CI`` environment variable is set.
 
 from __future__ import annotations
 
-import asyncio
-import os
-import socket
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from functools import cache
 from pathlib import Path
 
 import pytest
 
 import unistore
 from unistore import StoreURL, UnknownSchemeError
-
-REDIS_URL = os.environ.get("UNISTORE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-POSTGRES_URL = os.environ.get(
-    "UNISTORE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-
-DRIVERS = ["memory", "sqlite", "postgresql", "redis", "file"]
-
-
-@cache
-def _reachable(url: str) -> bool:
-    parsed = StoreURL.parse(url)
-    try:
-        with socket.create_connection((parsed.host or "127.0.0.1", parsed.port or 0), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def require_server(url: str, env_var: str) -> None:
-    """Skip (or, under CI, fail) when the server of ``url`` is unreachable."""
-    if _reachable(url):
-        return
-    message = f"server at {StoreURL.parse(url)} is not reachable; set {env_var} to a running one"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def make_store_url(driver: str, tmp_path: Path) -> str:
-    """Return a URL for a store of its own on ``driver``."""
-    tag = f"t{uuid.uuid4().hex[:12]}"
-    if driver == "memory":
-        return "memory://"
-    if driver == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
-    if driver == "file":
-        return f"file://{tmp_path / 'store'}"
-    if driver == "redis":
-        require_server(REDIS_URL, "UNISTORE_TEST_REDIS_URL")
-        return StoreURL.parse(REDIS_URL).with_options(key_prefix=tag).render(hide_secrets=False)
-    if driver == "postgresql":
-        require_server(POSTGRES_URL, "UNISTORE_TEST_POSTGRES_URL")
-        return (
-            StoreURL.parse(POSTGRES_URL)
-            .with_options(table_prefix=f"{tag}_")
-            .render(hide_secrets=False)
-        )
-    raise AssertionError(driver)
+from unistore_test_support import DRIVERS, destroy_url, make_store_url
 
 
 def require_driver(scheme: str) -> None:
@@ -81,14 +28,6 @@ def require_driver(scheme: str) -> None:
         unistore.get_driver(scheme)
     except UnknownSchemeError as exc:
         pytest.skip(str(exc))
-
-
-async def _destroy(url: str) -> None:
-    opened = unistore.connect(url)
-    async with opened:
-        destroy = getattr(opened, "destroy", None)
-        if destroy is not None:
-            await destroy()
 
 
 @pytest.fixture(params=DRIVERS)
@@ -103,7 +42,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     require_driver(StoreURL.parse(url).scheme)
     yield url
     if driver in ("redis", "postgresql"):
-        asyncio.run(_destroy(url))
+        destroy_url(url)
 
 
 @pytest.fixture

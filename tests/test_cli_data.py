@@ -7,115 +7,34 @@ seeded through the library and read back through it.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import socket
-import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
-import unistore
-from unistore import Capability, StoreURL
+from unistore import Capability
 from unistore._cli._app import cli
 from unistore.protocols import NamespaceListing
-
-REDIS_URL = os.environ.get("UNISTORE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-POSTGRES_URL = os.environ.get(
-    "UNISTORE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+from unistore_test_support import (
+    as_json,
+    destroy_url,
+    driver_params,
+    invoke,
+    make_store_url,
+    ok,
+    one_error_line,
+    with_store,
 )
 
-DRIVERS = [
-    "memory",
-    "sqlite",
-    "file",
-    pytest.param("redis", marks=pytest.mark.redis),
-    pytest.param("postgresql", marks=pytest.mark.postgres),
-]
 
-
-def _require_server(url: str, env_var: str) -> None:
-    parsed = StoreURL.parse(url)
-    try:
-        with socket.create_connection((parsed.host or "127.0.0.1", parsed.port or 0), timeout=1):
-            return
-    except OSError:
-        message = f"server at {parsed} is not reachable; set {env_var} to a running one"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def make_url(driver: str, tmp_path: Path, name: str = "store") -> str:
-    """A URL of a store of its own on ``driver`` (named, so invocations share it)."""
-    tag = f"cli{uuid.uuid4().hex[:12]}"
-    if driver == "memory":
-        return f"memory://{tag}"
-    if driver == "sqlite":
-        return f"sqlite:///{tmp_path / f'{name}.db'}"
-    if driver == "file":
-        return f"file://{tmp_path / name}"
-    if driver == "redis":
-        _require_server(REDIS_URL, "UNISTORE_TEST_REDIS_URL")
-        return StoreURL.parse(REDIS_URL).with_options(key_prefix=tag).render(hide_secrets=False)
-    if driver == "postgresql":
-        _require_server(POSTGRES_URL, "UNISTORE_TEST_POSTGRES_URL")
-        return (
-            StoreURL.parse(POSTGRES_URL)
-            .with_options(table_prefix=f"{tag}_")
-            .render(hide_secrets=False)
-        )
-    raise AssertionError(driver)
-
-
-def with_store(url: str, work: Callable[[Any], Awaitable[Any]]) -> Any:
-    """Run ``work(store)`` on a store opened for ``url`` (tests here are synchronous)."""
-
-    async def go() -> Any:
-        async with unistore.connect(url) as store:
-            return await work(store)
-
-    return asyncio.run(go())
-
-
-def destroy(url: str) -> None:
-    async def go(store: Any) -> None:
-        await store.destroy()
-
-    with_store(url, go)
-
-
-@pytest.fixture(params=DRIVERS)
+@pytest.fixture(params=driver_params())
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    made = make_url(request.param, tmp_path)
+    made = make_store_url(request.param, tmp_path, shared=True)
     yield made
-    destroy(made)
-
-
-def invoke(*args: str, input: str | None = None) -> Result:
-    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
-
-
-def ok(*args: str, input: str | None = None) -> Result:
-    result = invoke(*args, input=input)
-    assert result.exit_code == 0, (result.stdout, result.stderr)
-    return result
-
-
-def as_json(*args: str) -> Any:
-    return json.loads(ok(*args, "--json").stdout)
-
-
-def one_error_line(result: Result) -> str:
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: "), lines[0]
-    assert "Traceback" not in result.output
-    return lines[0]
+    destroy_url(made)
 
 
 def can_list_namespaces(url: str) -> bool:
@@ -245,7 +164,10 @@ def test_sessions_list_pages_and_json(url: str) -> None:
     table = ok("sessions", "list", url, "--limit", "2").stdout
     assert "grandchild" in table
     assert "more: --cursor" in table
-    assert "no sessions" in ok("sessions", "list", make_url("memory", Path("."))).stdout
+    assert (
+        "no sessions"
+        in ok("sessions", "list", make_store_url("memory", Path("."), shared=True)).stdout
+    )
 
 
 def test_sessions_show_with_fork_ancestry(url: str) -> None:

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,11 +32,8 @@ from unistore import (
 )
 from unistore._cli._app import cli
 from unistore.protocols import NamespaceListing
+from unistore_test_support import destroy_url, make_store_url
 
-REDIS_URL = os.environ.get("UNISTORE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-POSTGRES_URL = os.environ.get(
-    "UNISTORE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 DRIVERS = ["memory", "sqlite", "file", "redis", "postgresql"]
 _MARKS = {"redis": pytest.mark.redis, "postgresql": pytest.mark.postgres}
 
@@ -49,53 +43,14 @@ HOSTILE_SESSION = "s:*?[]{t}/../\x00\n\u00e9"
 HOSTILE_FORK = "f\x00*\n"
 
 
-def _require_server(url: str, env_var: str) -> None:
-    parsed = StoreURL.parse(url)
-    try:
-        with socket.create_connection((parsed.host or "127.0.0.1", parsed.port or 0), timeout=1):
-            return
-    except OSError:
-        message = f"server at {parsed} is not reachable; set {env_var} to a running one"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def make_url(driver: str, tmp_path: Path, name: str) -> str:
-    """A URL of a store of its own (two calls with other names give two stores)."""
-    tag = f"cp{uuid.uuid4().hex[:12]}"
-    if driver == "memory":
-        return f"memory://{tag}"
-    if driver == "sqlite":
-        return f"sqlite:///{tmp_path / f'{name}.db'}"
-    if driver == "file":
-        return f"file://{tmp_path / name}"
-    if driver == "redis":
-        _require_server(REDIS_URL, "UNISTORE_TEST_REDIS_URL")
-        return StoreURL.parse(REDIS_URL).with_options(key_prefix=tag).render(hide_secrets=False)
-    if driver == "postgresql":
-        _require_server(POSTGRES_URL, "UNISTORE_TEST_POSTGRES_URL")
-        return (
-            StoreURL.parse(POSTGRES_URL)
-            .with_options(table_prefix=f"{tag}_")
-            .render(hide_secrets=False)
-        )
-    raise AssertionError(driver)
-
-
-async def _destroy(url: str) -> None:
-    async with unistore.connect(url) as store:
-        await store.destroy()
-
-
 @pytest.fixture
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
     src_driver, dst_driver = request.param
-    src = make_url(src_driver, tmp_path, "src")
-    dst = make_url(dst_driver, tmp_path, "dst")
+    src = make_store_url(src_driver, tmp_path, "src", shared=True)
+    dst = make_store_url(dst_driver, tmp_path, "dst", shared=True)
     yield src, dst
-    asyncio.run(_destroy(src))
-    asyncio.run(_destroy(dst))
+    destroy_url(src)
+    destroy_url(dst)
 
 
 def _pairs() -> list[Any]:
@@ -292,7 +247,7 @@ def test_copy_prints_a_summary_table() -> None:
 @pytest.mark.slow
 def test_copy_a_10000_message_session_memory_to_sqlite(tmp_path: Path) -> None:
     src_url = "memory://big-src"
-    dst_url = make_url("sqlite", tmp_path, "big")
+    dst_url = make_store_url("sqlite", tmp_path, "big")
     messages = [_message(f"message {i}") for i in range(10_000)]
 
     async def seed() -> None:

@@ -1,6 +1,5 @@
 """Child-process workloads for the multi-process and crash tests (run as a script).
 
-    python fs_worker.py cas URL TASKS ROUNDS
     python fs_worker.py raw URL TASKS ROUNDS WORKER
     python fs_worker.py crash URL
 
@@ -14,10 +13,9 @@ import asyncio
 import hashlib
 import json
 import sys
-from typing import Any
 
 import unistore
-from unistore import ContentionError, NamespacedStore, SessionConflictError
+from unistore import SessionConflictError
 
 CRASH_NS = "crash:ns"
 CRASH_SESSIONS = ("log-0", "log-1", "log-2")
@@ -40,29 +38,6 @@ def check_value(data: bytes) -> int:
 def crash_message(session_id: str, k: int) -> str:
     """Message ``k`` of a crash-test session (deterministic)."""
     return json.dumps({"s": session_id, "k": k, "pad": PAD[: k % 300]})
-
-
-async def cas(url: str, tasks: int, rounds: int) -> None:
-    async with NamespacedStore(url, prefix="mp", default_ttl=600) as data:
-        ns = data.namespace("race")
-
-        async def bump(snapshot: Any, ops: Any) -> None:
-            current = await snapshot.get("counter")
-            ops.set("counter", str(int(current or "0") + 1))
-
-        async def task() -> int:
-            conflicts = 0
-            for _ in range(rounds):
-                while True:
-                    try:
-                        await ns.with_cas("counter", bump, max_retries=10)
-                        break
-                    except ContentionError:
-                        conflicts += 1
-            return conflicts
-
-        results = await asyncio.gather(*(task() for _ in range(tasks)))
-        print(json.dumps({"contention": sum(results)}), flush=True)
 
 
 async def raw(url: str, tasks: int, rounds: int, worker: int) -> None:
@@ -118,9 +93,7 @@ async def crash(url: str) -> None:
 
 def main(argv: list[str]) -> None:
     mode, url = argv[0], argv[1]
-    if mode == "cas":
-        asyncio.run(cas(url, int(argv[2]), int(argv[3])))
-    elif mode == "raw":
+    if mode == "raw":
         asyncio.run(raw(url, int(argv[2]), int(argv[3]), int(argv[4])))
     elif mode == "crash":
         asyncio.run(crash(url))

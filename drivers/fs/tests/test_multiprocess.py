@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import unistore
-from unistore import NamespacedStore
+from unistore.testing.contention import run_contention
 
 WORKER = str(Path(__file__).with_name("fs_worker.py"))
 PROCESSES = 4
@@ -39,14 +38,11 @@ async def _run_workers(*commands: list[str]) -> list[str]:
 
 @pytest.mark.slow
 async def test_with_cas_increments_from_four_processes_end_exact(tmp_path: Path) -> None:
-    url = f"file://{tmp_path}/store"
-    rounds = 5
-    outputs = await _run_workers(*[["cas", url, str(TASKS), str(rounds)] for _ in range(PROCESSES)])
-    contention = sum(json.loads(out.splitlines()[-1])["contention"] for out in outputs)
-    async with NamespacedStore(url, prefix="mp", default_ttl=60) as data:
-        assert await data.namespace("race").get("counter") == str(PROCESSES * TASKS * rounds)
-    # Not an assertion on timing: it shows the test really contended.
-    print(f"ContentionError retries: {contention}")
+    result = await run_contention(
+        f"file://{tmp_path}/store", processes=PROCESSES, tasks=TASKS, increments=5
+    )
+    assert result.value == result.expected == PROCESSES * TASKS * 5
+    assert result.conflicts > 0  # the workers really contended
 
 
 @pytest.mark.slow

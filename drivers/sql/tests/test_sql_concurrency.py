@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -13,63 +11,36 @@ from pathlib import Path
 import pytest
 
 import unistore
+from unistore import StoreURL
 from unistore.errors import StoreTimeoutError
+from unistore.testing.contention import run_contention
 from unistore_sql import SQLStore
 
-WORKER = Path(__file__).with_name("cas_worker.py")
 PROCESSES = 4
 TASKS = 8
 INCREMENTS = 4
 
-
-def _has_namespaced_store() -> bool:
-    try:
-        from unistore._namespaced import NamespacedStore  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 #: The backends other processes can share (in-memory SQLite cannot).
 SERVERS = ["sqlite-file", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
-MODES = [
-    pytest.param(
-        "cas",
-        marks=pytest.mark.skipif(
-            not _has_namespaced_store(), reason="the namespaced store is not available"
-        ),
-    ),
-    "tx",
-]
-
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "backend", ["sqlite-file", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("backend", SERVERS)
+@pytest.mark.parametrize("mode", ["cas", "tx"])
 async def test_processes_and_tasks_lose_no_increment(
     store: SQLStore, db_url: str, prefix: str, mode: str
 ) -> None:
     await store.migrate()  # the tables exist before the workers race for them
-    workers = [
-        subprocess.Popen(  # noqa: ASYNC220 - the workers run beside this event loop
-            [sys.executable, str(WORKER), db_url, prefix, mode, str(TASKS), str(INCREMENTS)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        for _ in range(PROCESSES)
-    ]
-    conflicts = 0
-    for worker in workers:
-        out, err = await asyncio.to_thread(worker.communicate, timeout=110)
-        assert worker.returncode == 0, err.decode()[-3000:]
-        assert b"locked" not in err
-        conflicts += int(out)
-    expected = PROCESSES * TASKS * INCREMENTS
-    assert await store.get("cas:counter", "n") == str(expected).encode()
-    assert conflicts > 0  # the workers really contended
+    shared = StoreURL.parse(db_url).with_options(table_prefix=prefix)
+    result = await run_contention(
+        shared.render(hide_secrets=False),
+        processes=PROCESSES,
+        tasks=TASKS,
+        increments=INCREMENTS,
+        mode=mode,
+    )
+    assert result.value == result.expected == PROCESSES * TASKS * INCREMENTS
+    assert result.conflicts > 0  # the workers really contended
 
 
 @pytest.mark.parametrize(
