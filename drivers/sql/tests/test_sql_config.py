@@ -62,8 +62,12 @@ def test_unsupported_urls_are_rejected(url: str) -> None:
         unistore.connect(url)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("psycopg") is not None, reason="psycopg installed")
-def test_psycopg_url_without_psycopg_names_the_extra() -> None:
+def test_psycopg_url_without_psycopg_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As on a machine without the extra installed.
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "psycopg" else real(name, *a)
+    )
     with pytest.raises(ConfigurationError, match=r"unistore-sql\[psycopg\]"):
         unistore.connect("postgresql+psycopg://u:secret@127.0.0.1/db")
 
