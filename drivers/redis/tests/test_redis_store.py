@@ -256,3 +256,9 @@ async def test_hostile_namespaces_stay_apart(store: RedisStore, raw: redis.Redis
     for key in raw.scan_iter(match=store._keys.glob()):
         tag = key[key.index(b"{") + 1 : key.index(b"}")]
         assert not set(tag) & set(b"{*?[]\\\x00\n")
+
+
+async def test_server_version_is_the_redis_version(store: RedisStore) -> None:
+    version = await store.server_version()
+    assert version[0].isdigit()
+    assert version.count(".") >= 1

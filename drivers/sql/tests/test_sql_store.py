@@ -195,3 +195,8 @@ async def test_iter_namespaces_pages_through_many(store: SQLStore) -> None:
     await store.set("other:x", "a", b"1", ttl=30)
     listed = [ns async for ns in store.iter_namespaces("app:")]
     assert sorted(listed) == sorted(names)
+
+
+async def test_server_version_names_the_database(store: SQLStore, backend: str) -> None:
+    version = await store.server_version()
+    assert version.startswith("SQLite 3." if backend.startswith("sqlite") else "PostgreSQL ")

@@ -84,6 +84,15 @@ class RedisStore(RedisSessions):
             self._fail(exc)
         return value
 
+    async def server_version(self) -> str:
+        """Return the Redis server's version (``INFO server``), for ``unistore info``."""
+        self._check_open()
+        try:
+            info = await self._client.info("server")
+        except RedisError as exc:
+            self._fail(exc)
+        return str(info.get("redis_version", "unknown"))
+
     async def set(self, ns: str, slot: str, value: bytes, *, ttl: float) -> None:
         """Store a scalar value with its expiry (one script call)."""
         await self._apply(ns, [(b"S", slot, [value_bytes(value), ttl_ms(ttl)])])

@@ -114,6 +114,18 @@ class SQLStore(BaseStore):
         await self._db.prepare("sweep")
         return await self._db.sweep()
 
+    async def server_version(self) -> str:
+        """Return the database's version string, for ``unistore info``."""
+        self._check_open()
+        query = "select sqlite_version()" if self._db.sqlite else "show server_version"
+
+        async def op(conn: AsyncConnection) -> str:
+            result = await conn.exec_driver_sql(query)
+            name = "SQLite" if self._db.sqlite else "PostgreSQL"
+            return f"{name} {result.scalar_one()}"
+
+        return await self._db.run("server_version", op)
+
     async def destroy(self) -> None:
         """Drop this store's tables (those named with its table prefix) and their data."""
         self._check_open()
