@@ -10,15 +10,18 @@ Layout (``P`` is the store's key prefix)::
 
     P:{<ns>}:s:<slot>          a slot (string or hash)
     P:{<ns>}:idx               per-namespace index: ZSET slot -> expiry (ms)
-    P:{:s:<id>}:r              a session's record (hash)
-    P:{:s:<id>}:m              a session's own messages (list)
-    P:{:s:<id>}:f              the sessions forked from it (set of key stems)
+    P:{:sessions}:s:<id>:r     a session's record (hash)
+    P:{:sessions}:s:<id>:m     a session's own messages (list)
+    P:{:sessions}:s:<id>:f     the sessions forked from it (set of key stems)
     P:{:sessions}:list         listing index of every session (ZSET, lexical)
     P:{:sessions}:clock        last ``updated_at`` handed out (microseconds)
 
-An escaped id never contains ``:``, so the internal tags starting with ``:``
-cannot collide with a namespace; every key of the store starts with ``P:{``,
-which is what :meth:`KeyLayout.glob` matches.
+Every session key shares one hash tag with the listing because one script may
+touch several sessions (a fork, its base chain, the listing) and Redis Cluster
+only runs a script whose keys live in one slot. An escaped id never contains
+``:``, so the internal tag ``{:sessions}`` cannot collide with a namespace and
+``:s:<id>:`` cannot run into another id; every key of the store starts with
+``P:{``, which is what :meth:`KeyLayout.glob` matches.
 """
 
 from __future__ import annotations
@@ -68,19 +71,27 @@ def glob_escape(raw: bytes) -> bytes:
 class KeyLayout:
     """Builds the keys of one store (one key prefix)."""
 
-    __slots__ = ("_ns_stem", "clock", "listing", "namespace", "prefix")
+    __slots__ = ("_namespace_cached", "clock", "listing", "prefix")
 
     def __init__(self, key_prefix: str) -> None:
         self.prefix = key_prefix.encode("utf-8")
         self.listing = self.prefix + b":{:sessions}:list"
         self.clock = self.prefix + b":{:sessions}:clock"
         # Namespaces repeat across calls; escaping them once saves work on the hot path.
-        self.namespace = lru_cache(maxsize=4096)(self._namespace)
+        self._namespace_cached = lru_cache(maxsize=4096)(self._namespace)
 
-    def _namespace(self, ns: str) -> tuple[bytes, bytes]:
-        """Return (slot key prefix, index key) of ``ns``; cached, as ids repeat."""
+    def namespace(self, ns: str) -> tuple[bytes, bytes]:
+        """Return (slot key prefix, index key) of ``ns``.
+
+        Raises:
+            ValidationError: ``ns`` is not a ``str``.
+        """
+        # Checked before the cache, which would fail on unhashable ids with a TypeError.
         if not isinstance(ns, str):
             raise ValidationError(f"namespaces must be str, got {type(ns).__name__}")
+        return self._namespace_cached(ns)
+
+    def _namespace(self, ns: str) -> tuple[bytes, bytes]:
         # An empty hash tag ``{}`` would not be a tag at all for Redis Cluster;
         # a lone "%" can never come out of escape(), so it stands for "".
         stem = b"%s:{%s}:" % (self.prefix, escape(ns) or b"%")
@@ -92,7 +103,7 @@ class KeyLayout:
 
     def session_stem(self, session_id: str) -> bytes:
         """Return the common stem of a session's keys (``:r``, ``:m``, ``:f`` follow)."""
-        return b"%s:{:s:%s}" % (self.prefix, escape(session_id))
+        return b"%s:{:sessions}:s:%s" % (self.prefix, escape(session_id))
 
     def index_glob(self, ns_prefix: str) -> bytes:
         """Return a ``SCAN MATCH`` pattern for the indexes of the namespaces under a prefix.

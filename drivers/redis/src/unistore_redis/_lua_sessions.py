@@ -1,5 +1,9 @@
 """Lua scripts for session documents (one round trip per operation).
 
+Every key these scripts touch shares the hash tag of the listing, which each
+script receives in ``KEYS`` (see :mod:`unistore_redis._keys`), so the scripts
+stay valid on Redis Cluster.
+
 A session with key stem ``S`` has a record hash ``S:r`` (``id``, ``label``,
 ``parent``, ``fp``, ``meta``, ``c``, ``u``, ``n`` and, for a fork that still
 shares messages, ``base``/``bp``), its own messages in the list ``S:m`` and the
@@ -229,6 +233,7 @@ READ = Script(
     "read",
     _PRELUDE
     + r"""
+-- KEYS = listing (never read: it names the hash tag every session key shares)
 -- ARGV = stem, last ('' = all).
 local n = redis.call('HGET', ARGV[1] .. ':r', 'n')
 if not n then

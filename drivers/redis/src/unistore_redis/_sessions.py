@@ -255,7 +255,7 @@ class RedisSessions(RedisBase):
         if last is not None:
             _check_int("last", last)
         args = [self._keys.session_stem(session_id), b"" if last is None else last]
-        reply = await self._eval(lua.READ, [], args)
+        reply = await self._eval(lua.READ, [self._keys.listing], args)
         if reply[0] == -1:
             raise _missing(session_id)
         return [_decode(message) for message in reply[1]]

@@ -18,7 +18,14 @@ from unistore_redis._config import OPTIONS, build_client, validate
 from unistore_redis._keys import KeyLayout, escape, unescape
 from unistore_redis._sessions import RedisSessions
 from unistore_redis._transaction import RedisTransaction, encode_ops
-from unistore_redis._values import field_bytes, field_str, ttl_ms, value_bytes
+from unistore_redis._values import (
+    field_bytes,
+    field_str,
+    hdel_args,
+    hset_args,
+    ttl_ms,
+    value_bytes,
+)
 
 __all__ = ["RedisStore"]
 
@@ -131,18 +138,11 @@ class RedisStore(RedisSessions):
         Raises:
             SlotKindError: The slot holds a scalar.
         """
-        rest: list[Any] = [ttl_ms(ttl), len(mapping)]
-        for name, value in mapping.items():
-            rest.append(field_bytes(name))
-            rest.append(value_bytes(value))
-        return await self._apply(ns, [(b"H", slot, rest)])
+        return await self._apply(ns, [(b"H", slot, hset_args(mapping, ttl))])
 
     async def hdel(self, ns: str, slot: str, fields: Sequence[str]) -> int:
         """Delete fields; an emptied hash disappears (one script call)."""
-        if isinstance(fields, str):
-            raise ValidationError("fields must be a list of names, not one str")
-        names = [field_bytes(name) for name in dict.fromkeys(fields)]
-        return await self._apply(ns, [(b"X", slot, [len(names), *names])])
+        return await self._apply(ns, [(b"X", slot, hdel_args(fields))])
 
     async def hgetall(self, ns: str, slot: str) -> dict[str, bytes]:
         """Return every field of a hash slot (one ``HGETALL``)."""

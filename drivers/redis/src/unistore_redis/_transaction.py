@@ -16,7 +16,14 @@ from unistore.errors import TransactionConflictError, UnistoreError, ValidationE
 from unistore_redis._errors import map_error
 from unistore_redis._keys import KeyLayout, escape
 from unistore_redis._lua_slots import APPLY
-from unistore_redis._values import field_bytes, field_str, ttl_ms, value_bytes
+from unistore_redis._values import (
+    field_bytes,
+    field_str,
+    hdel_args,
+    hset_args,
+    ttl_ms,
+    value_bytes,
+)
 
 __all__ = ["RedisTransaction", "encode_ops"]
 
@@ -92,9 +99,13 @@ class RedisTransaction:
         keys = [self._keys.slot(self._ns, slot) for slot in self._watch]
         try:
             await pipe.watch(*keys)
-        except RedisError as exc:
+        except BaseException as exc:
+            # __aexit__ will not run: release the connection here, also when
+            # the caller is cancelled mid-WATCH, or the pool loses it for good.
             await pipe.reset()  # type: ignore[no-untyped-call]
-            raise self._error(exc) from exc
+            if isinstance(exc, RedisError):
+                raise self._error(exc) from exc
+            raise
         self._pipe = pipe
         return self
 
@@ -159,18 +170,11 @@ class RedisTransaction:
 
     def hset(self, slot: str, mapping: Mapping[str, bytes], *, ttl: float) -> None:
         """Queue a hash write (fields and expiry)."""
-        rest: list[Any] = [ttl_ms(ttl), len(mapping)]
-        for name, value in mapping.items():
-            rest.append(field_bytes(name))
-            rest.append(value_bytes(value))
-        self._queue(b"H", slot, rest)
+        self._queue(b"H", slot, hset_args(mapping, ttl))
 
     def hdel(self, slot: str, fields: Sequence[str]) -> None:
         """Queue the deletion of hash fields."""
-        if isinstance(fields, str):
-            raise ValidationError("fields must be a list of names, not one str")
-        names = [field_bytes(name) for name in dict.fromkeys(fields)]
-        self._queue(b"X", slot, [len(names), *names])
+        self._queue(b"X", slot, hdel_args(fields))
 
     async def commit(self) -> None:
         """Apply the queued writes atomically if no watched slot changed.

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from unistore.errors import ValidationError
 
-__all__ = ["field_bytes", "field_str", "ttl_ms", "value_bytes"]
+__all__ = ["field_bytes", "field_str", "hdel_args", "hset_args", "ttl_ms", "value_bytes"]
 
 #: Longest expiry Redis accepts comfortably (about 300 years, in milliseconds).
 _MAX_TTL_MS = 10**13
@@ -50,3 +51,33 @@ def field_bytes(name: str) -> bytes:
 def field_str(raw: bytes) -> str:
     """Decode a hash field name encoded by :func:`field_bytes`."""
     return raw.decode("utf-8", "surrogatepass")
+
+
+def hset_args(mapping: Mapping[str, bytes], ttl: float) -> list[Any]:
+    """Return the arguments of an ``H`` op of the write script: ttl, count, fields.
+
+    Raises:
+        ValidationError: ``mapping`` is not a mapping of ``str`` to bytes, or
+            ``ttl`` is not a positive number.
+    """
+    if not isinstance(mapping, Mapping):
+        raise ValidationError(f"hash fields must be a mapping, got {type(mapping).__name__}")
+    args: list[Any] = [ttl_ms(ttl), len(mapping)]
+    for name, value in mapping.items():
+        args.append(field_bytes(name))
+        args.append(value_bytes(value))
+    return args
+
+
+def hdel_args(fields: Sequence[str]) -> list[Any]:
+    """Return the arguments of an ``X`` op of the write script: count, distinct names.
+
+    Raises:
+        ValidationError: ``fields`` is one ``str`` or holds a non-``str``.
+    """
+    if isinstance(fields, str):
+        raise ValidationError("fields must be a list of names, not one str")
+    # Encoded before deduplication: a non-str name (even an unhashable one) must
+    # fail as a ValidationError; the encoding is injective, so duplicates stay duplicates.
+    names = list(dict.fromkeys(field_bytes(name) for name in fields))
+    return [len(names), *names]
