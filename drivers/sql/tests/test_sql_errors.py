@@ -9,14 +9,18 @@ import os
 import pwd
 import shutil
 import socket
+import sqlite3
 import subprocess
 import tempfile
+import threading
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import unistore
@@ -24,12 +28,14 @@ from unistore import StoreURL
 from unistore.errors import (
     AuthenticationError,
     CapacityError,
+    CorruptionError,
     StoreClosedError,
     StoreTimeoutError,
     StoreUnavailableError,
     ValidationError,
 )
 from unistore_sql import SQLStore
+from unistore_sql._errors import map_error
 
 SECRET = "pw-Zq81-secret"
 
@@ -100,6 +106,13 @@ async def test_unopenable_sqlite_file_is_unavailable(tmp_path: Path) -> None:
         with pytest.raises(StoreUnavailableError) as info:
             await store.get("ns", "a")
     assert str(store.url) in str(info.value)
+    # aiosqlite stops the worker thread of a failed connection through a future
+    # nobody awaits: keep the loop alive until that thread is gone, or it fails
+    # (loop closed) during a later test.
+    for _ in range(200):
+        if not any("_connection_worker_thread" in t.name for t in threading.enumerate()):
+            break
+        await asyncio.sleep(0.005)
 
 
 async def test_full_sqlite_database_is_a_capacity_error(tmp_path: Path, prefix: str) -> None:
@@ -288,3 +301,90 @@ async def test_same_store_works_after_a_server_restart(
     assert await store.incr("ns", "n", ttl=60) == 1
     await store.append_messages("s", ['"m"'], expected_length=0)
     assert await store.read_messages("s") == ['"m"']
+
+
+# -- retries ------------------------------------------------------------------------------
+
+
+def _busy() -> sa_exc.OperationalError:
+    orig = sqlite3.OperationalError("database is locked")
+    orig.sqlite_errorname = "SQLITE_BUSY_SNAPSHOT"
+    return sa_exc.OperationalError("BEGIN IMMEDIATE", None, orig)
+
+
+async def test_instant_busy_replies_are_retried_for_the_whole_busy_timeout(
+    tmp_path: Path, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Some busy replies come back at once (SQLite's busy handler does not wait
+    # for them); they must be retried for busy_timeout, not a number of times.
+    url = f"sqlite:///{tmp_path}/busy.db"
+    async with open_store(url, table_prefix=prefix, busy_timeout=10) as store:
+        await store.set("ns", "a", b"0", ttl=30)
+        real = store._db._attempt
+        failures = iter(range(12))
+
+        async def flaky(fn: Any, mode: Any) -> Any:
+            if next(failures, None) is not None:
+                raise _busy()
+            return await real(fn, mode)
+
+        monkeypatch.setattr(store._db, "_attempt", flaky)
+        await store.set("ns", "a", b"1", ttl=30)
+        monkeypatch.undo()
+        assert await store.get("ns", "a") == b"1"
+
+
+async def test_delete_session_is_not_repeated_after_a_broken_connection(
+    store: SQLStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await store.create_session("s")
+    real = store._s.delete
+    calls: list[str] = []
+
+    async def breaks_once(conn: Any, session_id: str) -> bool:
+        calls.append(session_id)
+        found = await real(conn, session_id)
+        if len(calls) == 1:
+            raise sa_exc.OperationalError(
+                "DELETE", None, ConnectionResetError(), connection_invalidated=True
+            )
+        return found
+
+    monkeypatch.setattr(store._s, "delete", breaks_once)
+    with pytest.raises(StoreUnavailableError):
+        await store.delete_session("s")
+    assert calls == ["s"]
+
+
+def test_client_side_data_errors_are_validation_errors() -> None:
+    url = StoreURL.parse(f"postgresql+psycopg://u:{SECRET}@127.0.0.1/db")
+    orig = ValueError("PostgreSQL text fields cannot contain NUL (0x00) bytes: 'hidden-text'")
+    error = map_error(sa_exc.DataError("INSERT", {"body": "hidden-text"}, orig), url, "append")
+    assert isinstance(error, ValidationError)
+    assert SECRET not in str(error)
+    assert "hidden-text" not in str(error)
+
+
+@pytest.mark.postgres
+async def test_nul_in_a_message_is_a_validation_error_through_psycopg(
+    pg_url: str, prefix: str
+) -> None:
+    url = replace(StoreURL.parse(pg_url), dialect="psycopg").render(hide_secrets=False)
+    async with open_store(url, table_prefix=prefix) as store:
+        try:
+            await store.create_session("s")
+            with pytest.raises(ValidationError) as info:
+                await store.append_messages("s", ['"a\x00hidden-text"'], expected_length=0)
+            assert "hidden-text" not in str(info.value)
+        finally:
+            await store.destroy()
+
+
+async def test_unreadable_schema_version_is_a_corruption_error(tmp_path: Path, prefix: str) -> None:
+    async with open_store(f"sqlite:///{tmp_path}/v.db", table_prefix=prefix) as store:
+        await store.get("ns", "a")
+        async with store.engine.begin() as conn:
+            await conn.execute(text(f"UPDATE {prefix}meta SET value = 'two'"))
+    async with open_store(f"sqlite:///{tmp_path}/v.db", table_prefix=prefix) as store:
+        with pytest.raises(CorruptionError, match="schema version"):
+            await store.get("ns", "a")

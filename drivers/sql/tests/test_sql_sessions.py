@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 from typing import Any
 
 import pytest
@@ -167,3 +169,43 @@ async def test_updates_bump_updated_at_strictly(store: SQLStore) -> None:
     assert first.updated_at < second.updated_at < third.updated_at
     assert third.created_at == first.created_at
     assert third.label == "L"
+
+
+async def test_messages_the_database_cannot_hold_are_refused_before_writing(
+    store: SQLStore, backend: str
+) -> None:
+    await store.create_session("s")
+    with pytest.raises(ValidationError, match="surrogate"):
+        await store.append_messages("s", ['"ok"', '"\ud800"'], expected_length=0)
+    with pytest.raises(ValidationError, match="surrogate"):
+        await store.replace_messages("s", 0, ['"\udfff"'], expected_length=0)
+    if backend == "postgresql":
+        with pytest.raises(ValidationError, match="NUL"):
+            await store.append_messages("s", ['"a\x00b"'], expected_length=0)
+    assert await store.read_messages("s") == []
+
+
+@pytest.mark.parametrize("stamp", [-1, 2**63, 10**30, True, 1.5])
+async def test_cursor_out_of_range_is_a_validation_error(store: SQLStore, stamp: object) -> None:
+    raw = json.dumps([1, stamp, b"s".hex()]).encode()
+    with pytest.raises(ValidationError, match="cursor"):
+        await store.list_sessions(cursor=base64.urlsafe_b64encode(raw).decode())
+
+
+@pytest.mark.parametrize(
+    ("call", "what"),
+    [
+        (lambda s: s.replace_messages("s", True, ['"x"'], expected_length=1), "replace start"),
+        (lambda s: s.replace_messages("s", 2**40, [], expected_length=1), "replace start"),
+        (lambda s: s.append_messages("s", [], expected_length=2**40), "expected_length"),
+        (lambda s: s.replace_messages("s", 0, [], expected_length=2**31), "expected_length"),
+    ],
+)
+async def test_positions_are_checked_before_the_database_sees_them(
+    store: SQLStore, call: Any, what: str
+) -> None:
+    await store.create_session("s")
+    await store.append_messages("s", msgs("a"), expected_length=0)
+    with pytest.raises(ValidationError, match=what):
+        await call(store)
+    assert await store.read_messages("s") == msgs("a")

@@ -32,7 +32,7 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from unistore._url import StoreURL
-from unistore.errors import ConfigurationError
+from unistore.errors import ConfigurationError, CorruptionError
 from unistore_sql._engine import Settings, Target, create_engine
 from unistore_sql._errors import MAPPED, Retry, map_error, retry_kind
 from unistore_sql._schema import SCHEMA_VERSION, UPGRADES, VERSION_KEY, Tables
@@ -41,7 +41,6 @@ T = TypeVar("T")
 
 logger = logging.getLogger("unistore.driver.sql")
 
-_MAX_ATTEMPTS = 8
 _ROLLBACK_ATTEMPTS = 6
 
 
@@ -119,20 +118,26 @@ class Database:
         started = time.monotonic()
         reconnected = False
         delay = 0.002
-        for attempt in range(1, _MAX_ATTEMPTS + 1):
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 return await self._attempt(fn, mode)
             except MAPPED as exc:
                 kind = retry_kind(exc)
                 again = False
                 if kind is Retry.BUSY:
+                    # Bounded by time alone: some busy replies (a WAL snapshot
+                    # gone stale, recovery) come back at once, without SQLite's
+                    # busy handler waiting, so counting attempts would give up
+                    # long before busy_timeout.
                     again = time.monotonic() - started < max(self.settings.busy_timeout, 0.05)
                 elif kind is Retry.ROLLED_BACK:
                     again = attempt < _ROLLBACK_ATTEMPTS
                 elif kind is Retry.DISCONNECTED:
                     again = idempotent and not reconnected
                     reconnected = True
-                if not again or attempt == _MAX_ATTEMPTS:
+                if not again:
                     raise map_error(exc, self.url, operation) from exc
                 logger.debug(
                     "%s on %s: retrying after %s (attempt %d)",
@@ -143,7 +148,6 @@ class Database:
                 )
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 0.1)
-        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _attempt(self, fn: Callable[[AsyncConnection], Awaitable[T]], mode: Mode) -> T:
         async with self._turn(mode):
@@ -254,7 +258,14 @@ class Database:
         if not exists:
             return None
         value = await conn.scalar(select(meta.c.value).where(meta.c.key == VERSION_KEY))
-        return None if value is None else int(value)
+        if value is None:
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            raise CorruptionError(
+                f"the schema version recorded in table {meta.name!r} on {self.url} is not a number"
+            ) from None
 
     async def _create_or_upgrade(self, conn: AsyncConnection) -> None:
         await self.lock_key(conn, "schema")

@@ -158,6 +158,10 @@ def _class_for(exc: BaseException) -> tuple[type[UnistoreError], str]:
             return ConfigurationError, "the store's tables are missing"
         if state.startswith("XX"):
             return CorruptionError, "the server reports corrupted data"
+    if state is None and isinstance(exc, sa_exc.DataError):
+        # Refused by the client library before reaching the server (psycopg
+        # will not send a NUL inside text): the value, not the database.
+        return ValidationError, "the database client rejected a value"
     if state is None and isinstance(exc, sa_exc.OperationalError):
         # psycopg reports connection failures without a SQLSTATE; only the
         # server's text tells them apart (it is inspected, never shown).

@@ -49,7 +49,9 @@ from unistore_sql._keys import digest, encode, now_us, short
 from unistore_sql._schema import Tables
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_NO_LIMIT = 2**31 - 1
+#: Largest message position or count (the columns are 32-bit integers).
+MAX_INDEX = 2**31 - 1
+_MAX_STAMP = 2**63 - 1
 _CURSOR_VERSION = 1
 
 
@@ -71,12 +73,23 @@ def metadata_json(metadata: Mapping[str, Any] | None) -> str | None:
         raise ValidationError(f"session metadata must be JSON-compatible: {exc}") from None
 
 
-def check_messages(messages: object) -> list[str]:
+def check_messages(messages: object, *, allow_nul: bool) -> list[str]:
+    """Check messages before any statement runs (the database would refuse them midway).
+
+    ``allow_nul`` is false on PostgreSQL, whose ``text`` cannot hold NUL.
+    """
     if isinstance(messages, str) or not isinstance(messages, Sequence):
         raise ValidationError("messages must be a list of JSON strings")
     for message in messages:
         if not isinstance(message, str):
             raise ValidationError(f"a message must be a str, got {type(message).__name__}")
+        if not allow_nul and "\x00" in message:
+            raise ValidationError("a message contains a NUL character (PostgreSQL text)")
+        if not message.isascii():
+            try:
+                message.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValidationError("a message contains a lone surrogate (not UTF-8)") from None
     return list(messages)
 
 
@@ -96,7 +109,12 @@ def decode_cursor(cursor: object) -> tuple[int, bytes]:
         if not isinstance(cursor, str):
             raise TypeError(type(cursor).__name__)
         version, updated_us, key = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
-        if version != _CURSOR_VERSION or not isinstance(updated_us, int):
+        if (
+            version != _CURSOR_VERSION
+            or isinstance(updated_us, bool)
+            or not isinstance(updated_us, int)
+            or not 0 <= updated_us <= _MAX_STAMP
+        ):
             raise ValueError("unknown cursor layout")
         sid = bytes.fromhex(key)
     except (ValueError, TypeError, UnicodeError, binascii.Error) as exc:
@@ -402,7 +420,7 @@ class SessionStatements:
 
     async def read(self, conn: AsyncConnection, session_id: str, last: int | None) -> list[str]:
         key = digest(session_id)
-        params = {"k": key, "last": _NO_LIMIT if last is None else last}
+        params = {"k": key, "last": MAX_INDEX if last is None else last}
         bodies = list((await conn.execute(self.q_read, params)).scalars().all())
         if not bodies and (await conn.execute(self.q_exists, {"k": key})).first() is None:
             raise _missing(session_id)

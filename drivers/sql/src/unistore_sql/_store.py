@@ -24,6 +24,7 @@ from unistore_sql._keys import (
 )
 from unistore_sql._schema import build_tables
 from unistore_sql._sessions import (
+    MAX_INDEX,
     SessionStatements,
     check_index,
     check_label,
@@ -394,7 +395,8 @@ class SQLStore(BaseStore):
         """Append messages if the session has exactly ``expected_length``."""
         self._check_open()
         check_id(session_id, "a session id")
-        bodies, name, meta = check_messages(messages), check_label(label), metadata_json(metadata)
+        bodies = check_messages(messages, allow_nul=self._db.sqlite)
+        name, meta = check_label(label), metadata_json(metadata)
         expected = _length(expected_length)
         s = self._s
 
@@ -416,7 +418,9 @@ class SQLStore(BaseStore):
         """Drop the messages from ``start`` on and append ``messages``."""
         self._check_open()
         check_id(session_id, "a session id")
-        bodies, name, meta = check_messages(messages), check_label(label), metadata_json(metadata)
+        check_index(start, "replace start", MAX_INDEX)
+        bodies = check_messages(messages, allow_nul=self._db.sqlite)
+        name, meta = check_label(label), metadata_json(metadata)
         expected = _length(expected_length)
         s = self._s
 
@@ -430,7 +434,7 @@ class SQLStore(BaseStore):
         self._check_open()
         check_id(session_id, "a session id")
         if last is not None:
-            check_index(last, "last", 2**31 - 1)
+            check_index(last, "last", MAX_INDEX)
         s = self._s
 
         async def op(conn: AsyncConnection) -> list[str]:
@@ -488,10 +492,9 @@ class SQLStore(BaseStore):
         async def op(conn: AsyncConnection) -> bool:
             return await s.delete(conn, session_id)
 
-        return await self._db.run("delete_session", op, _WRITE)
+        # Not repeated after a broken connection: the first try may have deleted it.
+        return await self._db.run("delete_session", op, _WRITE, idempotent=False)
 
 
 def _length(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValidationError(f"expected_length must be a non-negative int, got {value!r}")
-    return value
+    return check_index(value, "expected_length", MAX_INDEX)
