@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import os
 from pathlib import Path
 
@@ -228,3 +231,36 @@ async def test_a_symlinked_layout_folder_is_refused(root: Path, tmp_path: Path) 
         with pytest.raises(CorruptionError):
             await opened.get("n", "s")
     assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
+
+
+async def test_a_fifo_planted_as_a_message_log_does_not_hang(store: FileStore, root: Path) -> None:
+    await store.create_session("s")
+    await store.append_messages("s", ['"one"'], expected_length=0)
+    log = root / "sessions" / "s" / "messages.jsonl"
+    log.unlink()
+    os.mkfifo(log)
+    append = asyncio.ensure_future(store.append_messages("s", ['"two"'], expected_length=1))
+    done, _ = await asyncio.wait([append], timeout=5)
+    if not done:
+        # Give the blocked open() its peer so that the worker thread can finish.
+        os.close(os.open(log, os.O_RDONLY | os.O_NONBLOCK))
+        with contextlib.suppress(Exception):
+            await append
+        pytest.fail("appending to a planted FIFO blocked while holding the session lock")
+    with pytest.raises(CorruptionError):
+        append.result()
+
+
+async def test_a_journal_naming_a_path_is_refused(
+    store: FileStore, root: Path, tmp_path: Path
+) -> None:
+    outside = _prepare_outside(tmp_path)
+    await store.set("app", "other", b"v", ttl=60)
+    folder = root / "ns" / "app"
+    (folder / ".tmp-x").mkdir()
+    escape = ".tmp-x/../../../../outside/secret.txt"
+    (folder / ".journal").write_text(json.dumps([[escape, "victim.json"]]))
+    with pytest.raises(CorruptionError):
+        await store.get("app", "victim")
+    assert (outside / "secret.txt").read_text() == "secret"
+    assert not (folder / "victim.json").exists()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from unistore import CorruptionError
 from unistore.protocols import SlotKind
 from unistore_fs import FileStore
 from unistore_fs._records import SlotRecord, encode_record
@@ -82,8 +83,6 @@ async def test_an_interrupted_multi_slot_commit_is_finished(
 
 
 async def test_a_corrupt_journal_is_reported(store: FileStore, root: Path) -> None:
-    from unistore import CorruptionError
-
     await store.set("app", "a", b"old", ttl=60)
     _write_bytes(root / "ns" / "app" / ".journal", b'[["../../escape", "x.json"]]')
     with pytest.raises(CorruptionError):
@@ -154,3 +153,29 @@ async def test_purge_removes_even_unreadable_slot_files(store: FileStore, root: 
         await store.slots("app")
     assert await store.purge("app") == 1
     assert await store.slots("app") == []
+
+
+async def test_a_log_that_is_not_utf8_is_reported_as_corruption(
+    store: FileStore, root: Path
+) -> None:
+    await store.create_session("s")
+    await store.append_messages("s", ['"ab"'], expected_length=0)
+    _write_bytes(root / "sessions" / "s" / "messages.jsonl", b'"\xff\xfe"\n')
+    with pytest.raises(CorruptionError):
+        await store.read_messages("s")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("base", 5), ("forks", [1]), ("log", "messages\x00.jsonl"), ("label", ["x"])],
+)
+async def test_impossible_session_metadata_is_reported_as_corruption(
+    store: FileStore, root: Path, field: str, value: object
+) -> None:
+    await store.create_session("s")
+    meta = root / "sessions" / "s" / "meta.json"
+    doc = json.loads(_read_bytes(meta))
+    doc[field] = value
+    _write_bytes(meta, json.dumps(doc).encode())
+    with pytest.raises(CorruptionError):
+        await store.read_messages("s")

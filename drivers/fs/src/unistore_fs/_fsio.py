@@ -39,10 +39,11 @@ __all__ = [
 
 _CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
 DIR_FLAGS: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _CLOEXEC
-READ_FLAGS: Final = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC
-WRITE_FLAGS: Final = os.O_WRONLY | os.O_NOFOLLOW | _CLOEXEC
 TEMP_PREFIX: Final = ".tmp-"
-_FOREIGN_ERRNOS: Final = frozenset({errno.ELOOP, errno.ENOTDIR, errno.EMLINK, errno.EISDIR})
+# ENXIO: a FIFO without a reader (or a device without its driver) opened without blocking.
+_FOREIGN_ERRNOS: Final = frozenset(
+    {errno.ELOOP, errno.ENOTDIR, errno.EMLINK, errno.EISDIR, errno.ENXIO}
+)
 
 
 class ForeignEntryError(CorruptionError):
@@ -79,8 +80,10 @@ def open_file(name: str, dir_fd: int, flags: int, mode: int = 0o644) -> int:
         ForeignEntryError: The entry is a link, a directory, a FIFO, a device,
             or (when opened for writing) a file with several hard links.
     """
+    # O_NONBLOCK always: opening a planted FIFO must fail, not wait for a peer
+    # (it changes nothing for regular files, which we then insist on).
     try:
-        fd = os.open(name, flags | os.O_NOFOLLOW | _CLOEXEC, mode, dir_fd=dir_fd)
+        fd = os.open(name, flags | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC, mode, dir_fd=dir_fd)
     except OSError as exc:
         if exc.errno in _FOREIGN_ERRNOS:
             raise _foreign(name) from exc
@@ -115,7 +118,7 @@ def pread_exact(fd: int, size: int, offset: int) -> bytes:
 def read_file(name: str, dir_fd: int) -> bytes | None:
     """Return a whole regular file's bytes, or ``None`` if it does not exist."""
     try:
-        fd = open_file(name, dir_fd, os.O_RDONLY | os.O_NONBLOCK)
+        fd = open_file(name, dir_fd, os.O_RDONLY)
     except FileNotFoundError:
         return None
     try:

@@ -5,8 +5,9 @@ separately conflict even inside one process - which is what we want: two
 stores on the same root in one process exclude each other like two processes.
 
 Locks are only ever *tried* (``LOCK_NB``). A caller that finds a lock busy
-releases everything it holds and retries later, so no thread ever waits while
-holding a lock and no lock order can deadlock.
+releases everything it holds and retries later, so no lock order can deadlock.
+The session index lock is the exception: it is waited for under a session
+lock, which is safe because it is always the innermost lock taken.
 
 A locked directory may be removed by its holder (purge, delete). A waiter that
 then gets the lock holds it on a dead inode, so after locking we check that the
@@ -118,7 +119,7 @@ def try_lock_dir(parent_fd: int, name: str, *, create: bool) -> DirLock | Busy:
                 pass
             continue
         try:
-            lock_fd = open_file(LOCK_NAME, dir_fd, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK)
+            lock_fd = open_file(LOCK_NAME, dir_fd, os.O_RDWR | os.O_CREAT)
         except FileNotFoundError:
             # The directory was removed between mkdir/open and now.
             os.close(dir_fd)
@@ -138,7 +139,13 @@ def try_lock_dir(parent_fd: int, name: str, *, create: bool) -> DirLock | Busy:
             os.close(lock_fd)
             os.close(dir_fd)
             raise
-        if _still_current(parent_fd, name, dir_fd, lock_fd):
+        try:
+            current = _still_current(parent_fd, name, dir_fd, lock_fd)
+        except BaseException:
+            os.close(lock_fd)
+            os.close(dir_fd)
+            raise
+        if current:
             return DirLock(dir_fd, lock_fd, created)
         os.close(lock_fd)
         os.close(dir_fd)

@@ -163,6 +163,11 @@ def _apply(dir_fd: int, entries: list[list[str | None]], *, sync: bool) -> None:
     remove_quietly(JOURNAL, dir_fd)
 
 
+def _plain_name(name: object) -> bool:
+    """Whether a journal entry is one file name in the namespace folder, not a path."""
+    return isinstance(name, str) and "/" not in name and "\0" not in name
+
+
 def recover_journal(dir_fd: int, *, sync: bool) -> bool:
     """Finish a commit interrupted by a crash; return whether there was one."""
     data = read_file(JOURNAL, dir_fd)
@@ -173,10 +178,9 @@ def recover_journal(dir_fd: int, *, sync: bool) -> bool:
         valid = isinstance(entries, list) and all(
             isinstance(e, list)
             and len(e) == 2
-            and (e[0] is None or (isinstance(e[0], str) and e[0].startswith(TEMP_PREFIX)))
-            and isinstance(e[1], str)
+            and (e[0] is None or (_plain_name(e[0]) and e[0].startswith(TEMP_PREFIX)))
+            and _plain_name(e[1])
             and e[1].endswith(SLOT_SUFFIX)
-            and "/" not in e[1]
             for e in entries
         )
     except ValueError as exc:

@@ -72,6 +72,8 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
     Raises:
         ValidationError: The cursor was not made here.
     """
+    if not isinstance(cursor, str):
+        raise ValidationError(f"a session listing cursor is a str, got {type(cursor).__name__}")
     try:
         micros, session_id = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
     except (ValueError, TypeError, UnicodeError) as exc:
@@ -180,7 +182,7 @@ class _IndexLock:
         self._fd = -1
 
     def __enter__(self) -> None:
-        fd = open_file(LOCK_NAME, self._root.index_fd, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK)
+        fd = open_file(LOCK_NAME, self._root.index_fd, os.O_RDWR | os.O_CREAT)
         backoff = Backoff(self._root.lock_timeout, "the session index")
         try:
             while True:
@@ -288,7 +290,7 @@ def list_page(root: Root, limit: int, cursor: str | None) -> SessionPage:
         raise ValidationError(f"limit must be a positive int, got {limit!r}")
     after = decode_cursor(cursor) if cursor is not None else None
     try:
-        fd = open_file(INDEX_LOG, root.index_fd, os.O_RDONLY | os.O_NONBLOCK)
+        fd = open_file(INDEX_LOG, root.index_fd, os.O_RDONLY)
     except FileNotFoundError:
         return SessionPage()
     found: list[SessionMeta] = []

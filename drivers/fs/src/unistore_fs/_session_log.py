@@ -138,7 +138,7 @@ def _read_own(root: Root, meta: SessionMeta, a: int, b: int) -> list[bytes]:
     except FileNotFoundError:
         raise StaleReadError from None
     try:
-        fd = open_file(meta.log, dir_fd, os.O_RDONLY | os.O_NONBLOCK)
+        fd = open_file(meta.log, dir_fd, os.O_RDONLY)
     except FileNotFoundError:
         raise StaleReadError from None
     finally:
@@ -231,7 +231,7 @@ def copy_prefix(dir_fd: int, meta: SessionMeta, end: int) -> bytes:
     """Return bytes ``[0, end)`` of a session's current log."""
     if end == 0:
         return b""
-    fd = open_file(meta.log, dir_fd, os.O_RDONLY | os.O_NONBLOCK)
+    fd = open_file(meta.log, dir_fd, os.O_RDONLY)
     try:
         data = pread_exact(fd, end, 0)
     finally:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -124,6 +125,13 @@ class SessionMeta:
         return json.dumps(doc, ensure_ascii=True).encode("ascii") + b"\n"
 
 
+_LOG_NAME: Final = re.compile(r"messages(\.[0-9]+)?\.jsonl")
+
+
+def _optional_str(value: object) -> bool:
+    return value is None or isinstance(value, str)
+
+
 _INT_FIELDS: Final = ("created_us", "updated_us", "count", "base_point", "log_gen", "log_size")
 
 
@@ -163,9 +171,11 @@ def _decode(data: bytes, session_id: str) -> SessionMeta:
     if (
         bad_ints
         or not isinstance(meta.metadata, dict)
-        or not meta.log.startswith("messages")
-        or "/" in meta.log
+        or not isinstance(meta.log, str)
+        or _LOG_NAME.fullmatch(meta.log) is None
         or not meta.base_point <= meta.count
+        or not all(_optional_str(v) for v in (meta.label, meta.parent_id, meta.base))
+        or not all(isinstance(fork, str) for fork in meta.forks)
     ):
         raise CorruptionError("a session metadata file holds impossible values")
     return meta

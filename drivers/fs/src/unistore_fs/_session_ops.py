@@ -197,7 +197,7 @@ def _materialise(root: Root, dir_fd: int, child: SessionMeta, parent: SessionMet
         raise StoreTimeoutError("a base session changed while a fork was materialised") from None
     own = b""
     if child.log_size:
-        fd = open_file(child.log, dir_fd, os.O_RDONLY | os.O_NONBLOCK)
+        fd = open_file(child.log, dir_fd, os.O_RDONLY)
         try:
             own = b"".join(line + b"\n" for line in own_lines(fd, child, 0, child.own_count))
         finally:
@@ -270,7 +270,7 @@ def _cut(root: Root, dir_fd: int, meta: SessionMeta, start: int, data: bytes) ->
     if start >= meta.base_point:
         prefix = b""
         if meta.log_size:
-            fd = open_file(meta.log, dir_fd, os.O_RDONLY | os.O_NONBLOCK)
+            fd = open_file(meta.log, dir_fd, os.O_RDONLY)
             try:
                 offset = own_offset(fd, meta, start - meta.base_point)
                 prefix = pread_exact(fd, offset, 0)
@@ -405,8 +405,17 @@ def read_messages(root: Root, session_id: str, last: int | None) -> list[str]:
                 raise
             continue
         if _unchanged(root, chain):
-            return [line.decode("utf-8", "surrogatepass") for line in lines]
+            return _decode_lines(session_id, lines)
     raise StoreTimeoutError(f"session {session_id[:80]!r} kept changing while it was read")
+
+
+def _decode_lines(session_id: str, lines: list[bytes]) -> list[str]:
+    try:
+        return [line.decode("utf-8", "surrogatepass") for line in lines]
+    except UnicodeDecodeError as exc:
+        raise CorruptionError(
+            f"the message log of session {session_id[:80]!r} holds bytes that are not UTF-8"
+        ) from exc
 
 
 def _unchanged(root: Root, chain: list[SessionMeta]) -> bool:

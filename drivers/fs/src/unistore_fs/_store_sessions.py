@@ -8,6 +8,7 @@ from typing import Any
 from unistore.errors import ValidationError
 from unistore.protocols import SessionPage, SessionRecord
 from unistore_fs import _session_ops
+from unistore_fs._names import check_id
 from unistore_fs._runtime import FileRuntime
 from unistore_fs._session_index import list_page
 from unistore_fs._session_meta import copy_metadata
@@ -46,6 +47,7 @@ class SessionMethods(FileRuntime):
         Raises:
             SessionExistsError: The id is taken.
         """
+        session_id = check_id(session_id, "session id")
         args = (session_id, _label(label), copy_metadata(metadata))
         return await self._write(_key(session_id), _session_ops.create, *args)
 
@@ -65,6 +67,8 @@ class SessionMethods(FileRuntime):
             SessionExistsError: ``session_id`` is taken.
             ValidationError: ``at`` is negative or beyond the parent's length.
         """
+        parent_id = check_id(parent_id, "parent session id")
+        session_id = check_id(session_id, "session id")
         args = (parent_id, session_id, at, _label(label), copy_metadata(metadata))
         return await self._write(_key(parent_id), _session_ops.fork, *args)
 
@@ -83,6 +87,7 @@ class SessionMethods(FileRuntime):
             SessionNotFoundError: No such session.
             SessionConflictError: The stored length differs; nothing was written.
         """
+        session_id = check_id(session_id, "session id")
         args = (
             session_id,
             None,
@@ -112,6 +117,7 @@ class SessionMethods(FileRuntime):
         """
         if isinstance(start, bool) or not isinstance(start, int) or start < 0:
             raise ValidationError(f"replace start must be a non-negative int, got {start!r}")
+        session_id = check_id(session_id, "session id")
         args = (
             session_id,
             start,
@@ -128,10 +134,12 @@ class SessionMethods(FileRuntime):
         Raises:
             SessionNotFoundError: No such session.
         """
+        session_id = check_id(session_id, "session id")
         return await self._read(_session_ops.read_messages, session_id, last)
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
         """Return a session's record, or ``None``."""
+        session_id = check_id(session_id, "session id")
         return await self._read(_session_ops.get, session_id)
 
     async def list_sessions(self, *, limit: int = 50, cursor: str | None = None) -> SessionPage:
@@ -153,9 +161,11 @@ class SessionMethods(FileRuntime):
         Raises:
             SessionNotFoundError: No such session.
         """
+        session_id = check_id(session_id, "session id")
         args = (session_id, _label(label), copy_metadata(metadata))
         return await self._write(_key(session_id), _session_ops.update, *args)
 
     async def delete_session(self, session_id: str) -> bool:
         """Delete a session; its forks first get their own copy of what they share."""
+        session_id = check_id(session_id, "session id")
         return await self._write(_key(session_id), _session_ops.delete, session_id)

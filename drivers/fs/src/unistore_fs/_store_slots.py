@@ -9,7 +9,8 @@ from unistore.errors import ValidationError
 from unistore.protocols import SlotKind
 from unistore_fs import _ns_ops, _slot_ops
 from unistore_fs._errors import map_os_error
-from unistore_fs._records import check_ttl
+from unistore_fs._names import check_id
+from unistore_fs._records import check_fields, check_ttl, check_value
 from unistore_fs._runtime import FileRuntime
 from unistore_fs._transaction import FileTransaction
 
@@ -20,23 +21,12 @@ __all__ = ["SlotMethods"]
 _LISTING_BATCH: Final = 64
 
 
-def _bytes(value: object) -> bytes:
-    if not isinstance(value, bytes | bytearray | memoryview):
-        raise ValidationError(f"values must be bytes, got {type(value).__name__}")
-    return bytes(value)
-
-
-def _fields(mapping: Mapping[str, bytes]) -> dict[str, bytes]:
-    out = {}
-    for name, value in mapping.items():
-        if not isinstance(name, str):
-            raise ValidationError(f"hash field names must be str, got {type(name).__name__}")
-        out[name] = _bytes(value)
-    return out
-
-
 def _key(ns: str) -> str:
     return f"n:{ns}"
+
+
+def _ids(ns: object, slot: object) -> tuple[str, str]:
+    return check_id(ns, "namespace"), check_id(slot, "slot")
 
 
 class SlotMethods(FileRuntime):
@@ -50,16 +40,19 @@ class SlotMethods(FileRuntime):
         Raises:
             SlotKindError: The slot holds a hash.
         """
+        ns, slot = _ids(ns, slot)
         record = await self._read(_slot_ops.read_live, ns, slot)
         return None if record is None else record.scalar(slot)
 
     async def set(self, ns: str, slot: str, value: bytes, *, ttl: float) -> None:
         """Store a scalar value and its expiry in one atomic file replacement."""
-        data, seconds = _bytes(value), check_ttl(ttl)
+        ns, slot = _ids(ns, slot)
+        data, seconds = check_value(value), check_ttl(ttl)
         await self._write(_key(ns), _slot_ops.set_scalar, ns, slot, data, seconds)
 
     async def delete(self, ns: str, slot: str) -> bool:
         """Delete a slot of any kind; return whether it existed."""
+        ns, slot = _ids(ns, slot)
         return await self._write(_key(ns), _slot_ops.delete, ns, slot)
 
     # -- Hash -------------------------------------------------------------------
@@ -74,17 +67,21 @@ class SlotMethods(FileRuntime):
         Raises:
             SlotKindError: The slot holds a scalar.
         """
-        fields, seconds = _fields(mapping), check_ttl(ttl)
+        ns, slot = _ids(ns, slot)
+        fields, seconds = check_fields(mapping), check_ttl(ttl)
         return await self._write(_key(ns), _slot_ops.hset, ns, slot, fields, seconds)
 
     async def hdel(self, ns: str, slot: str, fields: Sequence[str]) -> int:
         """Delete fields; return how many existed. An emptied hash disappears."""
         if isinstance(fields, str):
             raise ValidationError("fields must be a sequence of names, not a str")
-        return await self._write(_key(ns), _slot_ops.hdel, ns, slot, list(fields))
+        ns, slot = _ids(ns, slot)
+        names = [check_id(name, "hash field name") for name in fields]
+        return await self._write(_key(ns), _slot_ops.hdel, ns, slot, names)
 
     async def hgetall(self, ns: str, slot: str) -> dict[str, bytes]:
         """Return every field of a hash slot (empty if absent)."""
+        ns, slot = _ids(ns, slot)
         record = await self._read(_slot_ops.read_live, ns, slot)
         return {} if record is None else dict(record.hash(slot))
 
@@ -102,6 +99,7 @@ class SlotMethods(FileRuntime):
         """
         if isinstance(amount, bool) or not isinstance(amount, int):
             raise ValidationError(f"incr amount must be an int, got {type(amount).__name__}")
+        ns, slot = _ids(ns, slot)
         seconds = check_ttl(ttl)
         return await self._write(_key(ns), _slot_ops.incr, ns, slot, amount, seconds)
 
@@ -109,10 +107,12 @@ class SlotMethods(FileRuntime):
 
     async def get_ttl(self, ns: str, slot: str) -> float | None:
         """Return the seconds left before the slot expires, or ``None`` if absent."""
+        ns, slot = _ids(ns, slot)
         return await self._read(_slot_ops.get_ttl, ns, slot)
 
     async def expire(self, ns: str, slot: str, ttl: float) -> bool:
         """Give an existing slot a new expiry; return whether it existed."""
+        ns, slot = _ids(ns, slot)
         seconds = check_ttl(ttl)
         return await self._write(_key(ns), _slot_ops.expire, ns, slot, seconds)
 
@@ -120,6 +120,7 @@ class SlotMethods(FileRuntime):
 
     async def slots(self, ns: str) -> list[str]:
         """Return the names of the live slots of a namespace, sorted."""
+        ns = check_id(ns, "namespace")
         names, expired = await self._read(_ns_ops.slots, ns)
         if expired:
             await self._read(_ns_ops.sweep_one, ns)
@@ -127,16 +128,18 @@ class SlotMethods(FileRuntime):
 
     async def slot_kind(self, ns: str, slot: str) -> SlotKind | None:
         """Return the kind of a live slot, or ``None`` if absent."""
+        ns, slot = _ids(ns, slot)
         record = await self._read(_slot_ops.read_live, ns, slot)
         return None if record is None else record.kind
 
     async def touch(self, ns: str, *, ttl: float) -> int:
         """Re-apply ``ttl`` to every live slot; return how many there were."""
-        seconds = check_ttl(ttl)
+        ns, seconds = check_id(ns, "namespace"), check_ttl(ttl)
         return await self._write(_key(ns), _ns_ops.touch, ns, seconds)
 
     async def purge(self, ns: str) -> int:
         """Delete every slot of the namespace (and its folder); return how many were live."""
+        ns = check_id(ns, "namespace")
         return await self._write(_key(ns), _ns_ops.purge, ns)
 
     # -- NamespaceListing -------------------------------------------------------
@@ -160,7 +163,7 @@ class SlotMethods(FileRuntime):
     def transaction(self, ns: str, watch: Sequence[str]) -> FileTransaction:
         """Start an optimistic transaction in ``ns`` watching ``watch``."""
         self._check_open()
-        return FileTransaction(self, ns, watch)
+        return FileTransaction(self, check_id(ns, "namespace"), watch)
 
     def simulate_concurrent_change(self, ns: str, slot: str) -> None:
         """Make every open transaction watching ``slot`` conflict (a test hook).
@@ -169,6 +172,7 @@ class SlotMethods(FileRuntime):
         without changing its value. It blocks on file I/O: use it in tests only.
         """
         self._check_open()
+        ns, slot = _ids(ns, slot)
         try:
             self._call(_slot_ops.bump_version, (ns, slot))
         except OSError as exc:

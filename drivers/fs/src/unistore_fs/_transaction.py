@@ -19,8 +19,16 @@ from typing import Any, Protocol, TypeVar
 from unistore.errors import TransactionConflictError, ValidationError
 from unistore.protocols import SlotKind
 from unistore_fs._locks import Busy, DirLock
+from unistore_fs._names import check_id
 from unistore_fs._nsdir import commit_files, lock_ns, open_ns, read_slot
-from unistore_fs._records import SlotRecord, check_ttl, kind_error, new_version
+from unistore_fs._records import (
+    SlotRecord,
+    check_fields,
+    check_ttl,
+    check_value,
+    kind_error,
+    new_version,
+)
 from unistore_fs._root import Root
 from unistore_fs._slot_ops import read_live
 
@@ -144,7 +152,7 @@ class FileTransaction:
             raise ValidationError("a transaction must watch at least one slot (a list of names)")
         self._host = host
         self._ns = ns
-        self._watch = tuple(dict.fromkeys(watch))
+        self._watch = tuple(dict.fromkeys(check_id(slot, "watched slot") for slot in watch))
         self._snapshot: dict[str, SlotRecord | None] = {}
         self._states: dict[str, WatchState] = {}
         self._ops: list[Op] = []
@@ -171,6 +179,7 @@ class FileTransaction:
         self._ops.clear()
 
     async def _view(self, slot: str) -> SlotRecord | None:
+        slot = check_id(slot, "slot")
         if slot in self._snapshot:
             record = self._snapshot[slot]
             return record if record is not None and record.live(time.time()) else None
@@ -193,11 +202,11 @@ class FileTransaction:
     def _queue(self, op: str, slot: str, arg: Any, ttl: float) -> None:
         if self._done:
             raise ValidationError("the transaction has already been committed")
-        self._ops.append((op, slot, arg, ttl))
+        self._ops.append((op, check_id(slot, "slot"), arg, ttl))
 
     def set(self, slot: str, value: bytes, *, ttl: float) -> None:
         """Queue a scalar write."""
-        self._queue("set", slot, bytes(value), check_ttl(ttl))
+        self._queue("set", slot, check_value(value), check_ttl(ttl))
 
     def delete(self, slot: str) -> None:
         """Queue a delete."""
@@ -205,12 +214,13 @@ class FileTransaction:
 
     def hset(self, slot: str, mapping: Mapping[str, bytes], *, ttl: float) -> None:
         """Queue a hash write (fields and expiry)."""
-        fields = {str(name): bytes(value) for name, value in mapping.items()}
-        self._queue("hset", slot, fields, check_ttl(ttl))
+        self._queue("hset", slot, check_fields(mapping), check_ttl(ttl))
 
     def hdel(self, slot: str, fields: Sequence[str]) -> None:
         """Queue the deletion of hash fields."""
-        self._queue("hdel", slot, list(fields), 0.0)
+        if isinstance(fields, str):
+            raise ValidationError("fields must be a sequence of names, not a str")
+        self._queue("hdel", slot, [check_id(name, "hash field name") for name in fields], 0.0)
 
     async def commit(self) -> None:
         """Apply the queued writes atomically if no watched slot changed.
