@@ -18,13 +18,51 @@ error (bad arguments, malformed URL, unknown scheme or option), 3 not found,
 4 the store cannot be reached.
 """
 
+#: ``ctx.meta`` key of the command line's arguments.
+_ARGS = "unistore.args"
+
 
 def _one_line(message: str) -> str:
     return " ".join(message.replace("\r", " ").split("\n")).strip()
 
 
+def _secrets_of(args: list[str]) -> list[str]:
+    """The passwords and secret query values of the URLs among ``args``."""
+    from urllib.parse import quote
+
+    from unistore._url import StoreURL, is_secret_key
+
+    found: list[str] = []
+    for arg in args:
+        if "://" not in arg:
+            continue
+        try:
+            url = StoreURL.parse(arg)
+        except Exception:  # a malformed URL: its own error line is redacted already
+            continue
+        values = [url.password] if url.password else []
+        values += [value for key, value in url.query.items() if is_secret_key(key)]
+        for value in values:
+            found += [value, quote(value, safe="")]
+    # Longest first: a secret containing a shorter one is replaced whole.
+    return sorted({s for s in found if s}, key=len, reverse=True)
+
+
+def _scrub(message: str, args: list[str]) -> str:
+    # Unistore's own errors show URLs redacted; this also covers what a
+    # third-party driver or client library may have put in its message.
+    for secret in _secrets_of(args):
+        message = message.replace(secret, "***")
+    return message
+
+
 class UnistoreGroup(click.Group):
     """A group that turns any failure into one ``error:`` line and an exit code."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # Kept for scrubbing secrets from error lines: click consumes them.
+        ctx.meta[_ARGS] = list(args)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -40,6 +78,7 @@ class UnistoreGroup(click.Group):
                 message = (
                     f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)"
                 )
+            message = _scrub(message, ctx.meta.get(_ARGS, []))
             click.echo(f"error: {_one_line(message)}", err=True)
             raise click.exceptions.Exit(int(exit_code_for(exc))) from None
 

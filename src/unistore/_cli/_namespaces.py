@@ -6,6 +6,7 @@ import sys
 from typing import Any
 
 import click
+from rich.text import Text
 
 from unistore._cli._common import (
     CliError,
@@ -119,9 +120,10 @@ def slots(url: str, namespace: str, id_prefix: str | None, as_json: bool) -> Non
         return
     out = console()
     if not rows:
-        out.print(f"namespace {display(full)!r} has no live slots")
+        # Text, never a str: rich would read brackets in a hostile id as markup.
+        out.print(Text(f"namespace {display(full)!r} has no live slots"))
         return
-    grid = table(title=f"namespace {display(full)}")
+    grid = table(title=Text(f"namespace {display(full)}"))
     grid.add_column("slot")
     grid.add_column("kind")
     grid.add_column("size", justify="right")

@@ -43,7 +43,7 @@ def progress_console() -> Console:
     return Console(stderr=True, highlight=False, emoji=False)
 
 
-def table(*, title: str | None = None, **options: Any) -> Table:
+def table(*, title: str | Text | None = None, **options: Any) -> Table:
     """A table in the house style: a rule under the header, no vertical lines."""
     return Table(
         box=box.SIMPLE_HEAD,

@@ -6,6 +6,7 @@ import time (``import unistore`` must stay fast).
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
@@ -48,6 +49,12 @@ class EventHub:
             raise ValidationError(f"{self._owner} has no event {event!r} (known: {known})")
         if not callable(callback):
             raise ValidationError(f"the callback for {event!r} is not callable")
+        if inspect.iscoroutinefunction(callback):
+            # Nothing would await it: the event (a lifecycle_error even) would be lost.
+            raise ValidationError(
+                f"the callback for {event!r} is an async function; callbacks run "
+                "synchronously (start a task from a plain function instead)"
+            )
         # A wrapper per subscription, so the same function subscribed twice is
         # unsubscribed once per call of the returned function.
         entry: list[Callable[..., object]] = [callback]

@@ -336,8 +336,9 @@ class SessionManager(SessionSaver):
             raise ValidationError("a label must be a str")
         if parent_id == self._session_id:
             await self._settle()
-            if self._fork_pending:
-                async with self._lock:
+            async with self._lock:
+                # Checked under the lock: a concurrent fork may have made it meanwhile.
+                if self._fork_pending:
                     await self._create_child_session_locked()
         session_id = new_session_id()
         await self._store.fork_session(parent_id, session_id, at=at, label=label)
@@ -478,6 +479,9 @@ class SessionManager(SessionSaver):
                     self._report(exc, "dispose")
         for unsubscribe in self._unsubscribe:
             unsubscribe()
+        # A change made while the final save was writing started an auto-save:
+        # it must end before the store closes, not outlive the manager.
+        await self._settle()
         self._closed = True
         self._events.emit("dispose")
         self._events.clear()
