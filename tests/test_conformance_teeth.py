@@ -49,6 +49,30 @@ class BlindTransactionStore(MemoryStore):
         return _BlindTransaction(self.backend, ns, watch)
 
 
+class _StaleTtlTransaction(MemoryTransaction):
+    async def commit(self) -> None:
+        # Upserts the fields but keeps an existing hash's old expiry.
+        backend, ns = self._backend, self._ns
+        before = {}
+        for op, slot, _, _ in self._ops:
+            entry = backend._lookup(ns, slot) if op == "hset" else None
+            if entry is not None:
+                before[slot] = entry.expires_at
+        await super().commit()
+        for slot, expires_at in before.items():
+            entry = backend._lookup(ns, slot)
+            if entry is not None:
+                entry.expires_at = expires_at
+
+
+class StaleTtlTransactionStore(MemoryStore):
+    """A queued hset of an existing hash does not re-apply its TTL."""
+
+    def transaction(self, ns: str, watch: Sequence[str]) -> MemoryTransaction:
+        self._check_open()
+        return _StaleTtlTransaction(self.backend, ns, watch)
+
+
 class UndeadStore(MemoryStore):
     """get() returns expired scalars until something reclaims them."""
 
@@ -116,6 +140,11 @@ TOYS: dict[str, tuple[type[MemoryStore], set[str], set[str]]] = {
             "test_expiry_of_a_watched_slot_conflicts",
             "test_commit_applies_every_queued_write",
         },
+    ),
+    "toy-stale-tx-ttl": (
+        StaleTtlTransactionStore,
+        {"test_queued_writes_apply_their_own_ttl"},
+        {"test_commit_applies_every_queued_write", "test_expiry_of_a_watched_slot_conflicts"},
     ),
     "toy-undead": (
         UndeadStore,

@@ -108,3 +108,44 @@ async def test_listing_is_keyset_paged_newest_first() -> None:
         assert seen == ["s2", "s6", "s5", "s4", "s3", "s1", "s0"]
         with pytest.raises(ValidationError, match="cursor"):
             await store.list_sessions(cursor="garbage!")  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("bad", [5, "text", None])
+async def test_non_bytes_values_are_rejected(bad: object) -> None:
+    # bytes(5) would have stored five zero bytes without a word.
+    async with unistore.connect("memory://") as store:
+        with pytest.raises(ValidationError, match="bytes"):
+            await store.set("ns", "s", bad, ttl=60)  # type: ignore[attr-defined]
+        with pytest.raises(ValidationError, match="bytes"):
+            await store.hset("ns", "h", {"f": bad}, ttl=60)  # type: ignore[attr-defined]
+        async with store.transaction("ns", ["s"]) as tx:  # type: ignore[attr-defined]
+            with pytest.raises(ValidationError, match="bytes"):
+                tx.set("s", bad, ttl=60)
+            with pytest.raises(ValidationError, match="bytes"):
+                tx.hset("h", {"f": bad}, ttl=60)
+        assert await store.slots("ns") == []  # type: ignore[attr-defined]
+        await store.set("ns", "s", bytearray(b"ok"), ttl=60)  # type: ignore[attr-defined]
+        assert await store.get("ns", "s") == b"ok"  # type: ignore[attr-defined]
+
+
+async def test_incr_checks_the_ttl_of_an_existing_counter_too() -> None:
+    async with unistore.connect("memory://") as store:
+        await store.incr("ns", "c", ttl=60)  # type: ignore[attr-defined]
+        with pytest.raises(ValidationError, match="ttl"):
+            await store.incr("ns", "c", ttl=-1)  # type: ignore[attr-defined]
+        assert await store.get("ns", "c") == b"1"  # type: ignore[attr-defined]
+
+
+async def test_session_arguments_are_type_checked() -> None:
+    async with unistore.connect("memory://") as store:
+        await store.create_session("s")  # type: ignore[attr-defined]
+        with pytest.raises(ValidationError, match="messages"):
+            # A bare str would have been appended one character at a time.
+            await store.append_messages("s", "hello", expected_length=0)  # type: ignore[attr-defined]
+        with pytest.raises(ValidationError, match="message"):
+            await store.append_messages("s", [{"a": 1}], expected_length=0)  # type: ignore[attr-defined]
+        with pytest.raises(ValidationError, match="label"):
+            await store.update_session("s", label=5)  # type: ignore[attr-defined]
+        with pytest.raises(ValidationError, match="session id"):
+            await store.create_session(7)  # type: ignore[attr-defined]
+        assert await store.read_messages("s") == []  # type: ignore[attr-defined]

@@ -125,7 +125,7 @@ def test_a_plugin_that_fails_to_import_is_logged_and_skipped(
     monkeypatch.setattr(_registry, "entry_points", fake)
     with (
         caplog.at_level(logging.WARNING, logger="unistore.registry"),
-        pytest.raises(UnknownSchemeError),
+        pytest.raises(UnknownSchemeError, match="installed but failed to load"),
     ):
         unistore.connect("broken://x")
     assert any("failed to import" in r.getMessage() for r in caplog.records)
@@ -152,3 +152,34 @@ def test_store_repr_redacts(clean_registry: None) -> None:
     unistore.register("toy", _toy_factory, options=TOY_OPTIONS)
     store = unistore.connect("memory://")
     assert "memory://" in repr(store)
+
+
+class _BadHookPlugin:
+    """A plugin whose hook has a parameter the hook spec does not offer."""
+
+    @staticmethod
+    @unistore.hookimpl
+    def unistore_driver(scheme: str, extra: int) -> None:  # pragma: no cover - never called
+        return None
+
+
+def test_a_plugin_with_a_bad_hook_signature_is_skipped(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # pluggy rejects it at registration, which must not escape as a pluggy error.
+    bad = EntryPoint(name="broken", value="x:y", group="unistore.drivers")
+    monkeypatch.setattr(EntryPoint, "load", lambda self: _BadHookPlugin)
+    real = _registry.entry_points
+
+    def fake(**kw: Any) -> list[EntryPoint]:
+        return [bad] if kw.get("name") == "broken" else list(real(**kw))
+
+    monkeypatch.setattr(_registry, "entry_points", fake)
+    with (
+        caplog.at_level(logging.WARNING, logger="unistore.registry"),
+        pytest.raises(UnknownSchemeError, match="failed to load"),
+    ):
+        unistore.connect("broken://x")
+    assert any("failed to import" in r.getMessage() for r in caplog.records)
+    monkeypatch.undo()
+    assert unistore.get_driver("memory").name == "memory"

@@ -119,3 +119,42 @@ def test_malformed_url_error_hides_password() -> None:
 def test_non_string_is_rejected() -> None:
     with pytest.raises(InvalidURLError, match="must be a str"):
         StoreURL.parse(42)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "redis://u:sec@ret@h:bad/0",
+        "redis://u:sec/ret@h/0",
+        "redis://u:sec#ret@h/0",
+        "redis://u:sec?ret@h/0",
+        "redis://u:ret@h:bad/0?token=secret",
+    ],
+)
+def test_malformed_url_error_hides_every_piece_of_the_password(text: str) -> None:
+    # An unencoded '@', '/', '?' or '#' in a password breaks the parse; the
+    # error must then show no piece of the password (neither 'sec' nor 'ret').
+    with pytest.raises(InvalidURLError) as info:
+        StoreURL.parse(text)
+    message = str(info.value)
+    assert "sec" not in message.replace("secret=", "")
+    assert "ret" not in message
+
+
+def test_non_ascii_digits_are_an_invalid_port() -> None:
+    with pytest.raises(InvalidURLError, match="invalid port"):
+        StoreURL.parse("redis://h:\u00b2/0")
+
+
+def test_fragment_after_the_query_is_dropped() -> None:
+    url = StoreURL.parse("redis://h/0?pool_size=3#top")
+    assert dict(url.query) == {"pool_size": "3"}
+
+
+@pytest.mark.parametrize("key", ["sslpassword", "access_token", "client_secret", "PASSWD"])
+def test_query_keys_ending_in_a_secret_word_are_redacted(key: str) -> None:
+    url = StoreURL.parse(f"postgresql://h/db?{key}=hunter2&sslmode=require")
+    for shown in (str(url), repr(url)):
+        assert "hunter2" not in shown
+        assert "sslmode=require" in shown
+    assert url.render(hide_secrets=False).endswith(f"{key}=hunter2&sslmode=require")

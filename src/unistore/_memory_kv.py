@@ -31,6 +31,21 @@ def _check_ttl(ttl: float) -> float:
     return float(ttl)
 
 
+def _as_bytes(value: bytes, what: str = "value") -> bytes:
+    # bytes(5) would silently store five zero bytes and bytes("x") raise a
+    # bare TypeError; the other drivers reject non-bytes values too.
+    if not isinstance(value, bytes | bytearray | memoryview):
+        raise ValidationError(f"a slot {what} must be bytes, got {type(value).__name__}")
+    return bytes(value)
+
+
+def _as_fields(mapping: Mapping[str, bytes]) -> dict[str, bytes]:
+    for name in mapping:
+        if not isinstance(name, str):
+            raise ValidationError(f"a hash field name must be a str, got {type(name).__name__}")
+    return {name: _as_bytes(value, "hash value") for name, value in mapping.items()}
+
+
 def _kind_error(ns: str, slot: str, expected: SlotKind, actual: SlotKind) -> SlotKindError:
     return SlotKindError(f"slot {slot[:80]!r} holds a {actual.value}, not a {expected.value}")
 
@@ -151,7 +166,7 @@ class MemoryBackend:
 
     def set(self, ns: str, slot: str, value: bytes, ttl: float) -> None:
         expires_at = monotonic() + _check_ttl(ttl)
-        self._store(ns, slot, _Slot(_SCALAR, bytes(value), expires_at))
+        self._store(ns, slot, _Slot(_SCALAR, _as_bytes(value), expires_at))
 
     def delete(self, ns: str, slot: str) -> bool:
         if self._lookup(ns, slot) is None:
@@ -177,14 +192,12 @@ class MemoryBackend:
 
     def hset(self, ns: str, slot: str, mapping: Mapping[str, bytes], ttl: float) -> int:
         expires_at = monotonic() + _check_ttl(ttl)
+        new = _as_fields(mapping)
         fields = self._hash(ns, slot)
         # Copy-on-write keeps transaction snapshots intact.
         fields = {} if fields is None else dict(fields)
-        added = 0
-        for name, value in mapping.items():
-            if name not in fields:
-                added += 1
-            fields[name] = bytes(value)
+        added = sum(1 for name in new if name not in fields)
+        fields.update(new)
         if fields:
             self._store(ns, slot, _Slot(_HASH, fields, expires_at))
         return added
@@ -208,10 +221,12 @@ class MemoryBackend:
     def incr(self, ns: str, slot: str, amount: int, ttl: float) -> int:
         if isinstance(amount, bool) or not isinstance(amount, int):
             raise ValidationError(f"incr amount must be an int, got {type(amount).__name__}")
+        # Checked even when the counter exists (and keeps its expiry), so that
+        # a bad ttl fails the same way whatever the state.
+        expires_at = monotonic() + _check_ttl(ttl)
         entry = self._lookup(ns, slot)
         if entry is None:
             value = amount
-            expires_at = monotonic() + _check_ttl(ttl)
             self._store(ns, slot, _Slot(_SCALAR, str(value).encode(), expires_at))
             return value
         if entry.kind is not _SCALAR:
@@ -360,7 +375,7 @@ class MemoryTransaction:
 
     def set(self, slot: str, value: bytes, *, ttl: float) -> None:
         """Queue a scalar write."""
-        self._queue("set", slot, bytes(value), _check_ttl(ttl))
+        self._queue("set", slot, _as_bytes(value), _check_ttl(ttl))
 
     def delete(self, slot: str) -> None:
         """Queue a delete."""
@@ -368,7 +383,7 @@ class MemoryTransaction:
 
     def hset(self, slot: str, mapping: Mapping[str, bytes], *, ttl: float) -> None:
         """Queue a hash write."""
-        self._queue("hset", slot, {k: bytes(v) for k, v in mapping.items()}, _check_ttl(ttl))
+        self._queue("hset", slot, _as_fields(mapping), _check_ttl(ttl))
 
     def hdel(self, slot: str, fields: Sequence[str]) -> None:
         """Queue the deletion of hash fields."""

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from unistore._kv_sessions_layout import check_id, check_label, check_messages
 from unistore.errors import (
     SessionConflictError,
     SessionExistsError,
@@ -167,6 +168,8 @@ class MemorySessions:
     def create(
         self, session_id: str, label: str | None, metadata: Mapping[str, Any] | None
     ) -> SessionRecord:
+        check_id(session_id)
+        check_label(label)
         return self._add(_Session(session_id, label, _copy_metadata(metadata)))
 
     def fork(
@@ -177,6 +180,9 @@ class MemorySessions:
         label: str | None,
         metadata: Mapping[str, Any] | None,
     ) -> SessionRecord:
+        check_id(parent_id, "parent id")
+        check_id(session_id)
+        check_label(label)
         parent = self._get(parent_id)
         point = parent.length if at is None else at
         if isinstance(point, bool) or not isinstance(point, int) or not 0 <= point <= parent.length:
@@ -211,6 +217,8 @@ class MemorySessions:
         label: str | None,
         metadata: Mapping[str, Any] | None,
     ) -> SessionRecord:
+        new_messages = check_messages(messages)
+        check_label(label)
         session = self._get(session_id)
         new_metadata = None if metadata is None else _copy_metadata(metadata)
         if session.length != expected_length:
@@ -239,7 +247,7 @@ class MemorySessions:
                     session.base = None
             else:
                 del session.own[start - session.base_point :]
-        session.own.extend(messages)
+        session.own.extend(new_messages)
         if label is not None:
             session.label = label
         if new_metadata is not None:
@@ -277,6 +285,7 @@ class MemorySessions:
     def update(
         self, session_id: str, label: str | None, metadata: Mapping[str, Any] | None
     ) -> SessionRecord:
+        check_label(label)
         session = self._get(session_id)
         new_metadata = None if metadata is None else _copy_metadata(metadata)
         if label is not None:

@@ -75,10 +75,15 @@ class _Registry:
             self._manual.pop(scheme, None)
             self._cache.pop(scheme, None)
 
-    def _load_entry_points(self, scheme: str) -> None:
+    def _load_entry_points(self, scheme: str) -> bool:
+        """Register the plugins of ``scheme``; return whether one was skipped."""
+        skipped = False
         for ep in entry_points(group=ENTRY_POINT_GROUP, name=scheme):
             try:
                 plugin = ep.load()
+                if not self._pm.is_registered(plugin):
+                    # Also validates the hook signatures: a bad one raises here.
+                    self._pm.register(plugin, name=f"{ep.value}")
             except Exception:
                 # A broken driver must not take the others down with it.
                 logger.warning(
@@ -87,9 +92,8 @@ class _Registry:
                     scheme,
                     exc_info=True,
                 )
-                continue
-            if not self._pm.is_registered(plugin):
-                self._pm.register(plugin, name=f"{ep.value}")
+                skipped = True
+        return skipped
 
     def get(self, scheme: str) -> Driver:
         with self._lock:
@@ -98,11 +102,12 @@ class _Registry:
             if scheme in self._cache:
                 return self._cache[scheme]
             driver: Driver | None = self._pm.hook.unistore_driver(scheme=scheme)
+            broken = False
             if driver is None:
-                self._load_entry_points(scheme)
+                broken = self._load_entry_points(scheme)
                 driver = self._pm.hook.unistore_driver(scheme=scheme)
             if driver is None:
-                raise _unknown_scheme(scheme)
+                raise _unknown_scheme(scheme, broken=broken)
             self._cache[scheme] = driver
             return driver
 
@@ -111,9 +116,15 @@ class _Registry:
         return sorted(names | set(self._manual))
 
 
-def _unknown_scheme(scheme: str) -> UnknownSchemeError:
+def _unknown_scheme(scheme: str, *, broken: bool = False) -> UnknownSchemeError:
     package = KNOWN_PACKAGES.get(scheme)
-    if package:
+    if broken:
+        # "Install it" would mislead: it is installed, but cannot be loaded.
+        message = (
+            f"the unistore driver for {scheme!r} URLs is installed but failed to load; "
+            "the 'unistore.registry' log has the reason"
+        )
+    elif package:
         message = (
             f"no unistore driver for {scheme!r} URLs is installed; "
             f"install it with: pip install {package}"

@@ -10,13 +10,15 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from unistore.errors import InvalidURLError
 
-__all__ = ["StoreURL"]
+__all__ = ["StoreURL", "is_secret_key"]
 
 #: Scheme aliases normalised on parse.
 _ALIASES = {"postgres": "postgresql", "sqlite3": "sqlite", "fs": "file"}
 
-#: Query keys whose values are secrets and are redacted like the password.
-_SECRET_QUERY_KEYS = frozenset({"password", "token", "secret", "api_key", "apikey"})
+#: Query keys whose values are secrets and are redacted like the password; a
+#: key also counts when it ends with one of these (``sslpassword``,
+#: ``access_token``, ``client_secret``).
+_SECRET_QUERY_KEYS = ("password", "passwd", "token", "secret", "api_key", "apikey")
 
 _REDACTED = "***"
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9.\-]*)(?:\+([A-Za-z][A-Za-z0-9_.\-]*))?$")
@@ -25,9 +27,16 @@ _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9.\-]*)(?:\+([A-Za-z][A-Za-z0-9_.\-
 _PATH_SCHEMES = frozenset({"sqlite", "file"})
 
 
+def is_secret_key(key: str) -> bool:
+    """Return whether a query key holds a secret (``password``, ``sslpassword``, ``token``...)."""
+    return key.lower().endswith(_SECRET_QUERY_KEYS)
+
+
 def _parse_port(text: str, raw: str) -> int:
-    if not text.isdigit():
-        raise InvalidURLError(f"invalid port {text!r} in store URL {raw!r}: expected digits")
+    # The text is not quoted: when a password holds an unencoded '/', '?' or
+    # '#', what looks like the port is a piece of that password.
+    if not (text.isascii() and text.isdigit()):
+        raise InvalidURLError(f"invalid port in store URL {raw!r}: expected digits")
     port = int(text)
     if not 0 < port < 65536:
         raise InvalidURLError(f"port {port} out of range 1-65535 in store URL {raw!r}")
@@ -98,8 +107,8 @@ class StoreURL:
         scheme = _ALIASES.get(scheme, scheme)
         dialect = match.group(2).lower() if match.group(2) else None
 
-        rest, _, query_text = rest.partition("?")
         rest, _, _fragment = rest.partition("#")
+        rest, _, query_text = rest.partition("?")
         netloc = ""
         if rest.startswith("//"):
             netloc, slash, path = rest[2:].partition("/")
@@ -201,7 +210,7 @@ class StoreURL:
         out.append(quote(self.path, safe="/:.-_~@+,;="))
         if self.query:
             shown = {
-                k: (_REDACTED if hide_secrets and k.lower() in _SECRET_QUERY_KEYS else v)
+                k: (_REDACTED if hide_secrets and is_secret_key(k) else v)
                 for k, v in self.query.items()
             }
             out.append("?" + urlencode(shown, safe="*"))
@@ -215,7 +224,11 @@ class StoreURL:
 
 
 def _redact_raw(url: str) -> str:
-    """Best-effort redaction of a URL we could not parse, for error messages."""
-    text = re.sub(r"(//[^/@?#]*?:)[^/@?#]*@", rf"\g<1>{_REDACTED}@", url)
-    keys = "|".join(sorted(_SECRET_QUERY_KEYS))
-    return re.sub(rf"(?i)([?&](?:{keys})=)[^&#]*", rf"\g<1>{_REDACTED}", text)
+    """Best-effort redaction of a URL we could not parse, for error messages.
+
+    Everything from the user's ':' to the last '@' goes: a password may hold
+    unencoded '@', '/', '?' or '#', and hiding too much beats showing a piece.
+    """
+    text = re.sub(r"(//[^/?#@:]*:).*@", rf"\g<1>{_REDACTED}@", url)
+    keys = "|".join(_SECRET_QUERY_KEYS)
+    return re.sub(rf"(?i)([?&][^&#=]*(?:{keys})=)[^&#]*", rf"\g<1>{_REDACTED}", text)

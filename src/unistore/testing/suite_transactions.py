@@ -103,6 +103,22 @@ class TransactionsSuite(SuiteFixtures):
             assert await store.slots(ns) == ["s"]
 
     @pytest.mark.asyncio
+    async def test_queued_writes_apply_their_own_ttl(self, store: FullStore, ns: str) -> None:
+        """A queued set replaces the TTL; a queued hset re-applies it to the whole hash."""
+        require(store, TX, KV, HASH, Capability.TTL)
+        await store.set(ns, "s", b"old", ttl=LONG_TTL)
+        await store.hset(ns, "h", {"a": b"1"}, ttl=LONG_TTL)
+        async with store.transaction(ns, watch=["s", "h"]) as tx:
+            tx.set("s", b"new", ttl=30)
+            tx.hset("h", {"b": b"2"}, ttl=500)
+            await tx.commit()
+        for slot, ttl in (("s", 30), ("h", 500)):
+            left = await store.get_ttl(ns, slot)
+            assert left is not None, slot
+            assert ttl - 10 < left <= ttl, f"get_ttl({slot!r}) = {left}, expected about {ttl}"
+        assert await store.hgetall(ns, "h") == {"a": b"1", "b": b"2"}
+
+    @pytest.mark.asyncio
     async def test_reads_see_the_state_at_watch_time(self, store: FullStore, ns: str) -> None:
         """get, hget and hgetall read the watched slots; absent slots read empty."""
         require(store, TX, KV, HASH)
