@@ -1,0 +1,115 @@
+"""The driver SDK: write a driver as primitives, a layout and an error table.
+
+A driver's store class inherits :class:`StoreBase`'s capability bases, one
+per capability it implements; their public methods are final and do, in this
+order, the closed-store check, argument validation (one set of rules for every
+driver), TTL normalisation, and the call into the driver's ``_``-prefixed
+primitive inside the driver's error table::
+
+    from unistore.sdk import ErrorRule, ErrorTable, KeyValueBase
+
+    class TinyStore(KeyValueBase):
+        NAME = "tiny"
+        ERRORS = ErrorTable(ErrorRule(OSError, StoreUnavailableError, "disk failed"))
+
+        async def _get(self, ns, slot): ...
+        async def _set(self, ns, slot, value, ttl): ...
+        async def _delete(self, ns, slot): ...
+
+Also here: the typed transaction op queue (:class:`TransactionBase`, the
+``*Op`` dataclasses), the conflict-injection hook
+(:meth:`TransactionsBase.simulate_concurrent_change`), one backoff policy
+(:class:`Backoff`), one listing-cursor codec, the counter rules (int64,
+canonical decimals), and a finaliser that releases what a dropped store holds
+(:meth:`StoreBase._hold`). See the "Writing a driver" guide.
+"""
+
+from __future__ import annotations
+
+from unistore.sdk._checks import (
+    INT64_MAX,
+    INT64_MIN,
+    add_counter,
+    check_amount,
+    check_count,
+    check_cursor,
+    check_fields,
+    check_id,
+    check_label,
+    check_last,
+    check_limit,
+    check_mapping,
+    check_messages,
+    check_metadata,
+    check_ttl,
+    check_value,
+    check_watch,
+    parse_counter,
+    short,
+)
+from unistore.sdk._cursor import decode_cursor, encode_cursor
+from unistore.sdk._errors import ErrorRule, ErrorTable
+from unistore.sdk._retry import Backoff, Deadline
+from unistore.sdk._sessions import SessionDocumentsBase
+from unistore.sdk._slots import (
+    CounterBase,
+    HashBase,
+    KeyValueBase,
+    NamespaceLifecycleBase,
+    NamespaceListingBase,
+    TTLBase,
+)
+from unistore.sdk._store import CLOCK_OPTION, StoreBase
+from unistore.sdk._tx import (
+    DeleteOp,
+    HDelOp,
+    HSetOp,
+    Op,
+    SetOp,
+    TransactionBase,
+    TransactionsBase,
+)
+
+__all__ = [
+    "CLOCK_OPTION",
+    "INT64_MAX",
+    "INT64_MIN",
+    "Backoff",
+    "CounterBase",
+    "Deadline",
+    "DeleteOp",
+    "ErrorRule",
+    "ErrorTable",
+    "HDelOp",
+    "HSetOp",
+    "HashBase",
+    "KeyValueBase",
+    "NamespaceLifecycleBase",
+    "NamespaceListingBase",
+    "Op",
+    "SessionDocumentsBase",
+    "SetOp",
+    "StoreBase",
+    "TTLBase",
+    "TransactionBase",
+    "TransactionsBase",
+    "add_counter",
+    "check_amount",
+    "check_count",
+    "check_cursor",
+    "check_fields",
+    "check_id",
+    "check_label",
+    "check_last",
+    "check_limit",
+    "check_mapping",
+    "check_messages",
+    "check_metadata",
+    "check_ttl",
+    "check_value",
+    "check_watch",
+    "decode_cursor",
+    "encode_cursor",
+    "parse_counter",
+    "short",
+]

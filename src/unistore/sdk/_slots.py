@@ -1,0 +1,376 @@
+"""Capability bases for slots: key-value, hash, counter, TTL, namespace lifecycle, listing.
+
+Each public method is final and does, in this order: the closed-store check,
+argument checks (:mod:`unistore.sdk._checks`), and the call into the driver's
+``_``-prefixed primitive inside the driver's error table. Primitives receive
+checked arguments only: ``str`` ids, ``bytes`` values, TTLs as positive
+finite ``float`` seconds, ``dict`` mappings and duplicate-free field lists.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import ClassVar, final
+
+from unistore.protocols import Capability, SlotKind
+from unistore.sdk._checks import (
+    check_amount,
+    check_fields,
+    check_id,
+    check_mapping,
+    check_ttl,
+    check_value,
+)
+from unistore.sdk._store import StoreBase
+
+__all__ = [
+    "CounterBase",
+    "HashBase",
+    "KeyValueBase",
+    "NamespaceLifecycleBase",
+    "NamespaceListingBase",
+    "TTLBase",
+]
+
+_NS = "a namespace"
+_SLOT = "a slot name"
+
+
+class KeyValueBase(StoreBase):
+    """Scalar slots. Primitives: :meth:`_get`, :meth:`_set`, :meth:`_delete`."""
+
+    _CAPABILITY: ClassVar[Capability | None] = Capability.KEY_VALUE
+
+    @final
+    async def get(self, ns: str, slot: str) -> bytes | None:
+        """Return the value of a scalar slot, or ``None`` if absent or expired.
+
+        Raises:
+            SlotKindError: The slot holds a hash.
+        """
+        if self._closed:
+            raise self._closed_error()
+        if type(ns) is not str:
+            ns = check_id(ns, _NS)
+        if type(slot) is not str:
+            slot = check_id(slot, _SLOT)
+        try:
+            return await self._get(ns, slot)
+        except self._catches as exc:
+            raise self._translate(exc) from exc
+
+    @final
+    async def set(self, ns: str, slot: str, value: bytes, *, ttl: float) -> None:
+        """Store a scalar value and its expiry in one atomic step (any kind is replaced)."""
+        if self._closed:
+            raise self._closed_error()
+        if type(ns) is not str:
+            ns = check_id(ns, _NS)
+        if type(slot) is not str:
+            slot = check_id(slot, _SLOT)
+        if type(value) is not bytes:
+            value = check_value(value)
+        seconds = check_ttl(ttl)
+        try:
+            await self._set(ns, slot, value, seconds)
+        except self._catches as exc:
+            raise self._translate(exc) from exc
+
+    @final
+    async def delete(self, ns: str, slot: str) -> bool:
+        """Delete a slot of any kind; return whether it existed."""
+        if self._closed:
+            raise self._closed_error()
+        ns, slot = check_id(ns, _NS), check_id(slot, _SLOT)
+        try:
+            return await self._delete(ns, slot)
+        except self._catches as exc:
+            raise self._translate(exc) from exc
+
+    @abstractmethod
+    async def _get(self, ns: str, slot: str) -> bytes | None: ...
+
+    @abstractmethod
+    async def _set(self, ns: str, slot: str, value: bytes, ttl: float) -> None: ...
+
+    @abstractmethod
+    async def _delete(self, ns: str, slot: str) -> bool: ...
+
+
+class HashBase(StoreBase):
+    """Hash slots. Primitives: :meth:`_hget`, :meth:`_hset`, :meth:`_hdel`, :meth:`_hgetall`.
+
+    :meth:`_hkeys` defaults to the names of :meth:`_hgetall`.
+    """
+
+    _CAPABILITY: ClassVar[Capability | None] = Capability.HASH
+
+    @final
+    async def hget(self, ns: str, slot: str, field: str) -> bytes | None:
+        """Return one field of a hash slot, or ``None``.
+
+        Raises:
+            SlotKindError: The slot holds a scalar.
+        """
+        if self._closed:
+            raise self._closed_error()
+        if type(ns) is not str:
+            ns = check_id(ns, _NS)
+        if type(slot) is not str:
+            slot = check_id(slot, _SLOT)
+        if type(field) is not str:
+            field = check_id(field, "a hash field name")
+        try:
+            return await self._hget(ns, slot, field)
+        except self._catches as exc:
+            raise self._translate(exc) from exc
+
+    @final
+    async def hset(self, ns: str, slot: str, mapping: Mapping[str, bytes], *, ttl: float) -> int:
+        """Set fields and (re)apply the slot's expiry in one atomic step.
+
+        Returns:
+            The number of fields that did not exist before.
+
+        Raises:
+            SlotKindError: The slot holds a scalar.
+        """
+        if self._closed:
+            raise self._closed_error()
+        if type(ns) is not str:
+            ns = check_id(ns, _NS)
+        if type(slot) is not str:
+            slot = check_id(slot, _SLOT)
+        fields = check_mapping(mapping)
+        seconds = check_ttl(ttl)
+        try:
+            return await self._hset(ns, slot, fields, seconds)
+        except self._catches as exc:
+            raise self._translate(exc) from exc
+
+    @final
+    async def hdel(self, ns: str, slot: str, fields: Sequence[str]) -> int:
+        """Delete fields; return how many existed. An emptied hash disappears."""
+        if self._closed:
+            raise self._closed_error()
+        ns, slot = check_id(ns, _NS), check_id(slot, _SLOT)
+        names = check_fields(fields)
+        if not names:
+            return 0
+        try:
+            return await self._hdel(ns, slot, names)
+        except self._catches as exc:
+            raise self._translate(exc) from exc
+
+    @final
+    async def hgetall(self, ns: str, slot: str) -> dict[str, bytes]:
+        """Return every field of a hash slot (empty if absent)."""
+        if self._closed:
+            raise self._closed_error()
+        ns, slot = check_id(ns, _NS), check_id(slot, _SLOT)
+        try:
+            return await self._hgetall(ns, slot)
+        except self._catches as exc:
+            raise self._translate(exc) from exc
+
+    @final
+    async def hkeys(self, ns: str, slot: str) -> list[str]:
+        """Return the field names of a hash slot (empty if absent)."""
+        if self._closed:
+            raise self._closed_error()
+        ns, slot = check_id(ns, _NS), check_id(slot, _SLOT)
+        try:
+            return await self._hkeys(ns, slot)
+        except self._catches as exc:
+            raise self._translate(exc) from exc
+
+    @abstractmethod
+    async def _hget(self, ns: str, slot: str, field: str) -> bytes | None: ...
+
+    @abstractmethod
+    async def _hset(self, ns: str, slot: str, mapping: dict[str, bytes], ttl: float) -> int:
+        """Set the fields (maybe none: an existing hash still gets the new expiry)."""
+
+    @abstractmethod
+    async def _hdel(self, ns: str, slot: str, fields: list[str]) -> int:
+        """Delete at least one distinct field."""
+
+    @abstractmethod
+    async def _hgetall(self, ns: str, slot: str) -> dict[str, bytes]: ...
+
+    async def _hkeys(self, ns: str, slot: str) -> list[str]:
+        return list(await self._hgetall(ns, slot))
+
+
+class CounterBase(StoreBase):
+    """Atomic int64 counters with Redis's rules. Primitive: :meth:`_incr`.
+
+    The primitive must accept only canonical decimal int64 values (see
+    :func:`~unistore.sdk.parse_counter`) and refuse a result outside int64
+    with :class:`~unistore.errors.ValidationError` (see
+    :func:`~unistore.sdk.add_counter`), changing nothing.
+    """
+
+    _CAPABILITY: ClassVar[Capability | None] = Capability.COUNTER
+
+    @final
+    async def incr(self, ns: str, slot: str, amount: int = 1, *, ttl: float) -> int:
+        """Add ``amount`` to a counter and return the new value.
+
+        A missing slot is created at 0 with expiry ``ttl`` in the same atomic
+        step; an existing counter keeps its expiry.
+
+        Raises:
+            SlotKindError: The slot holds a hash or a value that is not a
+                canonical decimal integer.
+            ValidationError: ``amount`` or the result leaves the int64 range.
+        """
+        if self._closed:
+            raise self._closed_error()
+        if type(ns) is not str:
+            ns = check_id(ns, _NS)
+        if type(slot) is not str:
+            slot = check_id(slot, _SLOT)
+        amount = check_amount(amount)
+        seconds = check_ttl(ttl)
+        try:
+            return await self._incr(ns, slot, amount, seconds)
+        except self._catches as exc:
+            raise self._translate(exc) from exc
+
+    @abstractmethod
+    async def _incr(self, ns: str, slot: str, amount: int, ttl: float) -> int: ...
+
+
+class TTLBase(StoreBase):
+    """Expiry of one slot. Primitives: :meth:`_get_ttl`, :meth:`_expire`."""
+
+    _CAPABILITY: ClassVar[Capability | None] = Capability.TTL
+
+    @final
+    async def get_ttl(self, ns: str, slot: str) -> float | None:
+        """Return the seconds left before the slot expires, or ``None`` if absent."""
+        if self._closed:
+            raise self._closed_error()
+        ns, slot = check_id(ns, _NS), check_id(slot, _SLOT)
+        try:
+            return await self._get_ttl(ns, slot)
+        except self._catches as exc:
+            raise self._translate(exc) from exc
+
+    @final
+    async def expire(self, ns: str, slot: str, ttl: float) -> bool:
+        """Give an existing slot a new expiry; return whether it existed.
+
+        Like any write, it counts as a change to a transaction watching the slot.
+        """
+        if self._closed:
+            raise self._closed_error()
+        ns, slot = check_id(ns, _NS), check_id(slot, _SLOT)
+        seconds = check_ttl(ttl)
+        try:
+            return await self._expire(ns, slot, seconds)
+        except self._catches as exc:
+            raise self._translate(exc) from exc
+
+    @abstractmethod
+    async def _get_ttl(self, ns: str, slot: str) -> float | None: ...
+
+    @abstractmethod
+    async def _expire(self, ns: str, slot: str, ttl: float) -> bool: ...
+
+
+class NamespaceLifecycleBase(StoreBase):
+    """Whole-namespace operations, each O(slots in that namespace).
+
+    Primitives: :meth:`_slots` (any order), :meth:`_slot_kind`, :meth:`_touch`,
+    :meth:`_purge`. A touch re-applies the expiry of every slot and counts as
+    a change to every transaction watching one of them (as Redis's WATCH
+    sees an EXPIRE), on every driver.
+    """
+
+    _CAPABILITY: ClassVar[Capability | None] = Capability.NAMESPACE_LIFECYCLE
+
+    @final
+    async def slots(self, ns: str) -> list[str]:
+        """Return the names of the live slots of a namespace, sorted."""
+        if self._closed:
+            raise self._closed_error()
+        ns = check_id(ns, _NS)
+        try:
+            names = await self._slots(ns)
+        except self._catches as exc:
+            raise self._translate(exc) from exc
+        return sorted(names)
+
+    @final
+    async def slot_kind(self, ns: str, slot: str) -> SlotKind | None:
+        """Return the kind of a live slot, or ``None`` if absent."""
+        if self._closed:
+            raise self._closed_error()
+        ns, slot = check_id(ns, _NS), check_id(slot, _SLOT)
+        try:
+            return await self._slot_kind(ns, slot)
+        except self._catches as exc:
+            raise self._translate(exc) from exc
+
+    @final
+    async def touch(self, ns: str, *, ttl: float) -> int:
+        """Re-apply ``ttl`` to every live slot; return how many there were."""
+        if self._closed:
+            raise self._closed_error()
+        ns = check_id(ns, _NS)
+        seconds = check_ttl(ttl)
+        try:
+            return await self._touch(ns, seconds)
+        except self._catches as exc:
+            raise self._translate(exc) from exc
+
+    @final
+    async def purge(self, ns: str) -> int:
+        """Delete every slot of the namespace; return how many there were."""
+        if self._closed:
+            raise self._closed_error()
+        ns = check_id(ns, _NS)
+        try:
+            return await self._purge(ns)
+        except self._catches as exc:
+            raise self._translate(exc) from exc
+
+    @abstractmethod
+    async def _slots(self, ns: str) -> list[str]: ...
+
+    @abstractmethod
+    async def _slot_kind(self, ns: str, slot: str) -> SlotKind | None: ...
+
+    @abstractmethod
+    async def _touch(self, ns: str, ttl: float) -> int: ...
+
+    @abstractmethod
+    async def _purge(self, ns: str) -> int: ...
+
+
+class NamespaceListingBase(StoreBase):
+    """Enumerating namespaces, for tooling (may cost O(store)). Primitive: :meth:`_namespaces`."""
+
+    _CAPABILITY: ClassVar[Capability | None] = Capability.NAMESPACE_LISTING
+
+    @final
+    async def iter_namespaces(self, prefix: str = "") -> AsyncIterator[str]:
+        """Yield each namespace that holds a live slot and starts with ``prefix``, once."""
+        if self._closed:
+            raise self._closed_error()
+        prefix = check_id(prefix, "a namespace prefix")
+        seen: set[str] = set()
+        try:
+            async for ns in self._namespaces(prefix):
+                if ns not in seen and ns.startswith(prefix):
+                    seen.add(ns)
+                    yield ns
+        except self._catches as exc:
+            raise self._translate(exc) from exc
+
+    @abstractmethod
+    def _namespaces(self, prefix: str) -> AsyncIterator[str]:
+        """Yield namespaces with live slots, at least those starting with ``prefix``."""
