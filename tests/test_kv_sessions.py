@@ -37,7 +37,7 @@ from unistore._kv_sessions_layout import (
     encode_id,
 )
 from unistore._memory import MemoryStore
-from unistore._memory_kv import MemoryTransaction
+from unistore._memory import MemoryTransaction
 from unistore.protocols import SessionDocuments, SessionRecord, SlotKind
 from unistore.testing import HOSTILE_IDS, ForksSuite, IsolationSuite, SessionsSuite
 

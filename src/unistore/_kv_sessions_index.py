@@ -26,14 +26,13 @@ from unistore._kv_sessions_layout import (
     Meta,
     entry_field,
     leaf_slot,
-    micros_to_datetime,
     mid_slot,
     parse_entry_field,
     record_from_entry,
 )
-from unistore._memory_sessions import decode_cursor, encode_cursor
 from unistore.errors import TransactionConflictError, ValidationError
 from unistore.protocols import Hash, SessionPage, SessionRecord, Transaction, Transactions
+from unistore.sdk import decode_cursor, encode_cursor
 
 __all__ = ["add_entry", "list_page", "move_entry", "remove_entry"]
 
@@ -103,7 +102,10 @@ async def list_page(store: _IndexStore, ns: str, limit: int, cursor: str | None)
     """
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ValidationError(f"limit must be a positive int, got {limit!r}")
-    after: tuple[int, str] | None = decode_cursor(cursor) if cursor is not None else None
+    after: tuple[int, str] | None = None
+    if cursor is not None:
+        micros, sid = decode_cursor(cursor, int, str)
+        after = (int(micros), str(sid))
     top_bound, leaf_bound = _where(after[0]) if after is not None else (None, None)
     found: list[tuple[tuple[int, str], bytes]] = []
     empty: list[tuple[str, str, str]] = []
@@ -136,5 +138,5 @@ async def list_page(store: _IndexStore, ns: str, limit: int, cursor: str | None)
     next_cursor = None
     if len(found) > limit:
         last_updated, last_id = found[limit - 1][0]
-        next_cursor = encode_cursor(micros_to_datetime(last_updated), last_id)
+        next_cursor = encode_cursor(last_updated, last_id)
     return SessionPage(items=items, next_cursor=next_cursor)

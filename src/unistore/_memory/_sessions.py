@@ -1,15 +1,15 @@
-"""Session documents of the memory driver: records, message logs and O(1) forks."""
+"""Session documents of the memory driver: records, message logs and O(1) forks.
+
+Arguments arrive checked by the SDK's public methods.
+"""
 
 from __future__ import annotations
 
-import base64
 import bisect
 import json
-from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from unistore._kv_sessions_layout import check_id, check_label, check_messages
 from unistore.errors import (
     SessionConflictError,
     SessionExistsError,
@@ -17,47 +17,19 @@ from unistore.errors import (
     ValidationError,
 )
 from unistore.protocols import SessionPage, SessionRecord
+from unistore.sdk import decode_cursor, encode_cursor, short
 
-__all__ = ["MemorySessions", "decode_cursor", "encode_cursor"]
+__all__ = ["MemorySessions"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def encode_cursor(updated_at: datetime, session_id: str) -> str:
-    """Encode a keyset position (``updated_at``, id) as an opaque cursor."""
-    micros = (updated_at - _EPOCH) // timedelta(microseconds=1)
-    raw = json.dumps([micros, session_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode("ascii")
-
-
-def decode_cursor(cursor: str) -> tuple[int, str]:
-    """Decode a cursor made by :func:`encode_cursor` into (microseconds, id).
-
-    Raises:
-        ValidationError: The cursor was not made by this function.
-    """
-    try:
-        micros, session_id = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
-    except (ValueError, TypeError, UnicodeError) as exc:
-        raise ValidationError("invalid session listing cursor") from exc
-    if not isinstance(micros, int) or not isinstance(session_id, str):
-        raise ValidationError("invalid session listing cursor")
-    return micros, session_id
-
-
-def _copy_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
-    if metadata is None:
-        return {}
-    try:
-        # A round trip both deep-copies and proves the metadata is JSON.
-        copied = json.loads(json.dumps(dict(metadata), allow_nan=False))
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"session metadata must be JSON-compatible: {exc}") from None
-    return copied  # type: ignore[no-any-return]
+def _cursor(updated_at: datetime, session_id: str) -> str:
+    return encode_cursor((updated_at - _EPOCH) // timedelta(microseconds=1), session_id)
 
 
 def _missing(session_id: str) -> SessionNotFoundError:
-    return SessionNotFoundError(f"no session {session_id[:80]!r}", session_id=session_id)
+    return SessionNotFoundError(f"no session {short(session_id)}", session_id=session_id)
 
 
 class _Session:
@@ -158,7 +130,7 @@ class MemorySessions:
     def _add(self, session: _Session) -> SessionRecord:
         if session.id in self._sessions:
             raise SessionExistsError(
-                f"session {session.id[:80]!r} already exists", session_id=session.id
+                f"session {short(session.id)} already exists", session_id=session.id
             )
         self._sessions[session.id] = session
         self._touch(session)
@@ -166,11 +138,9 @@ class MemorySessions:
         return session.record()
 
     def create(
-        self, session_id: str, label: str | None, metadata: Mapping[str, Any] | None
+        self, session_id: str, label: str | None, metadata: dict[str, Any] | None
     ) -> SessionRecord:
-        check_id(session_id)
-        check_label(label)
-        return self._add(_Session(session_id, label, _copy_metadata(metadata)))
+        return self._add(_Session(session_id, label, metadata or {}))
 
     def fork(
         self,
@@ -178,16 +148,13 @@ class MemorySessions:
         session_id: str,
         at: int | None,
         label: str | None,
-        metadata: Mapping[str, Any] | None,
+        metadata: dict[str, Any] | None,
     ) -> SessionRecord:
-        check_id(parent_id, "parent id")
-        check_id(session_id)
-        check_label(label)
         parent = self._get(parent_id)
         point = parent.length if at is None else at
-        if isinstance(point, bool) or not isinstance(point, int) or not 0 <= point <= parent.length:
+        if point > parent.length:
             raise ValidationError(f"fork point must be between 0 and {parent.length}, got {at!r}")
-        child = _Session(session_id, label, _copy_metadata(metadata))
+        child = _Session(session_id, label, metadata or {})
         child.parent_id = parent_id
         child.fork_point = point
         if point:
@@ -212,26 +179,22 @@ class MemorySessions:
         self,
         session_id: str,
         start: int | None,
-        messages: Sequence[str],
+        messages: list[str],
         expected_length: int,
         label: str | None,
-        metadata: Mapping[str, Any] | None,
+        metadata: dict[str, Any] | None,
     ) -> SessionRecord:
-        new_messages = check_messages(messages)
-        check_label(label)
         session = self._get(session_id)
-        new_metadata = None if metadata is None else _copy_metadata(metadata)
         if session.length != expected_length:
             raise SessionConflictError(
-                f"session {session_id[:80]!r} has {session.length} messages, "
+                f"session {short(session_id)} has {session.length} messages, "
                 f"expected {expected_length}",
                 session_id=session_id,
                 expected=expected_length,
                 actual=session.length,
             )
         if start is not None and start != session.length:
-            bad = isinstance(start, bool) or not isinstance(start, int)
-            if bad or not 0 <= start <= session.length:
+            if start > session.length:
                 raise ValidationError(
                     f"replace start must be between 0 and {session.length}, got {start!r}"
                 )
@@ -247,11 +210,11 @@ class MemorySessions:
                     session.base = None
             else:
                 del session.own[start - session.base_point :]
-        session.own.extend(new_messages)
+        session.own.extend(messages)
         if label is not None:
             session.label = label
-        if new_metadata is not None:
-            session.metadata = new_metadata
+        if metadata is not None:
+            session.metadata = metadata
         self._touch(session)
         return session.record()
 
@@ -260,38 +223,32 @@ class MemorySessions:
         messages = session.prefix(session.length)
         if last is None:
             return messages
-        if isinstance(last, bool) or not isinstance(last, int) or last < 0:
-            raise ValidationError(f"last must be a non-negative int, got {last!r}")
-        return messages[len(messages) - last :] if last else []
+        return messages[-last:] if last else []
 
     def get(self, session_id: str) -> SessionRecord | None:
         session = self._sessions.get(session_id)
         return None if session is None else session.record()
 
     def list(self, limit: int, cursor: str | None) -> SessionPage:
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValidationError(f"limit must be a positive int, got {limit!r}")
         end = len(self._order)
         if cursor is not None:
-            micros, last_id = decode_cursor(cursor)
-            key = (_EPOCH + timedelta(microseconds=micros), last_id)
+            micros, last_id = decode_cursor(cursor, int, str)
+            key = (_EPOCH + timedelta(microseconds=int(micros)), str(last_id))
             end = bisect.bisect_left(self._order, key)
         begin = max(0, end - limit)
         keys = self._order[begin:end][::-1]
         items = [self._sessions[sid].record() for _, sid in keys]
-        next_cursor = encode_cursor(*keys[-1]) if keys and begin > 0 else None
+        next_cursor = _cursor(*keys[-1]) if keys and begin > 0 else None
         return SessionPage(items=items, next_cursor=next_cursor)
 
     def update(
-        self, session_id: str, label: str | None, metadata: Mapping[str, Any] | None
+        self, session_id: str, label: str | None, metadata: dict[str, Any] | None
     ) -> SessionRecord:
-        check_label(label)
         session = self._get(session_id)
-        new_metadata = None if metadata is None else _copy_metadata(metadata)
         if label is not None:
             session.label = label
-        if new_metadata is not None:
-            session.metadata = new_metadata
+        if metadata is not None:
+            session.metadata = metadata
         self._touch(session)
         return session.record()
 

@@ -1,0 +1,202 @@
+"""The built-in memory driver: ``memory://`` (private) and ``memory://NAME`` (shared).
+
+Every capability, on plain dicts. No primitive awaits in its middle, so each
+operation is atomic with respect to the event loop. Stores named
+``memory://NAME`` share one backend per process; a nameless ``memory://``
+store has its own.
+
+It is registered through the ``unistore.drivers`` entry point like any other
+driver and doubles as the test double for the products.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+from unistore._memory._sessions import MemorySessions
+from unistore._memory._slots import MemoryBackend
+from unistore._memory._tx import MemoryTransaction
+from unistore._registry import hookimpl
+from unistore._url import StoreURL
+from unistore.errors import InvalidOptionError, InvalidURLError
+from unistore.protocols import Driver, SessionPage, SessionRecord, SlotKind, Store
+from unistore.sdk import (
+    CLOCK_OPTION,
+    CounterBase,
+    HashBase,
+    KeyValueBase,
+    NamespaceLifecycleBase,
+    NamespaceListingBase,
+    SessionDocumentsBase,
+    TransactionsBase,
+    TTLBase,
+)
+
+__all__ = ["MemoryStore", "MemoryTransaction", "unistore_driver"]
+
+_SHARED: dict[str, tuple[MemoryBackend, MemorySessions]] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+class MemoryStore(
+    KeyValueBase,
+    HashBase,
+    CounterBase,
+    TTLBase,
+    NamespaceLifecycleBase,
+    NamespaceListingBase,
+    TransactionsBase,
+    SessionDocumentsBase,
+):
+    """A store kept in this process's memory.
+
+    Args:
+        url: ``memory://`` or ``memory://NAME``.
+        clock: The clock expiry is measured on (default: monotonic); a test
+            passes a manual one to move time forward without sleeping. A named
+            backend keeps the clock it was created with.
+
+    Attributes:
+        backend: The slot data (shared between stores of the same name).
+    """
+
+    NAME = "memory"
+
+    def __init__(self, url: StoreURL, *, clock: Callable[[], float] | None = None) -> None:
+        super().__init__(url, clock=clock or time.monotonic)
+        if url.path not in ("", "/"):
+            raise InvalidURLError(f"memory URL {str(url)!r} takes a name, not a path")
+        name = url.host
+        if name:
+            with _SHARED_LOCK:
+                pair = _SHARED.get(name)
+                if pair is None:
+                    pair = _SHARED[name] = (MemoryBackend(self.clock), MemorySessions())
+                elif clock is not None and pair[0].clock is not clock:
+                    raise InvalidOptionError(
+                        f"memory store {name!r} already exists with another clock"
+                    )
+        else:
+            pair = (MemoryBackend(self.clock), MemorySessions())
+        self.backend, self._sessions = pair
+
+    # -- slots ------------------------------------------------------------------
+
+    async def _get(self, ns: str, slot: str) -> bytes | None:
+        return self.backend.get(ns, slot)
+
+    async def _set(self, ns: str, slot: str, value: bytes, ttl: float) -> None:
+        self.backend.set(ns, slot, value, ttl)
+
+    async def _delete(self, ns: str, slot: str) -> bool:
+        return self.backend.delete(ns, slot)
+
+    async def _hget(self, ns: str, slot: str, field: str) -> bytes | None:
+        return self.backend.hget(ns, slot, field)
+
+    async def _hset(self, ns: str, slot: str, mapping: dict[str, bytes], ttl: float) -> int:
+        return self.backend.hset(ns, slot, mapping, ttl)
+
+    async def _hdel(self, ns: str, slot: str, fields: list[str]) -> int:
+        return self.backend.hdel(ns, slot, fields)
+
+    async def _hgetall(self, ns: str, slot: str) -> dict[str, bytes]:
+        return self.backend.hgetall(ns, slot)
+
+    async def _incr(self, ns: str, slot: str, amount: int, ttl: float) -> int:
+        return self.backend.incr(ns, slot, amount, ttl)
+
+    async def _get_ttl(self, ns: str, slot: str) -> float | None:
+        return self.backend.get_ttl(ns, slot)
+
+    async def _expire(self, ns: str, slot: str, ttl: float) -> bool:
+        return self.backend.expire(ns, slot, ttl)
+
+    async def _slots(self, ns: str) -> list[str]:
+        return self.backend.slots(ns)
+
+    async def _slot_kind(self, ns: str, slot: str) -> SlotKind | None:
+        return self.backend.slot_kind(ns, slot)
+
+    async def _touch(self, ns: str, ttl: float) -> int:
+        return self.backend.touch(ns, ttl)
+
+    async def _purge(self, ns: str) -> int:
+        return self.backend.purge(ns)
+
+    async def _namespaces(self, prefix: str) -> AsyncIterator[str]:
+        for ns in self.backend.namespaces():
+            if ns.startswith(prefix) and self.backend.slots(ns):
+                yield ns
+
+    def _transaction(self, ns: str, watch: tuple[str, ...]) -> MemoryTransaction:
+        return MemoryTransaction(self, self.backend, ns, watch)
+
+    # -- sessions ---------------------------------------------------------------
+
+    async def _create_session(
+        self, session_id: str, label: str | None, metadata: dict[str, Any] | None
+    ) -> SessionRecord:
+        return self._sessions.create(session_id, label, metadata)
+
+    async def _fork_session(
+        self,
+        parent_id: str,
+        session_id: str,
+        at: int | None,
+        label: str | None,
+        metadata: dict[str, Any] | None,
+    ) -> SessionRecord:
+        return self._sessions.fork(parent_id, session_id, at, label, metadata)
+
+    async def _replace_messages(
+        self,
+        session_id: str,
+        start: int | None,
+        messages: list[str],
+        expected_length: int,
+        label: str | None,
+        metadata: dict[str, Any] | None,
+    ) -> SessionRecord:
+        return self._sessions.replace(session_id, start, messages, expected_length, label, metadata)
+
+    async def _read_messages(self, session_id: str, last: int | None) -> list[str]:
+        return self._sessions.read(session_id, last)
+
+    async def _get_session(self, session_id: str) -> SessionRecord | None:
+        return self._sessions.get(session_id)
+
+    async def _list_sessions(self, limit: int, cursor: str | None) -> SessionPage:
+        return self._sessions.list(limit, cursor)
+
+    async def _update_session(
+        self, session_id: str, label: str | None, metadata: dict[str, Any] | None
+    ) -> SessionRecord:
+        return self._sessions.update(session_id, label, metadata)
+
+    async def _delete_session(self, session_id: str) -> bool:
+        return self._sessions.delete(session_id)
+
+    # -- administration ---------------------------------------------------------
+
+    async def destroy(self) -> None:
+        """Drop every slot and session of this store's backend."""
+        self._check_open()
+        self.backend.clear()
+        self._sessions.clear()
+
+
+def _open(url: StoreURL, options: Mapping[str, Any]) -> Store:
+    return MemoryStore(url, clock=options.get("clock"))
+
+
+_DRIVER = Driver(name="memory", open=_open, options=(CLOCK_OPTION,), distribution="unistore")
+
+
+@hookimpl
+def unistore_driver(scheme: str) -> Driver | None:
+    """Provide the memory driver for ``memory://`` URLs."""
+    return _DRIVER if scheme == "memory" else None
