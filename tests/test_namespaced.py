@@ -396,14 +396,16 @@ async def test_bad_arguments_write_nothing_on_any_driver(ns: Namespace[str]) -> 
     ["", 5, None, b"bytes", "x" * (NamespacedStore.MAX_ID_LENGTH + 1)],
     ids=["empty", "int", "none", "bytes", "too-long"],
 )
-def test_bad_namespace_ids(memory_ns: Namespace[str], namespace_id: Any) -> None:
+def test_bad_namespace_ids(namespace_id: Any) -> None:
+    data = NamespacedStore("memory://", prefix="t", default_ttl=60)
     with pytest.raises(ValidationError, match="namespace id"):
-        memory_ns._owner.namespace(namespace_id)
+        data.namespace(namespace_id)
 
 
-def test_the_longest_namespace_id_is_accepted(memory_ns: Namespace[str]) -> None:
+def test_the_longest_namespace_id_is_accepted() -> None:
     long_id = "x" * NamespacedStore.MAX_ID_LENGTH
-    assert memory_ns._owner.namespace(long_id).id == long_id
+    data = NamespacedStore("memory://", prefix="t", default_ttl=60)
+    assert data.namespace(long_id).id == long_id
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from unistore import (
     SlotKindError,
     ValidationError,
 )
-from unistore._cas import BACKOFF_BASE
+from unistore._namespaced._cas import BACKOFF_BASE
 
 Snap = CasSnapshot[str]
 

@@ -52,12 +52,12 @@ from unistore.protocols import (
 )
 
 if TYPE_CHECKING:
-    from unistore._cas import CasOps, CasSnapshot
+    from unistore._namespaced._cas import CasOps, CasSnapshot
     from unistore._copy import CopyProgress, CopyReport, copy_store
     from unistore._kv_sessions import KVSessionDocuments
     from unistore._kv_sessions_mixin import KVSessionDocumentsMixin
-    from unistore._namespaced import NamespacedStore
-    from unistore._ns_handle import Namespace
+    from unistore._namespaced._store import NamespacedStore
+    from unistore._namespaced._handle import Namespace
     from unistore._registry import (
         available_schemes,
         connect,
@@ -147,9 +147,9 @@ _LAZY: dict[str, str] = {
         ["available_schemes", "connect", "get_driver", "hookimpl", "register", "unregister"],
         "unistore._registry",
     ),
-    **dict.fromkeys(["CasOps", "CasSnapshot"], "unistore._cas"),
-    "NamespacedStore": "unistore._namespaced",
-    "Namespace": "unistore._ns_handle",
+    **dict.fromkeys(["CasOps", "CasSnapshot"], "unistore._namespaced._cas"),
+    "NamespacedStore": "unistore._namespaced._store",
+    "Namespace": "unistore._namespaced._handle",
     **dict.fromkeys(
         [
             "ChildSpawnedEvent",

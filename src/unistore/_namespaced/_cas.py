@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, overload
 
-from unistore._ns_audit import log_cas
-from unistore._ns_checks import (
+from unistore._namespaced._audit import log_cas
+from unistore._namespaced._checks import (
     TTLArg,
     check_fields,
     check_slot,
@@ -21,13 +21,14 @@ from unistore.errors import (
     TransactionConflictError,
     ValidationError,
 )
+from unistore.sdk import Backoff
 
 if TYPE_CHECKING:
     import logging
 
     from unistore.protocols import Transaction, Transactions
 
-__all__ = ["BACKOFF_BASE", "BACKOFF_CAP", "CasOps", "CasSnapshot", "run_cas"]
+__all__ = ["BACKOFF_BASE", "BACKOFF_CAP", "CAS_BACKOFF", "CasOps", "CasSnapshot", "run_cas"]
 
 V = TypeVar("V", str, bytes)
 T = TypeVar("T")
@@ -36,6 +37,8 @@ T = TypeVar("T")
 BACKOFF_BASE: Final = 0.005
 #: Largest backoff bound, in seconds.
 BACKOFF_CAP: Final = 0.5
+#: Full jitter: contending writers spread over the whole window.
+CAS_BACKOFF: Final = Backoff(base=BACKOFF_BASE, cap=BACKOFF_CAP, jitter="full")
 
 _MISSING: Final[Any] = object()
 
@@ -221,11 +224,6 @@ async def run_cas(
     logger: logging.Logger,
 ) -> Any:
     """Run ``fn`` in a transaction until a commit succeeds or retries run out."""
-    # Imported here: both are loaded by the time anyone awaits this, and
-    # ``import unistore`` stays cheap.
-    import asyncio
-    import random
-
     attempt = 0
     while True:
         attempt += 1
@@ -253,7 +251,4 @@ async def run_cas(
                 attempts=attempt,
             )
         log_cas(logger, ns, watch, attempt, exhausted=False)
-        # Full jitter: contending writers spread over the whole window.
-        await asyncio.sleep(
-            random.random() * min(BACKOFF_CAP, BACKOFF_BASE * 2 ** min(attempt - 1, 20))
-        )
+        await CAS_BACKOFF.sleep(attempt)

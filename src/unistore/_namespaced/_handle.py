@@ -10,11 +10,11 @@ before anything is awaited.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar, overload
+from typing import Any, Final, Generic, TypeVar, overload
 
-from unistore._cas import CasOps, CasSnapshot, run_cas
-from unistore._ns_audit import log_lifecycle
-from unistore._ns_checks import (
+from unistore._namespaced._audit import log_lifecycle
+from unistore._namespaced._cas import CasOps, CasSnapshot, run_cas
+from unistore._namespaced._checks import (
     SLOT_CACHE,
     TTLArg,
     admit_slot,
@@ -26,35 +26,23 @@ from unistore._ns_checks import (
     check_watch,
     encode_mapping,
     encode_value,
-    not_utf8,
     short,
 )
+from unistore._namespaced._config import NamespaceConfig
 from unistore.errors import ValidationError
 from unistore.protocols import (
     TTL,
     Capability,
-    Counter,
-    Hash,
-    KeyValue,
-    NamespaceLifecycle,
-    Store,
     Transactions,
 )
 
-if TYPE_CHECKING:
-    from unistore._namespaced import NamespacedStore
-
-__all__ = ["BytesNamespace", "CoreStore", "Namespace", "TextNamespace"]
+__all__ = ["Namespace"]
 
 V = TypeVar("V", str, bytes)
 T = TypeVar("T")
 
 _MISSING: Final[Any] = object()
 _SLOTS: Final = SLOT_CACHE
-
-
-class CoreStore(Store, KeyValue, Hash, Counter, NamespaceLifecycle, Protocol):
-    """A store declaring the capabilities every namespace operation needs."""
 
 
 class Namespace(Generic[V]):
@@ -74,14 +62,14 @@ class Namespace(Generic[V]):
     usual.
     """
 
-    __slots__ = ("_id", "_ns", "_owner", "_store", "_ttl")
+    __slots__ = ("_config", "_id", "_ns", "_store", "_ttl")
 
-    def __init__(self, owner: NamespacedStore[V], namespace_id: str) -> None:
-        self._owner: NamespacedStore[V] = owner
-        self._store = owner._store
-        self._ttl = owner._ttl
+    def __init__(self, config: NamespaceConfig, namespace_id: str) -> None:
+        self._config = config
+        self._store = config.store
+        self._ttl = config.ttl
         self._id = namespace_id
-        self._ns = f"{owner._prefix}:{namespace_id}"
+        self._ns = f"{config.prefix}:{namespace_id}"
 
     @property
     def id(self) -> str:
@@ -278,7 +266,7 @@ class Namespace(Generic[V]):
             NotSupportedError: The store does not declare the TTL capability.
         """
         slot = check_slot(slot)
-        store: TTL = self._owner._require(Capability.TTL, "Namespace.ttl()")
+        store: TTL = self._config.require(Capability.TTL, "Namespace.ttl()")
         return store.get_ttl(self._ns, slot)
 
     def slots(self) -> Coroutine[Any, Any, list[str]]:
@@ -295,10 +283,9 @@ class Namespace(Generic[V]):
         Returns:
             How many slots there were.
         """
-        owner = self._owner
         seconds = self._ttl if ttl is None else check_ttl(ttl)
         count = await self._store.touch(self._ns, ttl=seconds)
-        log_lifecycle(owner._logger, "touch", self._ns, count)
+        log_lifecycle(self._config.logger, "touch", self._ns, count)
         return count
 
     async def purge(self) -> int:
@@ -308,7 +295,7 @@ class Namespace(Generic[V]):
             How many slots there were.
         """
         count = await self._store.purge(self._ns)
-        log_lifecycle(self._owner._logger, "purge", self._ns, count)
+        log_lifecycle(self._config.logger, "purge", self._ns, count)
         return count
 
     # -- compare-and-swap ---------------------------------------------------------
@@ -370,73 +357,15 @@ class Namespace(Generic[V]):
         retries = check_retries(max_retries)
         if not callable(fn):
             raise ValidationError(f"with_cas needs a callable, got {type(fn).__name__}")
-        owner = self._owner
-        store: Transactions = owner._require(Capability.TRANSACTIONS, "with_cas()")
+        config = self._config
+        store: Transactions = config.require(Capability.TRANSACTIONS, "with_cas()")
         return await run_cas(
             store,
             self._ns,
             watch,
             fn,
             max_retries=retries,
-            decode=owner._decode,
-            default_ttl=owner._ttl,
-            logger=owner._logger,
+            decode=config.decode,
+            default_ttl=config.ttl,
+            logger=config.logger,
         )
-
-
-class TextNamespace(Namespace[str]):
-    __slots__ = ()
-
-    async def get(self, slot: str) -> str | None:
-        try:
-            slot = _SLOTS[slot]
-        except (KeyError, TypeError):
-            slot = admit_slot(slot)
-        data = await self._store.get(self._ns, slot)
-        if data is None:
-            return None
-        try:
-            return data.decode()
-        except UnicodeDecodeError as exc:
-            raise not_utf8(slot, exc) from None
-
-    async def hget(self, slot: str, field: str) -> str | None:
-        try:
-            slot = _SLOTS[slot]
-        except (KeyError, TypeError):
-            slot = admit_slot(slot)
-        if type(field) is not str:
-            field = check_fields((field,))[0]
-        data = await self._store.hget(self._ns, slot, field)
-        if data is None:
-            return None
-        try:
-            return data.decode()
-        except UnicodeDecodeError as exc:
-            raise not_utf8(slot, exc) from None
-
-    async def hgetall(self, slot: str) -> dict[str, str]:
-        fields = await self._store.hgetall(self._ns, check_slot(slot))
-        try:
-            return {name: data.decode() for name, data in fields.items()}
-        except UnicodeDecodeError as exc:
-            raise not_utf8(slot, exc) from None
-
-
-class BytesNamespace(Namespace[bytes]):
-    __slots__ = ()
-
-    def get(self, slot: str) -> Coroutine[Any, Any, bytes | None]:
-        try:
-            slot = _SLOTS[slot]
-        except (KeyError, TypeError):
-            slot = admit_slot(slot)
-        return self._store.get(self._ns, slot)
-
-    def hget(self, slot: str, field: str) -> Coroutine[Any, Any, bytes | None]:
-        if type(field) is not str:
-            field = check_fields((field,))[0]
-        return self._store.hget(self._ns, check_slot(slot), field)
-
-    def hgetall(self, slot: str) -> Coroutine[Any, Any, dict[str, bytes]]:
-        return self._store.hgetall(self._ns, check_slot(slot))

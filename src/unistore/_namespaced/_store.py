@@ -6,7 +6,7 @@ namespace ``"<prefix>:<id>"``; the prefix cannot contain ``:``, so every
 (prefix, id) pair maps to its own driver namespace, and the driver keeps
 namespaces apart whatever the id contains.
 
-The handle (:class:`Namespace`) lives in ``_ns_handle``.
+The handle (:class:`Namespace`) lives in ``_handle``.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Any, Final, Generic, Literal, Self, TypeVar, cast, overload
 
-from unistore._ns_audit import LOGGER_NAME
-from unistore._ns_checks import (
+from unistore._namespaced._audit import LOGGER_NAME
+from unistore._namespaced._checks import (
     MAX_ID_LENGTH,
     MAX_PREFIX_LENGTH,
     MAX_SLOT_LENGTH,
@@ -25,9 +25,11 @@ from unistore._ns_checks import (
     check_prefix,
     check_ttl,
 )
-from unistore._ns_handle import BytesNamespace, CoreStore, Namespace, TextNamespace
+from unistore._namespaced._config import CoreStore, NamespaceConfig, not_supported
+from unistore._namespaced._handle import Namespace
+from unistore._namespaced._views import BytesNamespace, TextNamespace
 from unistore._url import StoreURL
-from unistore.errors import NotSupportedError, ValidationError
+from unistore.errors import ValidationError
 from unistore.protocols import Capability, Store
 
 __all__ = ["NamespacedStore"]
@@ -39,13 +41,6 @@ _CORE: Final = (
     Capability.COUNTER,
     Capability.NAMESPACE_LIFECYCLE,
 )
-
-
-def _not_supported(store: Store, capability: Capability, needed_by: str) -> NotSupportedError:
-    return NotSupportedError(
-        f"{needed_by} needs the {capability.value!r} capability, "
-        f"which the store {store.url} does not declare"
-    )
 
 
 class NamespacedStore(Generic[V]):
@@ -143,8 +138,11 @@ class NamespacedStore(Generic[V]):
         self._caps = store.capabilities
         for capability in _CORE:
             if capability not in self._caps:
-                raise _not_supported(store, capability, "NamespacedStore")
+                raise not_supported(store, capability, "NamespacedStore")
         self._store = cast(CoreStore, store)
+        self._config = NamespaceConfig(
+            self._store, self._prefix, self._ttl, self._decode, self._logger, self._caps
+        )
 
     # -- properties -------------------------------------------------------------
 
@@ -190,12 +188,7 @@ class NamespacedStore(Generic[V]):
         """
         if type(namespace_id) is not str or not 0 < len(namespace_id) <= MAX_ID_LENGTH:
             namespace_id = check_id(namespace_id)
-        return self._handle(self, namespace_id)
-
-    def _require(self, capability: Capability, needed_by: str) -> Any:
-        if capability not in self._caps:
-            raise _not_supported(self._store, capability, needed_by)
-        return self._store
+        return self._handle(self._config, namespace_id)
 
     # -- lifetime ---------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from unistore._ns_checks import short
+from unistore._namespaced._checks import short
 
 __all__ = ["LOGGER_NAME", "log_cas", "log_lifecycle"]
 

@@ -1,0 +1,71 @@
+"""The two kinds of namespace handle: reads decoded to ``str``, or left as ``bytes``."""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine
+from typing import Any, Final
+
+from unistore._namespaced._checks import SLOT_CACHE, admit_slot, check_fields, check_slot, not_utf8
+from unistore._namespaced._handle import Namespace
+
+__all__ = ["BytesNamespace", "TextNamespace"]
+
+_SLOTS: Final = SLOT_CACHE
+
+
+class TextNamespace(Namespace[str]):
+    __slots__ = ()
+
+    async def get(self, slot: str) -> str | None:
+        try:
+            slot = _SLOTS[slot]
+        except (KeyError, TypeError):
+            slot = admit_slot(slot)
+        data = await self._store.get(self._ns, slot)
+        if data is None:
+            return None
+        try:
+            return data.decode()
+        except UnicodeDecodeError as exc:
+            raise not_utf8(slot, exc) from None
+
+    async def hget(self, slot: str, field: str) -> str | None:
+        try:
+            slot = _SLOTS[slot]
+        except (KeyError, TypeError):
+            slot = admit_slot(slot)
+        if type(field) is not str:
+            field = check_fields((field,))[0]
+        data = await self._store.hget(self._ns, slot, field)
+        if data is None:
+            return None
+        try:
+            return data.decode()
+        except UnicodeDecodeError as exc:
+            raise not_utf8(slot, exc) from None
+
+    async def hgetall(self, slot: str) -> dict[str, str]:
+        fields = await self._store.hgetall(self._ns, check_slot(slot))
+        try:
+            return {name: data.decode() for name, data in fields.items()}
+        except UnicodeDecodeError as exc:
+            raise not_utf8(slot, exc) from None
+
+
+class BytesNamespace(Namespace[bytes]):
+    __slots__ = ()
+
+    def get(self, slot: str) -> Coroutine[Any, Any, bytes | None]:
+        try:
+            slot = _SLOTS[slot]
+        except (KeyError, TypeError):
+            slot = admit_slot(slot)
+        return self._store.get(self._ns, slot)
+
+    def hget(self, slot: str, field: str) -> Coroutine[Any, Any, bytes | None]:
+        if type(field) is not str:
+            field = check_fields((field,))[0]
+        return self._store.hget(self._ns, check_slot(slot), field)
+
+    def hgetall(self, slot: str) -> Coroutine[Any, Any, dict[str, bytes]]:
+        return self._store.hgetall(self._ns, check_slot(slot))
