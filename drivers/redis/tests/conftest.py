@@ -21,7 +21,7 @@ import pytest
 import redis
 
 import unistore
-from unistore._url import StoreURL
+from unistore import StoreURL
 from unistore_redis import RedisStore
 
 ENV_VAR = "UNISTORE_TEST_REDIS_URL"

@@ -26,11 +26,11 @@ def _tag(key: bytes) -> bytes:
 
 async def test_unhashable_namespace_is_a_validation_error(store: RedisStore) -> None:
     bad: Any = ["ns"]
-    with pytest.raises(ValidationError, match="namespaces must be str"):
+    with pytest.raises(ValidationError, match="namespace must be a str"):
         await store.get(bad, "a")
-    with pytest.raises(ValidationError, match="namespaces must be str"):
+    with pytest.raises(ValidationError, match="namespace must be a str"):
         await store.set(bad, "a", b"1", ttl=TTL)
-    with pytest.raises(ValidationError, match="namespaces must be str"):
+    with pytest.raises(ValidationError, match="namespace must be a str"):
         async with store.transaction(bad, ["a"]):
             pass
 
@@ -90,7 +90,7 @@ async def test_cancelled_transaction_entry_releases_its_connection(
 async def test_hdel_rejects_unhashable_field_names(store: RedisStore) -> None:
     await store.hset("ns", "h", {"f": b"1"}, ttl=TTL)
     fields: Any = [["f"]]
-    with pytest.raises(ValidationError, match="field names must be str"):
+    with pytest.raises(ValidationError, match="field name must be a str"):
         await store.hdel("ns", "h", fields)
     assert await store.hdel("ns", "h", ["f", "f"]) == 1
     assert await store.slots("ns") == []

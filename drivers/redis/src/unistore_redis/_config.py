@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from unistore._url import StoreURL
+from unistore import StoreURL
 from unistore.errors import InvalidOptionError, InvalidURLError
 from unistore.protocols import KEYWORD_ONLY, Option
 

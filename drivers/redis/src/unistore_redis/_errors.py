@@ -1,10 +1,13 @@
-"""The one place where redis-py exceptions become unistore errors."""
+"""The redis driver's error table: redis-py exceptions and the unistore errors they become.
+
+The SDK applies it around every primitive (the message follows the store's
+redacted URL; the password is scrubbed from it). Rows are tried in order.
+"""
 
 from __future__ import annotations
 
 import redis.exceptions as rex
 
-from unistore._url import StoreURL
 from unistore.errors import (
     AuthenticationError,
     CapacityError,
@@ -12,42 +15,67 @@ from unistore.errors import (
     SlotKindError,
     StoreTimeoutError,
     StoreUnavailableError,
-    UnistoreError,
+    ValidationError,
 )
+from unistore.sdk import ErrorRule, ErrorTable
 
-__all__ = ["map_error"]
+__all__ = ["ERRORS"]
+
+_REFUSED = "the server refused the credentials"
+_OOM = "the server is out of memory (maxmemory reached)"
 
 
-def map_error(exc: BaseException, url: StoreURL) -> UnistoreError:
-    """Return the unistore error for a redis-py exception (raise it ``from exc``).
-
-    The message names the redacted URL and the kind of failure, never a value.
-    """
-    where = f"redis store {url}"
-    if isinstance(exc, rex.AuthenticationError | rex.AuthorizationError | rex.NoPermissionError):
-        return AuthenticationError(f"{where}: the server refused the credentials ({exc})")
-    if isinstance(exc, rex.TimeoutError | TimeoutError):
-        return StoreTimeoutError(f"{where}: the server did not answer in time")
-    if isinstance(exc, rex.ConnectionError) and str(exc).startswith("No connection available"):
+ERRORS = ErrorTable(
+    ErrorRule(
+        (rex.AuthenticationError, rex.AuthorizationError, rex.NoPermissionError),
+        AuthenticationError,
+        lambda exc: f"{_REFUSED} ({exc})",
+    ),
+    ErrorRule(
+        (rex.TimeoutError, TimeoutError), StoreTimeoutError, "the server did not answer in time"
+    ),
+    ErrorRule(
+        rex.ConnectionError,
+        StoreTimeoutError,
         # redis-py's blocking pool gave up waiting: every pooled connection is busy.
-        return StoreTimeoutError(
-            f"{where}: no pooled connection became free within pool_timeout "
-            "(raise max_connections, or hold transactions for less time)"
-        )
-    if isinstance(exc, rex.BusyLoadingError):
-        return StoreUnavailableError(f"{where}: the server is loading its data set")
-    if isinstance(exc, rex.ConnectionError | ConnectionError):
-        return StoreUnavailableError(f"{where}: cannot reach the server ({exc})")
-    if isinstance(exc, rex.OutOfMemoryError):
-        return CapacityError(f"{where}: the server is out of memory (maxmemory reached)")
-    if isinstance(exc, rex.ReadOnlyError):
-        return StoreUnavailableError(f"{where}: the server is a read-only replica")
-    message = str(exc)
-    if isinstance(exc, rex.ResponseError):
-        if message.startswith("WRONGTYPE"):
-            return SlotKindError(f"the slot holds another kind of value ({where})")
-        if message.startswith(("NOAUTH", "WRONGPASS")):
-            return AuthenticationError(f"{where}: the server refused the credentials")
-        if message.startswith("OOM"):
-            return CapacityError(f"{where}: the server is out of memory (maxmemory reached)")
-    return DriverError(f"{where}: {type(exc).__name__}: {message}")
+        "no pooled connection became free within pool_timeout "
+        "(raise max_connections, or hold transactions for less time)",
+        when=lambda exc: str(exc).startswith("No connection available"),
+    ),
+    ErrorRule(rex.BusyLoadingError, StoreUnavailableError, "the server is loading its data set"),
+    ErrorRule(
+        (rex.ConnectionError, ConnectionError),
+        StoreUnavailableError,
+        lambda exc: f"cannot reach the server ({exc})",
+    ),
+    ErrorRule(rex.OutOfMemoryError, CapacityError, _OOM),
+    ErrorRule(rex.ReadOnlyError, StoreUnavailableError, "the server is a read-only replica"),
+    ErrorRule(
+        rex.ResponseError,
+        SlotKindError,
+        "the slot holds another kind of value",
+        when=lambda exc: str(exc).startswith("WRONGTYPE"),
+    ),
+    # INCRBY on a value that is not a canonical decimal int64.
+    ErrorRule(
+        rex.ResponseError,
+        SlotKindError,
+        "the slot holds a value that is not an integer",
+        when=lambda exc: "not an integer" in str(exc),
+    ),
+    # INCRBY past the int64 range: Redis changes nothing.
+    ErrorRule(
+        rex.ResponseError,
+        ValidationError,
+        "incr would overflow a 64-bit integer",
+        when=lambda exc: "would overflow" in str(exc),
+    ),
+    ErrorRule(
+        rex.ResponseError,
+        AuthenticationError,
+        _REFUSED,
+        when=lambda exc: str(exc).startswith(("NOAUTH", "WRONGPASS")),
+    ),
+    ErrorRule(rex.ResponseError, CapacityError, _OOM, when=lambda exc: str(exc).startswith("OOM")),
+    fallback=ErrorRule(rex.RedisError, DriverError, lambda exc: f"{type(exc).__name__}: {exc}"),
+)

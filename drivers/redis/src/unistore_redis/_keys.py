@@ -29,8 +29,6 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from unistore.errors import ValidationError
-
 __all__ = ["KeyLayout", "escape", "glob_escape", "unescape"]
 
 _SPECIAL = re.compile(rb"[%{}*?\[\]:\\\x00-\x1f\x7f]")
@@ -46,12 +44,7 @@ def escape(text: str) -> bytes:
     """Return ``text`` as UTF-8 with the special bytes percent-encoded.
 
     Lone surrogates are kept (``surrogatepass``) so that any ``str`` round-trips.
-
-    Raises:
-        ValidationError: ``text`` is not a ``str``.
     """
-    if not isinstance(text, str):
-        raise ValidationError(f"ids and slot names must be str, got {type(text).__name__}")
     raw = text.encode("utf-8", "surrogatepass")
     return _SPECIAL.sub(_hex, raw)
 
@@ -81,14 +74,7 @@ class KeyLayout:
         self._namespace_cached = lru_cache(maxsize=4096)(self._namespace)
 
     def namespace(self, ns: str) -> tuple[bytes, bytes]:
-        """Return (slot key prefix, index key) of ``ns``.
-
-        Raises:
-            ValidationError: ``ns`` is not a ``str``.
-        """
-        # Checked before the cache, which would fail on unhashable ids with a TypeError.
-        if not isinstance(ns, str):
-            raise ValidationError(f"namespaces must be str, got {type(ns).__name__}")
+        """Return (slot key prefix, index key) of ``ns``."""
         return self._namespace_cached(ns)
 
     def _namespace(self, ns: str) -> tuple[bytes, bytes]:

@@ -127,20 +127,18 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   reindex(KEYS[2], now)
   return ARGV[2]
 end
+-- INCRBY accepts only canonical decimal int64 values and refuses to leave the
+-- int64 range, changing nothing; its error ("not an integer", "would overflow",
+-- WRONGTYPE) goes back as it is, for the driver's error table.
 local ok, res = pcall(redis.call, 'INCRBY', KEYS[1], ARGV[2])
 if ok then
   -- The digits, not the Lua number: doubles lose integers beyond 2^53.
   return redis.call('GET', KEYS[1])
 end
-local msg = res
 if type(res) == 'table' then
-  msg = res['err']
+  res = res['err']
 end
-msg = tostring(msg)
-if string.find(msg, 'not an integer', 1, true) then
-  return redis.error_reply('WRONGTYPE the slot does not hold an integer')
-end
-return redis.error_reply(msg)
+return redis.error_reply(tostring(res))
 """,
 )
 

@@ -1,16 +1,18 @@
-"""SessionDocuments on Redis: records, message lists, O(1) forks, lexical listing."""
+"""SessionDocuments on Redis: records, message lists, O(1) forks, lexical listing.
+
+The primitives of :class:`~unistore.sdk.SessionDocumentsBase`, each one script
+call (see :mod:`unistore_redis._lua_sessions`); arguments arrive checked.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import re
+from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from redis.exceptions import RedisError
+import redis.asyncio as aioredis
 
 from unistore.errors import (
     CorruptionError,
@@ -20,13 +22,13 @@ from unistore.errors import (
     ValidationError,
 )
 from unistore.protocols import SessionPage, SessionRecord
+from unistore.sdk import SessionDocumentsBase, decode_cursor, encode_cursor, short
 from unistore_redis import _lua_sessions as lua
-from unistore_redis._common import RedisBase
+from unistore_redis._keys import KeyLayout
 
 __all__ = ["RedisSessions"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_CURSOR = re.compile(rb"\d{20}.+", re.DOTALL)
 
 
 def _text(value: str) -> bytes:
@@ -37,27 +39,13 @@ def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogatepass")
 
 
-def _metadata_json(metadata: Mapping[str, Any] | None) -> bytes:
-    if metadata is None:
-        return b"{}"
-    try:
-        return json.dumps(dict(metadata), allow_nan=False).encode("ascii")
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"session metadata must be JSON-compatible: {exc}") from None
-
-
 def _label(label: str | None) -> tuple[bytes, bytes]:
-    if label is None:
-        return b"0", b""
-    if not isinstance(label, str):
-        raise ValidationError(f"a session label must be a str, got {type(label).__name__}")
-    return b"1", _text(label)
+    return (b"0", b"") if label is None else (b"1", _text(label))
 
 
-def _check_int(name: str, value: object, *, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValidationError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
+def _meta(metadata: dict[str, Any] | None) -> tuple[bytes, bytes]:
+    # The SDK checked that it is JSON-compatible.
+    return (b"0", b"") if metadata is None else (b"1", json.dumps(metadata).encode("ascii"))
 
 
 def _micros(raw: bytes) -> datetime:
@@ -65,21 +53,33 @@ def _micros(raw: bytes) -> datetime:
 
 
 def _missing(session_id: str) -> SessionNotFoundError:
-    return SessionNotFoundError(f"no session {session_id[:80]!r}", session_id=session_id)
+    return SessionNotFoundError(f"no session {short(session_id)}", session_id=session_id)
 
 
-class RedisSessions(RedisBase):
-    """The SessionDocuments capability of :class:`~unistore_redis.RedisStore`."""
+def _exists(session_id: str) -> SessionExistsError:
+    return SessionExistsError(f"session {short(session_id)} already exists", session_id=session_id)
+
+
+class RedisSessions(SessionDocumentsBase):
+    """The SessionDocuments primitives of :class:`~unistore_redis.RedisStore`."""
+
+    _keys: KeyLayout
+
+    @property
+    @abstractmethod
+    def _redis(self) -> aioredis.Redis:
+        """The client, for one operation (provided by the store)."""
 
     def _record(self, flat: Sequence[bytes] | Mapping[bytes, bytes]) -> SessionRecord:
-        if isinstance(flat, Mapping):
-            fields = flat
-        else:
-            fields = dict(zip(flat[::2], flat[1::2], strict=True))
+        fields = (
+            flat if isinstance(flat, Mapping) else dict(zip(flat[::2], flat[1::2], strict=True))
+        )
         try:
-            label = fields.get(b"label")
-            parent = fields.get(b"parent")
-            fork_point = fields.get(b"fp")
+            label, parent, fork_point = (
+                fields.get(b"label"),
+                fields.get(b"parent"),
+                fields.get(b"fp"),
+            )
             return SessionRecord(
                 id=_decode(fields[b"id"]),
                 label=None if label is None else _decode(label),
@@ -91,50 +91,29 @@ class RedisSessions(RedisBase):
                 message_count=int(fields[b"n"]),
             )
         except (KeyError, ValueError) as exc:
-            raise CorruptionError(f"unreadable session record in redis store {self.url}") from exc
+            raise CorruptionError(
+                f"{self.NAME} store {self.url}: unreadable session record"
+            ) from exc
 
-    async def create_session(
-        self,
-        session_id: str,
-        *,
-        label: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
+    async def _create_session(
+        self, session_id: str, label: str | None, metadata: dict[str, Any] | None
     ) -> SessionRecord:
-        """Create an empty session (one round trip).
-
-        Raises:
-            SessionExistsError: The id is taken.
-        """
-        has_label, label_text = _label(label)
         keys = self._keys
-        args = [keys.session_stem(session_id), _text(session_id), has_label, label_text]
-        args.append(_metadata_json(metadata))
-        reply = await self._eval(lua.CREATE, [keys.listing, keys.clock], args)
+        args = [keys.session_stem(session_id), _text(session_id), *_label(label)]
+        args.append(json.dumps(metadata or {}).encode("ascii"))
+        reply = await lua.CREATE.run(self._redis, [keys.listing, keys.clock], args)
         if reply[0] == 0:
-            raise SessionExistsError(
-                f"session {session_id[:80]!r} already exists", session_id=session_id
-            )
+            raise _exists(session_id)
         return self._record(reply[1])
 
-    async def fork_session(
+    async def _fork_session(
         self,
         parent_id: str,
         session_id: str,
-        *,
-        at: int | None = None,
-        label: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
+        at: int | None,
+        label: str | None,
+        metadata: dict[str, Any] | None,
     ) -> SessionRecord:
-        """Create a fork pointing at the parent's first ``at`` messages (O(1)).
-
-        Raises:
-            SessionNotFoundError: The parent does not exist.
-            SessionExistsError: ``session_id`` is taken.
-            ValidationError: ``at`` is negative or beyond the parent's length.
-        """
-        if at is not None and (isinstance(at, bool) or not isinstance(at, int)):
-            raise ValidationError(f"fork point must be an int, got {at!r}")
-        has_label, label_text = _label(label)
         keys = self._keys
         args = [
             keys.session_stem(parent_id),
@@ -142,59 +121,44 @@ class RedisSessions(RedisBase):
             _text(session_id),
             _text(parent_id),
             b"" if at is None else at,
-            has_label,
-            label_text,
-            _metadata_json(metadata),
+            *_label(label),
+            json.dumps(metadata or {}).encode("ascii"),
         ]
-        reply = await self._eval(lua.FORK, [keys.listing, keys.clock], args)
+        reply = await lua.FORK.run(self._redis, [keys.listing, keys.clock], args)
         status = reply[0]
         if status == -1:
             raise _missing(parent_id)
         if status == -3:
             raise ValidationError(f"fork point must be between 0 and {reply[1]}, got {at!r}")
         if status == 0:
-            raise SessionExistsError(
-                f"session {session_id[:80]!r} already exists", session_id=session_id
-            )
+            raise _exists(session_id)
         return self._record(reply[1])
 
-    async def _write_messages(
+    async def _replace_messages(
         self,
         session_id: str,
         start: int | None,
-        messages: Sequence[str],
+        messages: list[str],
         expected_length: int,
         label: str | None,
-        metadata: Mapping[str, Any] | None,
+        metadata: dict[str, Any] | None,
     ) -> SessionRecord:
-        _check_int("expected_length", expected_length)
-        if start is not None and (isinstance(start, bool) or not isinstance(start, int)):
-            raise ValidationError(f"replace start must be an int, got {start!r}")
-        if isinstance(messages, str):
-            raise ValidationError("messages must be a sequence of JSON strings, not one str")
-        has_label, label_text = _label(label)
-        has_meta, meta = (b"0", b"") if metadata is None else (b"1", _metadata_json(metadata))
         keys = self._keys
-        args: list[Any] = [
+        args: list[bytes | int] = [
             keys.session_stem(session_id),
             b"" if start is None else start,
             expected_length,
-            has_label,
-            label_text,
-            has_meta,
-            meta,
+            *_label(label),
+            *_meta(metadata),
+            *map(_text, messages),
         ]
-        for message in messages:
-            if not isinstance(message, str):
-                raise ValidationError("each message must be a str (a JSON text)")
-            args.append(_text(message))
-        reply = await self._eval(lua.APPEND, [keys.listing, keys.clock], args)
+        reply = await lua.APPEND.run(self._redis, [keys.listing, keys.clock], args)
         status = reply[0]
         if status == -1:
             raise _missing(session_id)
         if status == -2:
             raise SessionConflictError(
-                f"session {session_id[:80]!r} has {reply[1]} messages, expected {expected_length}",
+                f"session {short(session_id)} has {reply[1]} messages, expected {expected_length}",
                 session_id=session_id,
                 expected=expected_length,
                 actual=reply[1],
@@ -203,125 +167,41 @@ class RedisSessions(RedisBase):
             raise ValidationError(f"replace start must be between 0 and {reply[1]}, got {start!r}")
         return self._record(reply[1])
 
-    async def append_messages(
-        self,
-        session_id: str,
-        messages: Sequence[str],
-        *,
-        expected_length: int,
-        label: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> SessionRecord:
-        """Append messages if the session has ``expected_length`` (one round trip).
-
-        Raises:
-            SessionNotFoundError: No such session.
-            SessionConflictError: The stored length differs; nothing written.
-        """
-        return await self._write_messages(
-            session_id, None, messages, expected_length, label, metadata
-        )
-
-    async def replace_messages(
-        self,
-        session_id: str,
-        start: int,
-        messages: Sequence[str],
-        *,
-        expected_length: int,
-        label: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> SessionRecord:
-        """Drop messages from ``start`` on and append ``messages`` (one round trip).
-
-        Forks that still share a dropped message are materialised first, in the
-        same script.
-
-        Raises:
-            SessionNotFoundError: No such session.
-            SessionConflictError: The stored length differs; nothing written.
-            ValidationError: ``start`` is negative or beyond the length.
-        """
-        return await self._write_messages(
-            session_id, start, messages, expected_length, label, metadata
-        )
-
-    async def read_messages(self, session_id: str, *, last: int | None = None) -> list[str]:
-        """Return all messages, or the last ``last`` (one round trip).
-
-        Raises:
-            SessionNotFoundError: No such session.
-        """
-        if last is not None:
-            _check_int("last", last)
+    async def _read_messages(self, session_id: str, last: int | None) -> list[str]:
         args = [self._keys.session_stem(session_id), b"" if last is None else last]
-        reply = await self._eval(lua.READ, [self._keys.listing], args)
+        reply = await lua.READ.run(self._redis, [self._keys.listing], args)
         if reply[0] == -1:
             raise _missing(session_id)
         return [_decode(message) for message in reply[1]]
 
-    async def get_session(self, session_id: str) -> SessionRecord | None:
-        """Return a session's record, or ``None`` (one ``HGETALL``)."""
-        self._check_open()
-        try:
-            fields = cast(
-                "dict[bytes, bytes]",
-                await self._client.hgetall(self._keys.session_stem(session_id) + b":r"),
-            )
-        except RedisError as exc:
-            self._fail(exc)
+    async def _get_session(self, session_id: str) -> SessionRecord | None:
+        key = self._keys.session_stem(session_id) + b":r"
+        fields = cast("dict[bytes, bytes]", await self._redis.hgetall(key))
         return self._record(fields) if fields else None
 
-    async def list_sessions(self, *, limit: int = 50, cursor: str | None = None) -> SessionPage:
-        """Return records newest first, paged by an opaque cursor (one round trip).
-
-        Reads records only, never messages.
-        """
-        _check_int("limit", limit, minimum=1)
-        after = b"" if cursor is None else self._decode_cursor(cursor)
-        reply = await self._eval(lua.LIST, [self._keys.listing], [after, limit])
-        more, flat = reply
+    async def _list_sessions(self, limit: int, cursor: str | None) -> SessionPage:
+        after = b""
+        if cursor is not None:
+            # The listing member after which the page starts: update time and session.
+            stamp, session_id = decode_cursor(cursor, int, str)
+            after = b"%020d" % cast(int, stamp) + self._keys.session_stem(cast(str, session_id))
+        more, flat = await lua.LIST.run(self._redis, [self._keys.listing], [after, limit])
         items = [self._record(flat[i + 1]) for i in range(0, len(flat), 2)]
         next_cursor = None
-        if more and flat:
-            next_cursor = base64.urlsafe_b64encode(flat[-2]).decode("ascii")
+        if more and items:
+            next_cursor = encode_cursor(int(flat[-2][:20]), items[-1].id)
         return SessionPage(items=items, next_cursor=next_cursor)
 
-    def _decode_cursor(self, cursor: str) -> bytes:
-        try:
-            raw = base64.urlsafe_b64decode(cursor.encode("ascii"))
-        except (binascii.Error, ValueError, UnicodeError, AttributeError) as exc:
-            raise ValidationError("invalid session listing cursor") from exc
-        if not _CURSOR.fullmatch(raw):
-            raise ValidationError("invalid session listing cursor")
-        return raw
-
-    async def update_session(
-        self,
-        session_id: str,
-        *,
-        label: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
+    async def _update_session(
+        self, session_id: str, label: str | None, metadata: dict[str, Any] | None
     ) -> SessionRecord:
-        """Replace label and/or metadata (``None`` keeps); one round trip.
-
-        Raises:
-            SessionNotFoundError: No such session.
-        """
-        has_label, label_text = _label(label)
-        has_meta, meta = (b"0", b"") if metadata is None else (b"1", _metadata_json(metadata))
         keys = self._keys
-        args = [keys.session_stem(session_id), has_label, label_text, has_meta, meta]
-        reply = await self._eval(lua.UPDATE, [keys.listing, keys.clock], args)
+        args = [keys.session_stem(session_id), *_label(label), *_meta(metadata)]
+        reply = await lua.UPDATE.run(self._redis, [keys.listing, keys.clock], args)
         if reply[0] == -1:
             raise _missing(session_id)
         return self._record(reply[1])
 
-    async def delete_session(self, session_id: str) -> bool:
-        """Delete a session; its forks first get their own copy of what they shared.
-
-        Returns:
-            Whether the session existed.
-        """
+    async def _delete_session(self, session_id: str) -> bool:
         args = [self._keys.session_stem(session_id)]
-        return bool(await self._eval(lua.DELETE, [self._keys.listing], args))
+        return bool(await lua.DELETE.run(self._redis, [self._keys.listing], args))

@@ -1,50 +1,33 @@
-"""Argument checks and conversions shared by the store and its transactions."""
+"""Encodings the scripts need: TTLs in milliseconds, field names, and the write-op stream.
+
+Arguments arrive checked by the SDK; nothing here validates.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Final
 
-from unistore.errors import ValidationError
+from unistore.sdk import DeleteOp, HDelOp, HSetOp, Op, SetOp
+from unistore_redis._keys import KeyLayout, escape
 
-__all__ = ["field_bytes", "field_str", "hdel_args", "hset_args", "ttl_ms", "value_bytes"]
+__all__ = ["apply_args", "field_bytes", "field_str", "ttl_ms"]
 
 #: Longest expiry Redis accepts comfortably (about 300 years, in milliseconds).
-_MAX_TTL_MS = 10**13
+_MAX_TTL_MS: Final = 10**13
 
 
 def ttl_ms(ttl: float) -> int:
-    """Return a TTL in whole milliseconds (rounded up, at least 1).
+    """Return a TTL of positive seconds in whole milliseconds (rounded up, at least 1).
 
-    Raises:
-        ValidationError: ``ttl`` is not a positive finite number.
+    Rounding up keeps a sub-millisecond TTL from meaning "expire now".
     """
-    cls = ttl.__class__
-    if cls is not float and cls is not int and (cls is bool or not isinstance(ttl, int | float)):
-        raise ValidationError(f"ttl must be a number of seconds, got {ttl!r}")
-    if not 0 < ttl < math.inf:
-        raise ValidationError(f"ttl must be a positive finite number of seconds, got {ttl!r}")
     return min(_MAX_TTL_MS, max(1, math.ceil(ttl * 1000)))
-
-
-def value_bytes(value: Any) -> bytes:
-    """Return a slot value as ``bytes``.
-
-    Raises:
-        ValidationError: ``value`` is not bytes-like.
-    """
-    if type(value) is bytes:
-        return value
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value)
-    raise ValidationError(f"slot values must be bytes, got {type(value).__name__}")
 
 
 def field_bytes(name: str) -> bytes:
     """Encode a hash field name (any ``str``, lone surrogates included)."""
-    if not isinstance(name, str):
-        raise ValidationError(f"hash field names must be str, got {type(name).__name__}")
     return name.encode("utf-8", "surrogatepass")
 
 
@@ -53,31 +36,29 @@ def field_str(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogatepass")
 
 
-def hset_args(mapping: Mapping[str, bytes], ttl: float) -> list[Any]:
-    """Return the arguments of an ``H`` op of the write script: ttl, count, fields.
+def apply_args(
+    keys: KeyLayout, ns: str, ops: Sequence[Op]
+) -> tuple[list[bytes], list[bytes | int]]:
+    """Return the KEYS and ARGV of one ``APPLY`` script call for ``ops``.
 
-    Raises:
-        ValidationError: ``mapping`` is not a mapping of ``str`` to bytes, or
-            ``ttl`` is not a positive number.
+    ARGV is the op stream the script reads: ``S member value ttl_ms``,
+    ``D member``, ``H member ttl_ms n f1 v1 ...`` or ``X member n f1 ...``.
     """
-    if not isinstance(mapping, Mapping):
-        raise ValidationError(f"hash fields must be a mapping, got {type(mapping).__name__}")
-    args: list[Any] = [ttl_ms(ttl), len(mapping)]
-    for name, value in mapping.items():
-        args.append(field_bytes(name))
-        args.append(value_bytes(value))
-    return args
-
-
-def hdel_args(fields: Sequence[str]) -> list[Any]:
-    """Return the arguments of an ``X`` op of the write script: count, distinct names.
-
-    Raises:
-        ValidationError: ``fields`` is one ``str`` or holds a non-``str``.
-    """
-    if isinstance(fields, str):
-        raise ValidationError("fields must be a list of names, not one str")
-    # Encoded before deduplication: a non-str name (even an unhashable one) must
-    # fail as a ValidationError; the encoding is injective, so duplicates stay duplicates.
-    names = list(dict.fromkeys(field_bytes(name) for name in fields))
-    return [len(names), *names]
+    prefix, index = keys.namespace(ns)
+    script_keys = [index]
+    args: list[bytes | int] = []
+    for op in ops:
+        member = escape(op.slot)
+        script_keys.append(prefix + member)
+        if isinstance(op, SetOp):
+            args += (b"S", member, op.value, ttl_ms(op.ttl))
+        elif isinstance(op, DeleteOp):
+            args += (b"D", member)
+        elif isinstance(op, HSetOp):
+            args += (b"H", member, ttl_ms(op.ttl), len(op.mapping))
+            for name, value in op.mapping.items():
+                args += (field_bytes(name), value)
+        else:
+            assert isinstance(op, HDelOp)
+            args += (b"X", member, len(op.fields), *map(field_bytes, op.fields))
+    return script_keys, args
