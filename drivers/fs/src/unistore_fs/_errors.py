@@ -1,34 +1,63 @@
-"""The one place where operating-system errors become unistore errors."""
+"""The one table that turns operating-system errors into unistore errors.
+
+Every primitive runs under the SDK's mapping of this table, so an ``OSError``
+raised anywhere below the store root (a full disk, a read-only mount, a folder
+removed by hand) reaches the caller as one unistore error naming the store's
+URL and the system's reason, never a path inside the store or a value.
+"""
 
 from __future__ import annotations
 
 import errno
+from typing import Final
 
-from unistore.errors import CapacityError, DriverError, StoreUnavailableError
+from unistore.errors import CapacityError, StoreUnavailableError
+from unistore.sdk import ErrorRule, ErrorTable
 
-__all__ = ["map_os_error"]
+__all__ = ["ERRORS"]
 
-_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
-_DENIED = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
-_HANDLES = frozenset({errno.EMFILE, errno.ENFILE})
+_FULL: Final = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+_HANDLES: Final = frozenset({errno.EMFILE, errno.ENFILE})
+_DENIED: Final = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
 
 
-def map_os_error(exc: OSError, where: str) -> DriverError:
-    """Translate an ``OSError`` raised under the store root.
+def _reason(exc: BaseException) -> str:
+    return (exc.strerror if isinstance(exc, OSError) else None) or type(exc).__name__
 
-    Args:
-        exc: The error.
-        where: The store's redacted URL, for the message.
-    """
-    reason = exc.strerror or type(exc).__name__
-    if exc.errno in _FULL:
-        return CapacityError(f"store {where} is out of disk space or quota ({reason})")
-    if exc.errno in _HANDLES:
-        return CapacityError(f"store {where} ran out of file descriptors ({reason})")
-    if exc.errno in _DENIED:
-        return StoreUnavailableError(f"store {where} cannot write its folder ({reason})")
-    if exc.errno == errno.ENOENT:
-        return StoreUnavailableError(
-            f"store {where}: a store folder disappeared while in use ({reason})"
-        )
-    return StoreUnavailableError(f"store {where}: file system error ({reason})")
+
+def _errno(exc: BaseException) -> int | None:
+    return exc.errno if isinstance(exc, OSError) else None
+
+
+ERRORS: Final = ErrorTable(
+    ErrorRule(
+        OSError,
+        CapacityError,
+        lambda exc: f"out of disk space or quota ({_reason(exc)})",
+        when=lambda exc: _errno(exc) in _FULL,
+    ),
+    ErrorRule(
+        OSError,
+        CapacityError,
+        lambda exc: f"ran out of file descriptors ({_reason(exc)})",
+        when=lambda exc: _errno(exc) in _HANDLES,
+    ),
+    ErrorRule(
+        OSError,
+        StoreUnavailableError,
+        lambda exc: f"cannot write its folder ({_reason(exc)})",
+        when=lambda exc: _errno(exc) in _DENIED,
+    ),
+    ErrorRule(
+        OSError,
+        StoreUnavailableError,
+        lambda exc: f"a store folder disappeared while in use ({_reason(exc)})",
+        when=lambda exc: _errno(exc) == errno.ENOENT,
+    ),
+    fallback=ErrorRule(
+        OSError,
+        StoreUnavailableError,
+        lambda exc: f"file system error ({_reason(exc)})",
+    ),
+)
+"""OSError families and the unistore error each becomes (first match wins)."""

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
-import random
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,9 +26,19 @@ from types import TracebackType
 from typing import Final
 
 from unistore.errors import StoreTimeoutError
+from unistore.sdk import Backoff, Deadline
 from unistore_fs._fsio import close_quietly, open_dir, open_file
 
-__all__ = ["BUSY", "Busy", "DirLock", "KeyedMutex", "Backoff", "lock_dir", "try_lock_dir"]
+__all__ = [
+    "BUSY",
+    "LOCK_BACKOFF",
+    "Busy",
+    "DirLock",
+    "KeyedMutex",
+    "lock_deadline",
+    "lock_dir",
+    "try_lock_dir",
+]
 
 LOCK_NAME: Final = ".lock"
 
@@ -152,29 +161,14 @@ def try_lock_dir(parent_fd: int, name: str, *, create: bool) -> DirLock | Busy:
     raise StoreTimeoutError("a store directory kept being replaced while locking it")
 
 
-class Backoff:
-    """Growing, jittered pauses between lock attempts, bounded by a deadline."""
+#: Lock polling: short pauses with a floor ("equal" jitter), so a waiter
+#: neither spins nor sleeps long past the holder's release.
+LOCK_BACKOFF: Final = Backoff(base=0.0005, cap=0.02, factor=2.0, jitter="equal")
 
-    def __init__(self, timeout: float, what: str) -> None:
-        self._deadline = time.monotonic() + timeout
-        self._delay = 0.0005
-        self._what = what
-        self._timeout = timeout
 
-    def next_delay(self) -> float:
-        """Return how long to wait before the next attempt.
-
-        Raises:
-            StoreTimeoutError: The deadline has passed.
-        """
-        left = self._deadline - time.monotonic()
-        if left <= 0:
-            raise StoreTimeoutError(
-                f"could not lock {self._what} within {self._timeout:g} s (lock_timeout)"
-            )
-        delay = min(self._delay * random.uniform(0.5, 1.5), left)
-        self._delay = min(self._delay * 2, 0.02)
-        return delay
+def lock_deadline(timeout: float, what: str) -> Deadline:
+    """Return the time budget for waiting for the lock of ``what`` (``lock_timeout``)."""
+    return Deadline(timeout, f"lock {what} (lock_timeout)", LOCK_BACKOFF)
 
 
 def lock_dir(parent_fd: int, name: str, *, create: bool, timeout: float, what: str) -> DirLock:
@@ -182,12 +176,12 @@ def lock_dir(parent_fd: int, name: str, *, create: bool, timeout: float, what: s
 
     Only for callers that hold no other lock.
     """
-    backoff = Backoff(timeout, what)
+    deadline = lock_deadline(timeout, what)
     while True:
         lock = try_lock_dir(parent_fd, name, create=create)
         if isinstance(lock, DirLock):
             return lock
-        time.sleep(backoff.next_delay())
+        time.sleep(deadline.next_delay())
 
 
 class KeyedMutex:

@@ -20,9 +20,7 @@ from __future__ import annotations
 import hashlib
 from typing import Final
 
-from unistore.errors import ValidationError
-
-__all__ = ["MAX_NAME", "check_id", "decode_name", "encode_name"]
+__all__ = ["MAX_NAME", "decode_name", "encode_name"]
 
 #: Longest encoded name; leaves room for suffixes within a 255-byte NAME_MAX.
 MAX_NAME: Final = 120
@@ -41,17 +39,6 @@ def _escape(ch: str) -> str:
     if "A" <= ch <= "Z":
         return "+" + ch.lower()
     return "".join(f"%{byte:02x}" for byte in ch.encode("utf-8", "surrogatepass"))
-
-
-def check_id(value: object, what: str) -> str:
-    """Return ``value`` if it is a str, else raise ``ValidationError`` naming ``what``.
-
-    Called before any file work: a non-str id would otherwise be encoded like
-    another id (``None`` like ``""``) and reach that id's files.
-    """
-    if not isinstance(value, str):
-        raise ValidationError(f"{what} must be a str, got {type(value).__name__}")
-    return value
 
 
 def encode_name(name: str) -> str:

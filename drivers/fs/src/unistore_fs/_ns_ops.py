@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import os
 import random
-import time
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -31,6 +30,7 @@ from unistore_fs._records import (
     decode_record,
     encode_record,
     namespace_of,
+    new_version,
 )
 from unistore_fs._root import Root
 
@@ -96,24 +96,29 @@ def slots(root: Root, ns: str) -> tuple[list[str], int]:
         records = _records(dir_fd, ns)
     finally:
         os.close(dir_fd)
-    now = time.time()
+    now = root.clock()
     live = sorted(slot for _, slot, record in records if record.live(now))
     return live, len(records) - len(live)
 
 
 def touch(root: Root, ns: str, ttl: float) -> int | Busy:
-    """Re-apply ``ttl`` to every live slot, remove expired files; return the live count."""
+    """Re-apply ``ttl`` to every live slot, remove expired files; return the live count.
+
+    Each touched slot gets a new version: a transaction watching one sees the
+    touch as a change (as Redis's WATCH sees an EXPIRE).
+    """
     lock = lock_ns(root, ns, create=False)
     if lock is None:
         return 0
     if isinstance(lock, Busy):
         return lock
     with lock:
-        now = time.time()
+        now = root.clock()
         count = 0
         for name, slot, record in _records(lock.dir_fd, ns):
             if record.live(now):
                 record.expires_at = now + ttl
+                record.version = new_version()
                 data = encode_record(ns, slot, record)
                 write_atomic(lock.dir_fd, name, data, sync=root.sync)
                 count += 1
@@ -134,7 +139,7 @@ def purge(root: Root, ns: str) -> int | Busy:
     if isinstance(lock, Busy):
         return lock
     with lock:
-        now = time.time()
+        now = root.clock()
         records = _records(lock.dir_fd, ns, strict=False)
         count = sum(1 for _, _, record in records if record.live(now))
         remove_dir(root.ns_fd, encode_name(ns), lock, sync=root.sync)
@@ -175,7 +180,7 @@ def _live_namespace(root: Root, name: str, now: float) -> str | None:
 
 def live_namespaces(root: Root, names: list[str], prefix: str) -> list[str]:
     """Return the namespaces among folders ``names`` that start with ``prefix`` and are live."""
-    now = time.time()
+    now = root.clock()
     out = []
     for name in names:
         try:
@@ -236,7 +241,7 @@ def sweep_namespace(root: Root, name: str, now: float) -> int:
 
 def sweep_one(root: Root, ns: str) -> int:
     """Sweep one namespace now (after a listing saw expired files in it)."""
-    return sweep_namespace(root, encode_name(ns), time.time())
+    return sweep_namespace(root, encode_name(ns), root.clock())
 
 
 @dataclass
@@ -264,7 +269,7 @@ def sweep_step(root: Root, state: SweepState, batch: int) -> int:
         state.position = 0
     chunk = state.names[state.position : state.position + batch]
     state.position += len(chunk)
-    now = time.time()
+    now = root.clock()
     removed = 0
     for name in chunk:
         try:

@@ -17,21 +17,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from unistore.errors import CorruptionError, SlotKindError, ValidationError
+from unistore.errors import CorruptionError, SlotKindError
 from unistore.protocols import SlotKind
+from unistore.sdk import short
 from unistore_fs._names import encode_name
 
 __all__ = [
     "SlotRecord",
-    "check_fields",
-    "check_ttl",
-    "check_value",
     "decode_record",
     "encode_record",
     "kind_error",
@@ -53,33 +49,9 @@ def new_version() -> str:
     return os.urandom(8).hex()
 
 
-def check_ttl(ttl: float) -> float:
-    """Return ``ttl`` as a float, or raise ``ValidationError`` if not positive and finite."""
-    if isinstance(ttl, bool) or not (isinstance(ttl, int | float) and 0 < ttl < math.inf):
-        raise ValidationError(f"ttl must be a positive finite number of seconds, got {ttl!r}")
-    return float(ttl)
-
-
-def check_value(value: object) -> bytes:
-    """Return a value as bytes, or raise ``ValidationError`` if it is not bytes-like."""
-    if not isinstance(value, bytes | bytearray | memoryview):
-        raise ValidationError(f"values must be bytes, got {type(value).__name__}")
-    return bytes(value)
-
-
-def check_fields(mapping: Mapping[str, bytes]) -> dict[str, bytes]:
-    """Return hash fields as a dict of str to bytes, or raise ``ValidationError``."""
-    out = {}
-    for name, value in mapping.items():
-        if not isinstance(name, str):
-            raise ValidationError(f"hash field names must be str, got {type(name).__name__}")
-        out[name] = check_value(value)
-    return out
-
-
 def kind_error(slot: str, expected: SlotKind, actual: SlotKind) -> SlotKindError:
     """Return the error for using a slot as another kind than it holds."""
-    return SlotKindError(f"slot {slot[:80]!r} holds a {actual.value}, not a {expected.value}")
+    return SlotKindError(f"slot {short(slot)} holds a {actual.value}, not a {expected.value}")
 
 
 @dataclass(slots=True)

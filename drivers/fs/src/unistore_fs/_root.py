@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -20,7 +22,7 @@ from unistore_fs._fsio import (
     write_temp,
 )
 
-__all__ = ["LAYOUT_DIRS", "VERSION_FILE", "Root", "open_root"]
+__all__ = ["LAYOUT_DIRS", "VERSION_FILE", "Root", "destroy_layout", "open_root"]
 
 VERSION_FILE: Final = "VERSION"
 VERSION_TEXT: Final = b"unistore-fs layout 1\n"
@@ -48,12 +50,19 @@ class Root:
     index_fd: int
     sync: bool
     lock_timeout: float
+    #: The store's wall clock (seconds since the epoch), for every expiry and stamp.
+    clock: Callable[[], float]
     users: int = 0
     retired: bool = False
 
+    @property
+    def fds(self) -> tuple[int, ...]:
+        """The open descriptors, innermost first."""
+        return (self.index_fd, self.sessions_fd, self.ns_fd, self.root_fd)
+
     def close(self) -> None:
         """Close every descriptor (called once, when retired and unused)."""
-        for fd in (self.index_fd, self.sessions_fd, self.ns_fd, self.root_fd):
+        for fd in self.fds:
             close_quietly(fd)
 
 
@@ -67,7 +76,9 @@ def _open_subdir(root_fd: int, name: str) -> int:
     return open_dir(name, root_fd)
 
 
-def open_root(path: str, *, where: str, sync: bool, lock_timeout: float) -> Root:
+def open_root(
+    path: str, *, where: str, sync: bool, lock_timeout: float, clock: Callable[[], float]
+) -> Root:
     """Create (if needed), check and open a store root.
 
     Raises:
@@ -117,4 +128,28 @@ def open_root(path: str, *, where: str, sync: bool, lock_timeout: float) -> Root
         index_fd=fds[3],
         sync=sync,
         lock_timeout=lock_timeout,
+        clock=clock,
     )
+
+
+def destroy_layout(path: str) -> None:
+    """Remove what a store keeps under ``path`` (its layout folders and VERSION file).
+
+    Files in the root that the store did not create are left alone.
+    """
+    try:
+        root_fd = os.open(path, DIR_FLAGS & ~os.O_NOFOLLOW)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    try:
+        for name in LAYOUT_DIRS:
+            try:
+                shutil.rmtree(name, dir_fd=root_fd)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                # A link or a file where our folder should be: remove the entry itself.
+                remove_quietly(name, root_fd)
+        remove_quietly(VERSION_FILE, root_fd)
+    finally:
+        close_quietly(root_fd)

@@ -19,17 +19,17 @@ least as many appends).
 
 from __future__ import annotations
 
-import base64
 import fcntl
 import json
 import logging
 import os
 import time
 from collections.abc import Iterator
-from typing import Final
+from typing import Final, cast
 
-from unistore.errors import CorruptionError, ValidationError
+from unistore.errors import CorruptionError
 from unistore.protocols import SessionPage
+from unistore.sdk import decode_cursor, encode_cursor
 from unistore_fs._fsio import (
     TEMP_PREFIX,
     close_quietly,
@@ -43,7 +43,7 @@ from unistore_fs._fsio import (
     write_all,
     write_atomic,
 )
-from unistore_fs._locks import LOCK_NAME, Backoff
+from unistore_fs._locks import LOCK_NAME, lock_deadline
 from unistore_fs._root import Root
 from unistore_fs._session_meta import SessionMeta, load_meta
 
@@ -60,27 +60,9 @@ _PENDING_US: Final = 60_000_000
 _MIN_GROWTH: Final = 256 * 1024
 
 
-def encode_cursor(micros: int, session_id: str) -> str:
-    """Encode a listing position as an opaque cursor."""
-    raw = json.dumps([micros, session_id]).encode("ascii")
-    return base64.urlsafe_b64encode(raw).decode("ascii")
-
-
-def decode_cursor(cursor: str) -> tuple[int, str]:
-    """Decode a cursor made by :func:`encode_cursor`.
-
-    Raises:
-        ValidationError: The cursor was not made here.
-    """
-    if not isinstance(cursor, str):
-        raise ValidationError(f"a session listing cursor is a str, got {type(cursor).__name__}")
-    try:
-        micros, session_id = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
-    except (ValueError, TypeError, UnicodeError) as exc:
-        raise ValidationError("invalid session listing cursor") from exc
-    if isinstance(micros, bool) or not isinstance(micros, int) or not isinstance(session_id, str):
-        raise ValidationError("invalid session listing cursor")
-    return micros, session_id
+def _micros(root: Root) -> int:
+    """Return the store clock's time in Unix microseconds."""
+    return round(root.clock() * 1_000_000)
 
 
 def _entry(micros: int, session_id: str) -> bytes:
@@ -183,14 +165,14 @@ class _IndexLock:
 
     def __enter__(self) -> None:
         fd = open_file(LOCK_NAME, self._root.index_fd, os.O_RDWR | os.O_CREAT)
-        backoff = Backoff(self._root.lock_timeout, "the session index")
+        deadline = lock_deadline(self._root.lock_timeout, "the session index")
         try:
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
-                    time.sleep(backoff.next_delay())
+                    time.sleep(deadline.next_delay())
         except BaseException:
             os.close(fd)
             raise
@@ -216,7 +198,7 @@ def stamp(root: Root, session_id: str) -> int:
             for _, line in _lines_backward(fd, end):
                 last = _parse(line)[0]
                 break
-            micros = max(time.time_ns() // 1000, last + 1)
+            micros = max(_micros(root), last + 1)
             line = _entry(micros, session_id)
             write_all(fd, line, end)
             if root.sync:
@@ -250,7 +232,7 @@ def _compact(root: Root) -> None:
         except CorruptionError:
             continue
         times.setdefault(session_id, []).append(micros)
-    recent = time.time_ns() // 1000 - _PENDING_US
+    recent = _micros(root) - _PENDING_US
     keep: set[tuple[int, str]] = set()
     for session_id, stamps in times.items():
         try:
@@ -286,9 +268,8 @@ def _load_listed(root: Root, session_id: str) -> SessionMeta | None:
 
 def list_page(root: Root, limit: int, cursor: str | None) -> SessionPage:
     """Return one page of sessions, newest first, reading ~``limit`` metadata files."""
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ValidationError(f"limit must be a positive int, got {limit!r}")
-    after = decode_cursor(cursor) if cursor is not None else None
+    # decode_cursor checked the shape: (an int, a str).
+    after = None if cursor is None else cast(tuple[int, str], decode_cursor(cursor, int, str))
     try:
         fd = open_file(INDEX_LOG, root.index_fd, os.O_RDONLY)
     except FileNotFoundError:

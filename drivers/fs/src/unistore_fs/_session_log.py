@@ -13,11 +13,13 @@ log backwards from its committed end, so it costs O(N), not O(session).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from typing import Final
 
-from unistore.errors import CorruptionError, ValidationError
+from unistore.errors import CorruptionError
+from unistore.sdk import short
 from unistore_fs._fsio import (
     fsync_file,
     open_dir,
@@ -33,6 +35,7 @@ from unistore_fs._session_meta import SessionMeta, load_meta
 __all__ = [
     "StaleReadError",
     "append_lines",
+    "decode_line",
     "encode_messages",
     "own_lines",
     "read_range",
@@ -40,6 +43,8 @@ __all__ = [
 ]
 
 _CHUNK: Final = 1 << 20
+#: Starts a line holding a message with raw newlines, JSON-escaped.
+_ESCAPED: Final = b"\x00"
 
 
 class StaleReadError(Exception):
@@ -47,23 +52,40 @@ class StaleReadError(Exception):
 
 
 def encode_messages(messages: Sequence[str]) -> bytes:
-    """Encode messages as JSON lines, refusing anything that would break a line."""
-    if isinstance(messages, str):
-        raise ValidationError("messages must be a sequence of str, not a str")
+    """Encode checked messages as lines, one per message.
+
+    A message is written as it is, unless it holds a raw newline (which would
+    split its line): then the line is a NUL followed by the message as a JSON
+    string. No message holds a NUL (the SDK refuses it), so the marker cannot
+    be confused with a message's own text.
+    """
     parts: list[bytes] = []
     for message in messages:
-        if not isinstance(message, str):
-            raise ValidationError(f"a message must be a str, got {type(message).__name__}")
         if "\n" in message:
-            raise ValidationError("a message must not contain a raw newline")
-        parts.append(message.encode("utf-8", "surrogatepass"))
+            parts.append(_ESCAPED + json.dumps(message).encode("ascii"))
+        else:
+            parts.append(message.encode("utf-8", "surrogatepass"))
         parts.append(b"\n")
     return b"".join(parts)
 
 
+def decode_line(line: bytes) -> str:
+    """Return the message one log line holds (see :func:`encode_messages`).
+
+    Raises:
+        ValueError: The line is not valid UTF-8 or a broken escaped line.
+    """
+    if line.startswith(_ESCAPED):
+        message = json.loads(line[1:])
+        if not isinstance(message, str):
+            raise ValueError("an escaped message line does not hold a JSON string")
+        return message
+    return line.decode("utf-8", "surrogatepass")
+
+
 def _corrupt(meta: SessionMeta) -> CorruptionError:
     return CorruptionError(
-        f"the message log of session {meta.id[:80]!r} is shorter than its metadata records"
+        f"the message log of session {short(meta.id)} is shorter than its metadata records"
     )
 
 
@@ -170,7 +192,7 @@ def read_range(
             if hi <= lo:
                 break
         if node.base is None:
-            raise CorruptionError(f"session {node.id[:80]!r} lost the base it shares messages with")
+            raise CorruptionError(f"session {short(node.id)} lost the base it shares messages with")
         parent = load_meta(root, node.base)
         if parent is None or parent.count < hi:
             raise StaleReadError
@@ -225,17 +247,3 @@ def write_new_log(root: Root, dir_fd: int, meta: SessionMeta, parts: Sequence[by
     meta.log = name
     meta.log_size = size
     return size
-
-
-def copy_prefix(dir_fd: int, meta: SessionMeta, end: int) -> bytes:
-    """Return bytes ``[0, end)`` of a session's current log."""
-    if end == 0:
-        return b""
-    fd = open_file(meta.log, dir_fd, os.O_RDONLY)
-    try:
-        data = pread_exact(fd, end, 0)
-    finally:
-        os.close(fd)
-    if len(data) != end:
-        raise _corrupt(meta)
-    return data

@@ -15,13 +15,13 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from unistore.errors import CorruptionError, SessionNotFoundError, ValidationError
+from unistore.errors import CorruptionError, SessionNotFoundError
 from unistore.protocols import SessionRecord
+from unistore.sdk import short
 from unistore_fs._fsio import fsync_dir, open_dir, read_file, write_atomic
 from unistore_fs._names import encode_name
 from unistore_fs._root import Root
@@ -29,7 +29,6 @@ from unistore_fs._root import Root
 __all__ = [
     "META_FILE",
     "SessionMeta",
-    "copy_metadata",
     "load_meta",
     "load_meta_in",
     "micros_to_datetime",
@@ -49,18 +48,7 @@ def micros_to_datetime(micros: int) -> datetime:
 
 def not_found(session_id: str) -> SessionNotFoundError:
     """Return the error for a missing session."""
-    return SessionNotFoundError(f"no session {session_id[:80]!r}", session_id=session_id)
-
-
-def copy_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """Deep-copy metadata through JSON, proving it is JSON-compatible."""
-    if metadata is None:
-        return None
-    try:
-        copied = json.loads(json.dumps(dict(metadata), allow_nan=False))
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"session metadata must be JSON-compatible: {exc}") from None
-    return copied  # type: ignore[no-any-return]
+    return SessionNotFoundError(f"no session {short(session_id)}", session_id=session_id)
 
 
 @dataclass

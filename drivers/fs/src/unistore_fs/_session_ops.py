@@ -23,6 +23,7 @@ from unistore.errors import (
     ValidationError,
 )
 from unistore.protocols import SessionRecord
+from unistore.sdk import short
 from unistore_fs._fsio import (
     TEMP_PREFIX,
     fsync_dir,
@@ -39,6 +40,7 @@ from unistore_fs._session_index import stamp
 from unistore_fs._session_log import (
     StaleReadError,
     append_lines,
+    decode_line,
     encode_messages,
     own_lines,
     own_offset,
@@ -93,8 +95,9 @@ def _tidy(dir_fd: int, meta: SessionMeta) -> None:
 
 
 def _check_point(value: int | None, length: int, what: str) -> int:
+    # The SDK checked the type and the sign; only the session knows its length.
     point = length if value is None else value
-    if isinstance(point, bool) or not isinstance(point, int) or not 0 <= point <= length:
+    if point > length:
         raise ValidationError(f"{what} must be between 0 and {length}, got {value!r}")
     return point
 
@@ -115,7 +118,7 @@ def create(
     with lock:
         if load_meta_in(lock.dir_fd, session_id) is not None:
             raise SessionExistsError(
-                f"session {session_id[:80]!r} already exists", session_id=session_id
+                f"session {short(session_id)} already exists", session_id=session_id
             )
         _clear(lock.dir_fd)
         micros = stamp(root, session_id)
@@ -153,7 +156,7 @@ def fork(
         point = _check_point(at, parent.count, "fork point")
         if session_id == parent_id:
             raise SessionExistsError(
-                f"session {session_id[:80]!r} already exists", session_id=session_id
+                f"session {short(session_id)} already exists", session_id=session_id
             )
         clock = try_lock_dir(root.sessions_fd, encode_name(session_id), create=True)
         if isinstance(clock, Busy):
@@ -161,7 +164,7 @@ def fork(
         with clock:
             if load_meta_in(clock.dir_fd, session_id) is not None:
                 raise SessionExistsError(
-                    f"session {session_id[:80]!r} already exists", session_id=session_id
+                    f"session {short(session_id)} already exists", session_id=session_id
                 )
             _clear(clock.dir_fd)
             if point and session_id not in parent.forks:
@@ -311,7 +314,7 @@ def write_messages(
             raise not_found(session_id)
         if meta.count != expected_length:
             raise SessionConflictError(
-                f"session {session_id[:80]!r} has {meta.count} messages, "
+                f"session {short(session_id)} has {meta.count} messages, "
                 f"expected {expected_length}",
                 session_id=session_id,
                 expected=expected_length,
@@ -387,8 +390,6 @@ def delete(root: Root, session_id: str) -> bool | Busy:
 
 def read_messages(root: Root, session_id: str, last: int | None) -> list[str]:
     """Return all messages, or the last ``last``, of a consistent state of the session."""
-    if last is not None and (isinstance(last, bool) or not isinstance(last, int) or last < 0):
-        raise ValidationError(f"last must be a non-negative int, got {last!r}")
     for _ in range(_READ_ATTEMPTS):
         meta = load_meta(root, session_id)
         if meta is None:
@@ -406,15 +407,15 @@ def read_messages(root: Root, session_id: str, last: int | None) -> list[str]:
             continue
         if _unchanged(root, chain):
             return _decode_lines(session_id, lines)
-    raise StoreTimeoutError(f"session {session_id[:80]!r} kept changing while it was read")
+    raise StoreTimeoutError(f"session {short(session_id)} kept changing while it was read")
 
 
 def _decode_lines(session_id: str, lines: list[bytes]) -> list[str]:
     try:
-        return [line.decode("utf-8", "surrogatepass") for line in lines]
-    except UnicodeDecodeError as exc:
+        return [decode_line(line) for line in lines]
+    except ValueError as exc:  # UnicodeDecodeError or a broken escaped line
         raise CorruptionError(
-            f"the message log of session {session_id[:80]!r} holds bytes that are not UTF-8"
+            f"the message log of session {short(session_id)} holds bytes that are not UTF-8"
         ) from exc
 
 

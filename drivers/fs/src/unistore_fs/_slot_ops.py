@@ -7,28 +7,22 @@ Reads take no lock. Writes take the namespace lock without waiting and return
 from __future__ import annotations
 
 import os
-import re
-import time
 from collections.abc import Mapping, Sequence
-from typing import Final
 
-from unistore.errors import SlotKindError
 from unistore.protocols import SlotKind
-from unistore_fs._locks import Busy, DirLock, lock_dir
-from unistore_fs._names import encode_name
+from unistore.sdk import add_counter, parse_counter
+from unistore_fs._locks import Busy, DirLock
 from unistore_fs._nsdir import (
     commit_files,
     lock_ns,
     open_ns,
     read_slot,
-    recover_journal,
     write_slot,
 )
 from unistore_fs._records import SlotRecord, new_version
 from unistore_fs._root import Root
 
 __all__ = [
-    "bump_version",
     "delete",
     "expire",
     "get_ttl",
@@ -38,8 +32,6 @@ __all__ = [
     "read_live",
     "set_scalar",
 ]
-
-_INTEGER: Final = re.compile(rb"-?[0-9]+")
 
 
 def read_live(root: Root, ns: str, slot: str) -> SlotRecord | None:
@@ -51,7 +43,7 @@ def read_live(root: Root, ns: str, slot: str) -> SlotRecord | None:
         record = read_slot(dir_fd, ns, slot)
     finally:
         os.close(dir_fd)
-    if record is None or not record.live(time.time()):
+    if record is None or not record.live(root.clock()):
         return None
     return record
 
@@ -59,7 +51,7 @@ def read_live(root: Root, ns: str, slot: str) -> SlotRecord | None:
 def get_ttl(root: Root, ns: str, slot: str) -> float | None:
     """Return the seconds left, or ``None``."""
     record = read_live(root, ns, slot)
-    return None if record is None else max(0.0, record.expires_at - time.time())
+    return None if record is None else max(0.0, record.expires_at - root.clock())
 
 
 def _current(lock: DirLock, ns: str, slot: str, now: float) -> SlotRecord | None:
@@ -73,7 +65,7 @@ def set_scalar(root: Root, ns: str, slot: str, value: bytes, ttl: float) -> Busy
     if not isinstance(lock, DirLock):
         return lock if isinstance(lock, Busy) else None
     with lock:
-        record = SlotRecord(SlotKind.SCALAR, time.time() + ttl, new_version(), value=value)
+        record = SlotRecord(SlotKind.SCALAR, root.clock() + ttl, new_version(), value=value)
         write_slot(root, lock.dir_fd, ns, slot, record)
     return None
 
@@ -90,7 +82,7 @@ def delete(root: Root, ns: str, slot: str) -> bool | Busy:
         if record is None:
             return False
         commit_files(root, lock.dir_fd, ns, [(slot, None)])
-        return record.live(time.time())
+        return record.live(root.clock())
 
 
 def hset(root: Root, ns: str, slot: str, mapping: Mapping[str, bytes], ttl: float) -> int | Busy:
@@ -99,7 +91,7 @@ def hset(root: Root, ns: str, slot: str, mapping: Mapping[str, bytes], ttl: floa
     if not isinstance(lock, DirLock):
         return lock if isinstance(lock, Busy) else 0
     with lock:
-        now = time.time()
+        now = root.clock()
         current = _current(lock, ns, slot, now)
         fields = {} if current is None else dict(current.hash(slot))
         added = sum(1 for name in mapping if name not in fields)
@@ -118,7 +110,7 @@ def hdel(root: Root, ns: str, slot: str, names: Sequence[str]) -> int | Busy:
     if isinstance(lock, Busy):
         return lock
     with lock:
-        now = time.time()
+        now = root.clock()
         current = _current(lock, ns, slot, now)
         if current is None:
             return 0
@@ -140,16 +132,13 @@ def incr(root: Root, ns: str, slot: str, amount: int, ttl: float) -> int | Busy:
     if not isinstance(lock, DirLock):
         return lock if isinstance(lock, Busy) else 0
     with lock:
-        now = time.time()
+        now = root.clock()
         current = _current(lock, ns, slot, now)
         if current is None:
-            value, expires_at = amount, now + ttl
+            value, expires_at = add_counter(0, amount, slot), now + ttl
         else:
-            digits = current.scalar(slot)
-            # Plain decimal digits only, as in Redis (int() would take " 7" or "1_000").
-            if _INTEGER.fullmatch(digits) is None:
-                raise SlotKindError(f"slot {slot[:80]!r} holds a value that is not an integer")
-            value = int(digits) + amount
+            # Raises before anything is written: a non-canonical value or an overflow.
+            value = add_counter(parse_counter(current.scalar(slot), slot), amount, slot)
             expires_at = current.expires_at
         record = SlotRecord(
             SlotKind.SCALAR, expires_at, new_version(), value=str(value).encode("ascii")
@@ -159,34 +148,22 @@ def incr(root: Root, ns: str, slot: str, amount: int, ttl: float) -> int | Busy:
 
 
 def expire(root: Root, ns: str, slot: str, ttl: float) -> bool | Busy:
-    """Give a live slot a new expiry (its version is kept); return whether it existed."""
+    """Give a live slot a new expiry; return whether it existed.
+
+    The version changes too: a transaction watching the slot sees the expiry
+    change as a change (as Redis's WATCH sees an EXPIRE).
+    """
     lock = lock_ns(root, ns, create=False)
     if lock is None:
         return False
     if isinstance(lock, Busy):
         return lock
     with lock:
-        now = time.time()
+        now = root.clock()
         current = _current(lock, ns, slot, now)
         if current is None:
             return False
         current.expires_at = now + ttl
+        current.version = new_version()
         write_slot(root, lock.dir_fd, ns, slot, current)
         return True
-
-
-def bump_version(root: Root, ns: str, slot: str) -> None:
-    """Give a slot a new version token without changing what it reads as (a test hook).
-
-    An absent slot gets an already expired file, so that it still reads as absent.
-    """
-    lock = lock_dir(
-        root.ns_fd, encode_name(ns), create=True, timeout=root.lock_timeout, what="a namespace"
-    )
-    with lock:
-        recover_journal(lock.dir_fd, sync=root.sync)
-        record = read_slot(lock.dir_fd, ns, slot)
-        if record is None:
-            record = SlotRecord(SlotKind.SCALAR, time.time() - 1.0, new_version())
-        record.version = new_version()
-        write_slot(root, lock.dir_fd, ns, slot, record)

@@ -1,15 +1,73 @@
-"""The file store: every capability on plain files in one folder."""
+"""The file store: every capability on plain files in one folder.
+
+The SDK's bases do the closed check, argument validation, TTL normalisation
+and error mapping (:data:`~unistore_fs._errors.ERRORS`); each primitive here
+is one call into a worker thread running a blocking operation of the layout
+modules (``_slot_ops``, ``_ns_ops``, ``_session_ops``, ...).
+"""
 
 from __future__ import annotations
 
-from unistore.protocols import Capability
-from unistore_fs._store_sessions import SessionMethods
-from unistore_fs._store_slots import SlotMethods
+import asyncio
+import functools
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Final, Literal, TypeVar
 
-__all__ = ["FileStore"]
+import aiofiles.os
+
+from unistore import StoreURL
+from unistore.protocols import SessionPage, SessionRecord, SlotKind
+from unistore.sdk import (
+    CounterBase,
+    HashBase,
+    KeyValueBase,
+    NamespaceLifecycleBase,
+    NamespaceListingBase,
+    SessionDocumentsBase,
+    TransactionBase,
+    TransactionsBase,
+    TTLBase,
+)
+from unistore_fs import _ns_ops, _session_ops, _slot_ops
+from unistore_fs._errors import ERRORS
+from unistore_fs._locks import Busy, KeyedMutex, lock_deadline
+from unistore_fs._ns_ops import SweepState, sweep_step
+from unistore_fs._root import Root, destroy_layout, open_root
+from unistore_fs._session_index import list_page
+from unistore_fs._transaction import FileTransaction
+
+__all__ = ["Durability", "FileStore"]
+
+T = TypeVar("T")
+Durability = Literal["fsync", "flush"]
+
+logger = logging.getLogger("unistore.driver.fs")
+
+#: Namespace folders examined per worker-thread call while listing namespaces.
+_LISTING_BATCH: Final = 64
 
 
-class FileStore(SlotMethods, SessionMethods):
+def _ns_key(ns: str) -> str:
+    return f"n:{ns}"
+
+
+def _session_key(session_id: str) -> str:
+    return f"s:{session_id}"
+
+
+class FileStore(
+    KeyValueBase,
+    HashBase,
+    CounterBase,
+    TTLBase,
+    NamespaceLifecycleBase,
+    NamespaceListingBase,
+    TransactionsBase,
+    SessionDocumentsBase,
+):
     """A store kept in a folder: ``file:///var/lib/app/store``.
 
     Layout (browsable; names are encoded by :mod:`unistore_fs._names`)::
@@ -22,8 +80,279 @@ class FileStore(SlotMethods, SessionMethods):
 
     Every write replaces files atomically (temporary file, fsync, rename,
     directory fsync) under a per-namespace or per-session ``flock`` lock, so
-    several processes can share one folder. See the driver documentation for
-    the durability options and what a crash can leave behind.
+    several processes can share one folder. Each operation is one call into a
+    worker thread that does all of its file work in one go; a call that finds
+    a lock taken by another process changes nothing and is retried after a
+    short pause, up to ``lock_timeout``.
+
+    Args:
+        url: The parsed ``file://`` URL.
+        path: The root folder (made absolute now: a later ``chdir`` does not move it).
+        durability: ``"fsync"`` or ``"flush"``.
+        lock_timeout: Seconds to wait for a lock held by another process.
+        sweep_every: Writes between two expiry sweep steps (0: never).
+        sweep_batch: Namespace folders visited per sweep step.
+        clock: The wall clock for expiry and session stamps (tests inject one).
     """
 
-    CAPABILITIES = frozenset(Capability)
+    NAME = "file"
+    ERRORS = ERRORS
+
+    def __init__(
+        self,
+        url: StoreURL,
+        *,
+        path: str,
+        durability: Durability = "fsync",
+        lock_timeout: float = 10.0,
+        sweep_every: int = 256,
+        sweep_batch: int = 4,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        super().__init__(url, clock=clock)
+        self._path = os.path.abspath(path)
+        self._durability: Durability = durability
+        self._lock_timeout = lock_timeout
+        self._sweep_every = sweep_every
+        self._sweep_batch = sweep_batch
+        self._root: Root | None = None
+        self._root_releases: list[Callable[[], None]] = []
+        self._root_lock = threading.Lock()
+        self._mutex = KeyedMutex()
+        self._sweep = SweepState()
+        self._writes = 0
+
+    @property
+    def path(self) -> str:
+        """The absolute path of the store's root folder."""
+        return self._path
+
+    @property
+    def durability(self) -> Durability:
+        """``"fsync"`` (every write reaches the disk before returning) or ``"flush"``."""
+        return self._durability
+
+    # -- root and worker threads ------------------------------------------------
+
+    def _enter_root(self) -> Root:
+        with self._root_lock:
+            # Checked again here: aclose() may have run while the call was queued.
+            self._check_open()
+            if self._root is None:
+                root = open_root(
+                    self._path,
+                    where=str(self._url),
+                    sync=self._durability == "fsync",
+                    lock_timeout=self._lock_timeout,
+                    clock=self.clock,
+                )
+                # A store dropped without aclose() must not leak its descriptors.
+                self._root_releases = [functools.partial(os.close, fd) for fd in root.fds]
+                for release in self._root_releases:
+                    self._hold(release)
+                self._root = root
+            self._root.users += 1
+            return self._root
+
+    def _leave_root(self, root: Root) -> None:
+        with self._root_lock:
+            root.users -= 1
+            if root.retired and root.users == 0:
+                root.close()
+
+    def _retire_root(self) -> None:
+        with self._root_lock:
+            root, self._root = self._root, None
+            for release in self._root_releases:
+                self._let_go(release)
+            self._root_releases = []
+            if root is not None:
+                # Operations still running keep the descriptors; the last one closes them.
+                root.retired = True
+                if root.users == 0:
+                    root.close()
+
+    def _call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        root = self._enter_root()
+        try:
+            return fn(root, *args)
+        finally:
+            self._leave_root(root)
+
+    async def _read(self, fn: Callable[..., T], /, *args: Any) -> T:
+        """Run ``fn(root, *args)`` in a worker thread."""
+        return await asyncio.to_thread(self._call, fn, args)
+
+    async def _write(self, key: str, fn: Callable[..., T | Busy], /, *args: Any) -> T:
+        """Run a locking operation, retrying while its lock is busy in another process."""
+        async with self._mutex.hold(key):
+            deadline = None
+            while True:
+                result = await self._read(fn, *args)
+                if not isinstance(result, Busy):
+                    break
+                if deadline is None:
+                    deadline = lock_deadline(self._lock_timeout, "a store folder")
+                await asyncio.sleep(deadline.next_delay())
+        self._writes += 1
+        if self._sweep_every and self._writes % self._sweep_every == 0:
+            await self._sweep_step()
+        return result
+
+    # -- maintenance ------------------------------------------------------------
+
+    async def sweep(self) -> int:
+        """Remove expired slot files from the next few namespaces (a bounded step).
+
+        Runs on its own every ``sweep_every`` writes; call it to reclaim space
+        sooner. Never waits for a lock: busy namespaces are visited later.
+
+        Returns:
+            How many files were removed.
+        """
+        self._check_open()
+        return await self._sweep_step()
+
+    async def _sweep_step(self) -> int:
+        # A failed sweep must not fail the write that triggered it: it runs again later.
+        if self._sweep.running:
+            return 0
+        self._sweep.running = True
+        try:
+            return await self._read(sweep_step, self._sweep, self._sweep_batch)
+        except Exception:
+            logger.warning("expiry sweep failed; it will run again later", exc_info=True)
+            return 0
+        finally:
+            self._sweep.running = False
+
+    async def destroy(self) -> None:
+        """Delete everything this store keeps under its root, and the root if left empty.
+
+        Files in the root that the store did not create are left alone. The
+        store stays usable: the next operation starts a fresh layout.
+        """
+        self._check_open()
+        self._retire_root()
+        with self._errors():
+            await asyncio.to_thread(destroy_layout, self._path)
+            if await aiofiles.os.path.isdir(self._path) and not await aiofiles.os.listdir(
+                self._path
+            ):
+                await aiofiles.os.rmdir(self._path)
+
+    async def _aclose(self) -> None:
+        self._retire_root()
+
+    # -- slots ------------------------------------------------------------------
+
+    async def _get(self, ns: str, slot: str) -> bytes | None:
+        record = await self._read(_slot_ops.read_live, ns, slot)
+        return None if record is None else record.scalar(slot)
+
+    async def _set(self, ns: str, slot: str, value: bytes, ttl: float) -> None:
+        await self._write(_ns_key(ns), _slot_ops.set_scalar, ns, slot, value, ttl)
+
+    async def _delete(self, ns: str, slot: str) -> bool:
+        return await self._write(_ns_key(ns), _slot_ops.delete, ns, slot)
+
+    async def _hget(self, ns: str, slot: str, field: str) -> bytes | None:
+        return (await self._hgetall(ns, slot)).get(field)
+
+    async def _hset(self, ns: str, slot: str, mapping: dict[str, bytes], ttl: float) -> int:
+        return await self._write(_ns_key(ns), _slot_ops.hset, ns, slot, mapping, ttl)
+
+    async def _hdel(self, ns: str, slot: str, fields: list[str]) -> int:
+        return await self._write(_ns_key(ns), _slot_ops.hdel, ns, slot, fields)
+
+    async def _hgetall(self, ns: str, slot: str) -> dict[str, bytes]:
+        record = await self._read(_slot_ops.read_live, ns, slot)
+        return {} if record is None else dict(record.hash(slot))
+
+    async def _incr(self, ns: str, slot: str, amount: int, ttl: float) -> int:
+        return await self._write(_ns_key(ns), _slot_ops.incr, ns, slot, amount, ttl)
+
+    async def _get_ttl(self, ns: str, slot: str) -> float | None:
+        return await self._read(_slot_ops.get_ttl, ns, slot)
+
+    async def _expire(self, ns: str, slot: str, ttl: float) -> bool:
+        return await self._write(_ns_key(ns), _slot_ops.expire, ns, slot, ttl)
+
+    # -- namespaces -------------------------------------------------------------
+
+    async def _slots(self, ns: str) -> list[str]:
+        names, expired = await self._read(_ns_ops.slots, ns)
+        if expired:
+            await self._read(_ns_ops.sweep_one, ns)
+        return names
+
+    async def _slot_kind(self, ns: str, slot: str) -> SlotKind | None:
+        record = await self._read(_slot_ops.read_live, ns, slot)
+        return None if record is None else record.kind
+
+    async def _touch(self, ns: str, ttl: float) -> int:
+        return await self._write(_ns_key(ns), _ns_ops.touch, ns, ttl)
+
+    async def _purge(self, ns: str) -> int:
+        return await self._write(_ns_key(ns), _ns_ops.purge, ns)
+
+    async def _namespaces(self, prefix: str) -> AsyncIterator[str]:
+        # Lists every namespace folder (O(namespaces)): for tooling, not a hot path.
+        names = await self._read(_ns_ops.namespace_dirs)
+        for start in range(0, len(names), _LISTING_BATCH):
+            batch = names[start : start + _LISTING_BATCH]
+            for ns in await self._read(_ns_ops.live_namespaces, batch, prefix):
+                yield ns
+
+    def _transaction(self, ns: str, watch: tuple[str, ...]) -> TransactionBase:
+        return FileTransaction(self, self, ns, watch)
+
+    # -- sessions ---------------------------------------------------------------
+
+    async def _create_session(
+        self, session_id: str, label: str | None, metadata: dict[str, Any] | None
+    ) -> SessionRecord:
+        args = (session_id, label, metadata)
+        return await self._write(_session_key(session_id), _session_ops.create, *args)
+
+    async def _fork_session(
+        self,
+        parent_id: str,
+        session_id: str,
+        at: int | None,
+        label: str | None,
+        metadata: dict[str, Any] | None,
+    ) -> SessionRecord:
+        args = (parent_id, session_id, at, label, metadata)
+        return await self._write(_session_key(parent_id), _session_ops.fork, *args)
+
+    async def _replace_messages(
+        self,
+        session_id: str,
+        start: int | None,
+        messages: list[str],
+        expected_length: int,
+        label: str | None,
+        metadata: dict[str, Any] | None,
+    ) -> SessionRecord:
+        args = (session_id, start, messages, expected_length, label, metadata)
+        return await self._write(_session_key(session_id), _session_ops.write_messages, *args)
+
+    async def _read_messages(self, session_id: str, last: int | None) -> list[str]:
+        return await self._read(_session_ops.read_messages, session_id, last)
+
+    async def _get_session(self, session_id: str) -> SessionRecord | None:
+        return await self._read(_session_ops.get, session_id)
+
+    async def _list_sessions(self, limit: int, cursor: str | None) -> SessionPage:
+        # Reads the index and about ``limit`` metadata files; never a message.
+        return await self._read(list_page, limit, cursor)
+
+    async def _update_session(
+        self, session_id: str, label: str | None, metadata: dict[str, Any] | None
+    ) -> SessionRecord:
+        args = (session_id, label, metadata)
+        return await self._write(_session_key(session_id), _session_ops.update, *args)
+
+    async def _delete_session(self, session_id: str) -> bool:
+        return await self._write(_session_key(session_id), _session_ops.delete, session_id)
