@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Final
+from typing import Final, overload
 
 from unistore.errors import ValidationError
 
@@ -25,6 +25,14 @@ def encode_cursor(*parts: Part) -> str:
     """Return the cursor text for ``parts`` (ints and strs, any content)."""
     raw = json.dumps([_VERSION, *parts], separators=(",", ":"), ensure_ascii=True)
     return base64.urlsafe_b64encode(raw.encode("ascii")).decode("ascii").rstrip("=")
+
+
+@overload
+def decode_cursor(cursor: str, first: type[int], second: type[str], /) -> tuple[int, str]: ...
+
+
+@overload
+def decode_cursor(cursor: str, *shape: type[int] | type[str]) -> tuple[Part, ...]: ...
 
 
 def decode_cursor(cursor: str, *shape: type[int] | type[str]) -> tuple[Part, ...]:
@@ -46,10 +54,7 @@ def decode_cursor(cursor: str, *shape: type[int] | type[str]) -> tuple[Part, ...
         not isinstance(decoded, list)
         or len(decoded) != len(shape) + 1
         or decoded[0] != _VERSION
-        or not all(
-            type(part) is kind or (kind is int and type(part) is int)
-            for part, kind in zip(decoded[1:], shape, strict=True)
-        )
+        or not all(type(part) is kind for part, kind in zip(decoded[1:], shape, strict=True))
     ):
         raise ValidationError("invalid session listing cursor")
     return tuple(decoded[1:])
