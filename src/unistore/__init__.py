@@ -44,6 +44,7 @@ from unistore.errors import (
 from unistore.protocols import (
     Capability,
     Driver,
+    FullStore,
     Option,
     SessionPage,
     SessionRecord,
@@ -52,12 +53,13 @@ from unistore.protocols import (
 )
 
 if TYPE_CHECKING:
-    from unistore._namespaced._cas import CasOps, CasSnapshot
+    from unistore._capabilities import require
     from unistore._copy import CopyProgress, CopyReport, copy_store
     from unistore._kv_sessions import KVSessionDocuments
     from unistore._kv_sessions_mixin import KVSessionDocumentsMixin
-    from unistore._namespaced._store import NamespacedStore
+    from unistore._namespaced._cas import CasOps, CasSnapshot
     from unistore._namespaced._handle import Namespace
+    from unistore._namespaced._store import NamespacedStore
     from unistore._registry import (
         available_schemes,
         connect,
@@ -97,6 +99,7 @@ __all__ = [
     "CorruptionError",
     "Driver",
     "DriverError",
+    "FullStore",
     "InvalidOptionError",
     "InvalidURLError",
     "KVSessionDocuments",
@@ -136,6 +139,7 @@ __all__ = [
     "get_driver",
     "hookimpl",
     "register",
+    "require",
     "unregister",
 ]
 
@@ -143,6 +147,7 @@ __all__ = [
 #: out of the eager imports keeps ``import unistore`` cheap: the registry pulls
 #: in pluggy and importlib.metadata, the products pull in asyncio.
 _LAZY: dict[str, str] = {
+    "require": "unistore._capabilities",
     **dict.fromkeys(
         ["available_schemes", "connect", "get_driver", "hookimpl", "register", "unregister"],
         "unistore._registry",

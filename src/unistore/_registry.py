@@ -1,24 +1,31 @@
 """The driver registry: URL scheme -> driver, through pluggy and entry points.
 
 Drivers are pluggy plugins published in the entry-point group
-``unistore.drivers``, one entry per URL scheme. An entry is loaded only when a
-URL names its scheme, so ``import unistore`` imports no driver and no client
-library. A plugin that fails to import is logged and skipped.
+``unistore.drivers``, one entry per URL scheme (and per alias). A driver
+declares its schemes and aliases once, on its :class:`~unistore.protocols.Driver`;
+the registry indexes drivers by that declaration. An entry is loaded only when
+a URL names its scheme, so ``import unistore`` imports no driver and no client
+library; the known table (:mod:`unistore._known`) answers what must be known
+before then (aliases of the shipped drivers, the distribution to install). A
+plugin that fails to import is logged and skipped.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from importlib.metadata import entry_points
 from typing import Any
 
 import pluggy
 
+from unistore._capabilities import full_store
+from unistore._known import KNOWN_SCHEMES, canonical_scheme, known_package
 from unistore._url import StoreURL
 from unistore.errors import InvalidOptionError, UnknownSchemeError
-from unistore.protocols import Driver, Option, Store
+from unistore.protocols import Driver, FullStore, Option, Store
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -39,22 +46,19 @@ hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 #: Marker for a driver plugin's hook implementations.
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
-#: Schemes shipped as separate distributions, for the "install this" hint.
-KNOWN_PACKAGES: Mapping[str, str] = {
-    "redis": "unistore-redis",
-    "rediss": "unistore-redis",
-    "sqlite": "unistore-sql",
-    "postgresql": "unistore-sql",
-    "file": "unistore-fs",
-}
-
 
 class _HookSpecs:
     """The hooks a driver plugin may implement."""
 
-    @hookspec(firstresult=True)
+    @hookspec
     def unistore_driver(self, scheme: str) -> Driver | None:
-        """Return the driver for ``scheme`` if this plugin provides it."""
+        """Return the plugin's driver.
+
+        The registry picks drivers by their declared ``schemes`` and
+        ``aliases``, so an implementation may leave out the ``scheme``
+        parameter and always return its driver. One that takes it may return
+        ``None`` for a scheme it does not serve.
+        """
 
 
 class _Registry:
@@ -62,79 +66,123 @@ class _Registry:
         self._lock = threading.Lock()
         self._pm = pluggy.PluginManager(PROJECT_NAME)
         self._pm.add_hookspecs(_HookSpecs)
+        #: Scheme or alias -> driver, from register().
         self._manual: dict[str, Driver] = {}
-        self._cache: dict[str, Driver] = {}
+        #: Scheme or alias -> driver, from the loaded plugins' declarations.
+        self._found: dict[str, Driver] = {}
+        self._clashes: set[tuple[str, str]] = set()
 
     def register(self, scheme: str, driver: Driver) -> None:
         with self._lock:
             self._manual[scheme] = driver
-            self._cache.pop(scheme, None)
+            for alias, target in driver.aliases.items():
+                if target == scheme:
+                    self._manual[alias] = driver
 
     def unregister(self, scheme: str) -> None:
         with self._lock:
-            self._manual.pop(scheme, None)
-            self._cache.pop(scheme, None)
+            driver = self._manual.pop(scheme, None)
+            if driver is not None:
+                for alias, target in driver.aliases.items():
+                    if target == scheme and self._manual.get(alias) is driver:
+                        del self._manual[alias]
 
-    def _load_entry_points(self, scheme: str) -> bool:
-        """Register the plugins of ``scheme``; return whether one was skipped."""
+    def _load_entry_points(self, names: Iterable[str]) -> bool:
+        """Register the plugins published under ``names``; return whether one was skipped."""
         skipped = False
-        for ep in entry_points(group=ENTRY_POINT_GROUP, name=scheme):
-            try:
-                plugin = ep.load()
-                if not self._pm.is_registered(plugin):
-                    # Also validates the hook signatures: a bad one raises here.
-                    self._pm.register(plugin, name=f"{ep.value}")
-            except Exception:
-                # A broken driver must not take the others down with it.
-                logger.warning(
-                    "skipping unistore driver %r for scheme %r: it failed to import",
-                    ep.value,
-                    scheme,
-                    exc_info=True,
-                )
-                skipped = True
+        # Only reached on a miss, so a plugin installed since the last miss is seen.
+        for name in names:
+            for ep in entry_points(group=ENTRY_POINT_GROUP, name=name):
+                try:
+                    plugin = ep.load()
+                    if not self._pm.is_registered(plugin):
+                        # Also validates the hook signatures: a bad one raises here.
+                        self._pm.register(plugin, name=f"{ep.value}")
+                except Exception:
+                    # A broken driver must not take the others down with it.
+                    logger.warning(
+                        "skipping unistore driver %r for scheme %r: it failed to import",
+                        ep.value,
+                        name,
+                        exc_info=True,
+                    )
+                    skipped = True
         return skipped
 
-    def get(self, scheme: str) -> Driver:
+    def _ask_plugins(self, name: str) -> Driver | None:
+        """Index the registered plugins' drivers by what they declare; look ``name`` up."""
+        for driver in self._pm.hook.unistore_driver(scheme=name):
+            if not isinstance(driver, Driver):
+                logger.warning("ignoring %r: a unistore_driver hook must return a Driver", driver)
+                continue
+            # A driver without declared schemes predates them: it serves what it was asked.
+            for key in (*driver.schemes, *driver.aliases) if driver.schemes else (name,):
+                known = self._found.setdefault(key, driver)
+                if known != driver and (key, driver.name) not in self._clashes:
+                    self._clashes.add((key, driver.name))
+                    logger.warning(
+                        "scheme %r is declared by two unistore drivers, %r and %r; using %r",
+                        key,
+                        known.name,
+                        driver.name,
+                        known.name,
+                    )
+        return self._found.get(name)
+
+    def get(self, name: str) -> tuple[str, Driver]:
+        """Return the scheme ``name`` stands for and its driver."""
         with self._lock:
-            if scheme in self._manual:
-                return self._manual[scheme]
-            if scheme in self._cache:
-                return self._cache[scheme]
-            driver: Driver | None = self._pm.hook.unistore_driver(scheme=scheme)
+            driver = self._manual.get(name) or self._found.get(name)
             broken = False
             if driver is None:
-                broken = self._load_entry_points(scheme)
-                driver = self._pm.hook.unistore_driver(scheme=scheme)
+                driver = self._ask_plugins(name)
             if driver is None:
-                raise _unknown_scheme(scheme, broken=broken)
-            self._cache[scheme] = driver
-            return driver
+                # The name's own entry point, and (for a shipped alias) its scheme's.
+                broken = self._load_entry_points(dict.fromkeys((name, canonical_scheme(name))))
+                driver = self._ask_plugins(name)
+        if driver is None:
+            # Outside the lock: the message lists the schemes, which takes it.
+            raise self._unknown_scheme(name, broken=broken)
+        return driver.resolve_scheme(name) or name, driver
 
     def schemes(self) -> list[str]:
-        names = {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
-        return sorted(names | set(self._manual))
+        with self._lock:
+            names = {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+            names |= self._manual.keys() | self._found.keys()
+            aliases = {
+                name
+                for name in names
+                if _is_alias(name, self._manual.get(name) or self._found.get(name))
+            }
+        return sorted(names - aliases)
+
+    def _unknown_scheme(self, scheme: str, *, broken: bool) -> UnknownSchemeError:
+        package = known_package(scheme)
+        if broken:
+            # "Install it" would mislead: it is installed, but cannot be loaded.
+            message = (
+                f"the unistore driver for {scheme!r} URLs is installed but failed to load; "
+                "the 'unistore.registry' log has the reason"
+            )
+        elif package:
+            message = (
+                f"no unistore driver for {scheme!r} URLs is installed; "
+                f"install it with: pip install {package}"
+            )
+        else:
+            message = (
+                f"no unistore driver for {scheme!r} URLs; installed schemes: "
+                f"{', '.join(self.schemes()) or 'none'}"
+            )
+        return UnknownSchemeError(message, scheme=scheme, package=package)
 
 
-def _unknown_scheme(scheme: str, *, broken: bool = False) -> UnknownSchemeError:
-    package = KNOWN_PACKAGES.get(scheme)
-    if broken:
-        # "Install it" would mislead: it is installed, but cannot be loaded.
-        message = (
-            f"the unistore driver for {scheme!r} URLs is installed but failed to load; "
-            "the 'unistore.registry' log has the reason"
-        )
-    elif package:
-        message = (
-            f"no unistore driver for {scheme!r} URLs is installed; "
-            f"install it with: pip install {package}"
-        )
-    else:
-        message = (
-            f"no unistore driver for {scheme!r} URLs; installed schemes: "
-            f"{', '.join(_REGISTRY.schemes()) or 'none'}"
-        )
-    return UnknownSchemeError(message, scheme=scheme, package=package)
+def _is_alias(name: str, driver: Driver | None) -> bool:
+    if driver is not None:
+        return name in driver.aliases
+    # Not loaded yet: only the table knows whether a shipped name is an alias.
+    row = KNOWN_SCHEMES.get(name)
+    return row is not None and row.alias_of is not None
 
 
 _REGISTRY = _Registry()
@@ -151,18 +199,21 @@ def register(
     A registration here wins over an installed entry point of the same scheme.
 
     Args:
-        scheme: The URL scheme (lower case, aliases already resolved).
+        scheme: The URL scheme. A ``Driver``'s aliases of that scheme are
+            registered with it. Register schemes, not the shipped aliases
+            (``postgres``): URL parsing turns those into their scheme first.
         factory: A :class:`~unistore.protocols.Driver`, or a callable
             ``factory(url, options) -> Store``.
         options: The options the factory accepts (ignored when ``factory`` is
             a ``Driver``, which carries its own).
     """
+    scheme = scheme.lower()
     driver = (
         factory
         if isinstance(factory, Driver)
-        else Driver(name=scheme, open=factory, options=options, distribution="")
+        else Driver(name=scheme, open=factory, options=options, distribution="", schemes=(scheme,))
     )
-    _REGISTRY.register(scheme.lower(), driver)
+    _REGISTRY.register(scheme, driver)
 
 
 def unregister(scheme: str) -> None:
@@ -171,16 +222,22 @@ def unregister(scheme: str) -> None:
 
 
 def get_driver(scheme: str) -> Driver:
-    """Return the driver for a URL scheme, importing its plugin on first use.
+    """Return the driver for a URL scheme or alias, importing its plugin on first use.
 
     Raises:
-        UnknownSchemeError: No installed or registered driver serves the scheme.
+        UnknownSchemeError: No installed or registered driver serves the
+            scheme; the message names the distribution to install when
+            unistore knows it.
     """
-    return _REGISTRY.get(scheme)
+    return _REGISTRY.get(scheme.lower())[1]
 
 
 def available_schemes() -> list[str]:
-    """Return every scheme an installed or registered driver declares."""
+    """Return the schemes of every installed or registered driver, sorted.
+
+    Aliases are not listed (:func:`get_driver` accepts them too), and no
+    driver is imported to answer.
+    """
     return _REGISTRY.schemes()
 
 
@@ -224,11 +281,17 @@ def resolve_options(driver: Driver, url: StoreURL, keywords: Mapping[str, Any]) 
     return result
 
 
-def connect(url: str | StoreURL, **options: Any) -> Store:
+def connect(url: str | StoreURL, **options: Any) -> FullStore:
     """Open a store for ``url``.
 
     The store connects lazily; use it as ``async with connect(url) as store``
     or call ``await store.aclose()`` when done.
+
+    It is typed as a :class:`~unistore.protocols.FullStore`, so every
+    capability's methods type-check. Shipped drivers implement them all; a
+    store declaring fewer raises
+    :class:`~unistore.errors.NotSupportedError` from the methods it lacks
+    (:func:`unistore.require` checks up front).
 
     Args:
         url: A store URL such as ``memory://``, ``sqlite:///app.db`` or
@@ -241,6 +304,9 @@ def connect(url: str | StoreURL, **options: Any) -> Store:
         InvalidOptionError: An option is unknown or badly typed.
     """
     parsed = StoreURL.parse(url)
-    driver = get_driver(parsed.scheme)
+    scheme, driver = _REGISTRY.get(parsed.scheme)
+    if scheme != parsed.scheme:
+        # An alias only the driver's declaration knows (a third party's).
+        parsed = replace(parsed, scheme=scheme)
     resolved = resolve_options(driver, parsed, options)
-    return driver.open(parsed, resolved)
+    return full_store(driver.open(parsed, resolved))

@@ -8,12 +8,10 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
+from unistore._known import canonical_scheme
 from unistore.errors import InvalidURLError
 
 __all__ = ["StoreURL", "is_secret_key"]
-
-#: Scheme aliases normalised on parse.
-_ALIASES = {"postgres": "postgresql", "sqlite3": "sqlite", "fs": "file"}
 
 #: Query keys whose values are secrets and are redacted like the password; a
 #: key also counts when it ends with one of these (``sslpassword``,
@@ -58,8 +56,8 @@ class StoreURL:
     relative. :attr:`local_path` holds the normalised path.
 
     Attributes:
-        scheme: Lower-cased, with aliases resolved (``postgres`` becomes
-            ``postgresql``).
+        scheme: Lower-cased, with the shipped drivers' aliases resolved
+            (``postgres`` becomes ``postgresql``).
         dialect: The part after ``+`` (``asyncpg`` in ``postgresql+asyncpg``).
         username: Decoded user name, or ``None``.
         password: Decoded password, or ``None``. Never printed.
@@ -104,7 +102,10 @@ class StoreURL:
         if match is None:
             raise InvalidURLError(f"invalid scheme {scheme_text!r} in store URL {shown!r}")
         scheme = match.group(1).lower()
-        scheme = _ALIASES.get(scheme, scheme)
+        # Aliases come from the drivers' declarations, mirrored in the known
+        # table so that parsing imports no driver; connect() also resolves the
+        # aliases of third-party drivers, which only their declaration knows.
+        scheme = canonical_scheme(scheme)
         dialect = match.group(2).lower() if match.group(2) else None
 
         rest, _, _fragment = rest.partition("#")

@@ -193,10 +193,16 @@ def _open(url: StoreURL, options: Mapping[str, Any]) -> Store:
     return MemoryStore(url, clock=options.get("clock"))
 
 
-_DRIVER = Driver(name="memory", open=_open, options=(CLOCK_OPTION,), distribution="unistore")
+_DRIVER = Driver(
+    name="memory",
+    open=_open,
+    options=(CLOCK_OPTION,),
+    distribution="unistore",
+    schemes=("memory",),
+)
 
 
 @hookimpl
-def unistore_driver(scheme: str) -> Driver | None:
-    """Provide the memory driver for ``memory://`` URLs."""
-    return _DRIVER if scheme == "memory" else None
+def unistore_driver() -> Driver:
+    """Provide the memory driver; the registry matches its declared scheme."""
+    return _DRIVER

@@ -25,7 +25,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from typing import Final, cast
+from typing import Final
 
 from unistore.errors import CorruptionError
 from unistore.protocols import SessionPage
@@ -268,8 +268,7 @@ def _load_listed(root: Root, session_id: str) -> SessionMeta | None:
 
 def list_page(root: Root, limit: int, cursor: str | None) -> SessionPage:
     """Return one page of sessions, newest first, reading ~``limit`` metadata files."""
-    # decode_cursor checked the shape: (an int, a str).
-    after = None if cursor is None else cast(tuple[int, str], decode_cursor(cursor, int, str))
+    after = None if cursor is None else decode_cursor(cursor, int, str)
     try:
         fd = open_file(INDEX_LOG, root.index_fd, os.O_RDONLY)
     except FileNotFoundError:

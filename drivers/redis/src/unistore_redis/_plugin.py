@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from unistore import hookimpl
-from unistore._url import StoreURL
+from unistore import StoreURL, hookimpl
 from unistore.protocols import Driver, Store
 from unistore_redis._config import OPTIONS
 
-__all__ = ["unistore_driver"]
+__all__ = ["DRIVER", "unistore_driver"]
 
 
 def _open(url: StoreURL, options: Mapping[str, Any]) -> Store:
@@ -20,10 +19,18 @@ def _open(url: StoreURL, options: Mapping[str, Any]) -> Store:
     return RedisStore(url, options)
 
 
-_DRIVER = Driver(name="redis", open=_open, options=OPTIONS, distribution="unistore-redis")
+#: The one declaration of the URLs this driver serves (``redis+unix`` is the
+#: ``redis`` scheme with the ``unix`` dialect).
+DRIVER = Driver(
+    name="redis",
+    open=_open,
+    options=OPTIONS,
+    distribution="unistore-redis",
+    schemes=("redis", "rediss"),
+)
 
 
 @hookimpl
-def unistore_driver(scheme: str) -> Driver | None:
-    """Provide the redis driver for ``redis`` and ``rediss`` URLs."""
-    return _DRIVER if scheme in ("redis", "rediss") else None
+def unistore_driver() -> Driver:
+    """Provide the redis driver; the registry matches its declared schemes."""
+    return DRIVER

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from unistore import hookimpl
-from unistore._url import StoreURL
+from unistore import StoreURL, hookimpl
 from unistore.protocols import KEYWORD_ONLY, Driver, Option, Store
 from unistore_sql._schema import check_prefix
 
-__all__ = ["OPTIONS", "unistore_driver"]
+__all__ = ["DRIVER", "OPTIONS", "unistore_driver"]
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -139,10 +138,18 @@ def _open(url: StoreURL, options: Mapping[str, Any]) -> Store:
     return SQLStore(url, options)
 
 
-_DRIVER = Driver(name="sql", open=_open, options=OPTIONS, distribution="unistore-sql")
+#: The one declaration of the URLs this driver serves.
+DRIVER = Driver(
+    name="sql",
+    open=_open,
+    options=OPTIONS,
+    distribution="unistore-sql",
+    schemes=("postgresql", "sqlite"),
+    aliases={"postgres": "postgresql", "sqlite3": "sqlite"},
+)
 
 
 @hookimpl
-def unistore_driver(scheme: str) -> Driver | None:
-    """Provide the sql driver for ``sqlite`` and ``postgresql`` URLs."""
-    return _DRIVER if scheme in ("sqlite", "postgresql") else None
+def unistore_driver() -> Driver:
+    """Provide the sql driver; the registry matches its declared schemes and aliases."""
+    return DRIVER
