@@ -1,0 +1,1 @@
+"""The pieces of the driver contract; :mod:`unistore.protocols` is their public face."""
