@@ -256,3 +256,27 @@ def test_raising_callback_is_logged_and_isolated(caplog: pytest.LogCaptureFixtur
 def test_unknown_kind_rejected() -> None:
     with pytest.raises(ValidationError):
         Conversation(kind="other")  # type: ignore[arg-type]
+
+
+def test_json_messages_is_a_live_read_only_view_of_the_texts() -> None:
+    conversation = Conversation([{"role": "user", "content": "hi"}])
+    texts = conversation.json_messages
+    assert list(texts) == ['{"role":"user","content":"hi"}']
+    conversation.add("assistant", "yo")
+    assert len(texts) == 2
+    assert texts[1:] == ('{"role":"assistant","content":"yo"}',)
+    assert not hasattr(texts, "append")
+
+
+def test_restore_swaps_the_list_and_emits_one_reset() -> None:
+    conversation = Conversation([{"role": "user", "content": "old"}])
+    changes: list[MessagesChangedEvent] = []
+    conversation.on("messages_changed", changes.append)
+    message = {"role": "user", "content": "new"}
+    conversation.restore([message], ['{"role":"user","content":"new"}'])
+    assert conversation.messages == [message]
+    assert conversation.messages[0] is message
+    assert list(conversation.json_messages) == ['{"role":"user","content":"new"}']
+    assert changes == [MessagesChangedEvent(0, "reset")]
+    with pytest.raises(ValidationError):
+        conversation.restore([message], [])

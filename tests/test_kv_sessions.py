@@ -10,9 +10,10 @@ commit, so they can check atomicity and retries.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from types import TracebackType
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import pytest
 
@@ -28,162 +29,165 @@ from unistore import (
     SessionExistsError,
     SessionNotFoundError,
     StoreURL,
+    TransactionConflictError,
     ValidationError,
 )
-from unistore import _kv_sessions as kv_sessions_module
-from unistore._kv_sessions_layout import (
-    LEAF_SHIFT,
-    TOP_SHIFT,
-    encode_id,
-)
 from unistore._memory import MemoryStore
-from unistore._memory import MemoryTransaction
+from unistore._sessions._kv import _ops as kv_ops_module
+from unistore._sessions._kv._layout import LEAF_SHIFT, TOP_SHIFT, encode_id
 from unistore.protocols import SessionDocuments, SessionRecord, SlotKind
+from unistore.sdk import (
+    DeleteOp,
+    HashBase,
+    HDelOp,
+    HSetOp,
+    KeyValueBase,
+    NamespaceLifecycleBase,
+    Op,
+    SessionDocumentsBase,
+    SetOp,
+    TransactionBase,
+    TransactionsBase,
+    TTLBase,
+)
 from unistore.testing import HOSTILE_IDS, ForksSuite, IsolationSuite, SessionsSuite
 
 NS = "unistore.sessions"
-KV_CAPS = frozenset(
-    {
-        Capability.KEY_VALUE,
-        Capability.HASH,
-        Capability.TRANSACTIONS,
-        Capability.NAMESPACE_LIFECYCLE,
-        Capability.TTL,
-    }
-)
 
-Op = tuple[str, str, int]  # (operation, slot, fields written)
+LogEntry = tuple[str, str, int]  # (operation, slot, fields written)
 
 
-class _CountingTransaction:
-    def __init__(self, store: ToyStore, inner: MemoryTransaction, ns: str, watch: Sequence[str]):
-        self._store = store
-        self._inner = inner
-        self._ns = ns
-        self._watch = list(watch)
+class _CountingTransaction(TransactionBase):
+    """Wraps a memory transaction; logs reads as they happen and writes at commit."""
 
-    async def __aenter__(self) -> _CountingTransaction:
+    def __init__(self, store: ToyStore, ns: str, watch: tuple[str, ...]) -> None:
+        super().__init__(store, ns, watch)
+        self._toy = store
+        self._inner = store.inner.transaction(ns, watch)
+
+    async def _begin(self) -> None:
         await self._inner.__aenter__()
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._inner.__aexit__(exc_type, exc, tb)
-
-    async def get(self, slot: str) -> bytes | None:
-        self._store.log("tx.get", slot)
+    async def _get(self, slot: str) -> bytes | None:
+        self._toy.log("tx.get", slot)
         return await self._inner.get(slot)
 
-    async def hget(self, slot: str, field: str) -> bytes | None:
-        self._store.log("tx.hget", slot)
+    async def _hget(self, slot: str, field: str) -> bytes | None:
+        self._toy.log("tx.hget", slot)
         return await self._inner.hget(slot, field)
 
-    async def hgetall(self, slot: str) -> dict[str, bytes]:
-        self._store.log("tx.hgetall", slot)
+    async def _hgetall(self, slot: str) -> dict[str, bytes]:
+        self._toy.log("tx.hgetall", slot)
         return await self._inner.hgetall(slot)
 
-    def set(self, slot: str, value: bytes, *, ttl: float) -> None:
-        self._store.log("tx.set", slot, 1)
-        self._inner.set(slot, value, ttl=ttl)
-
-    def delete(self, slot: str) -> None:
-        self._store.log("tx.delete", slot)
-        self._inner.delete(slot)
-
-    def hset(self, slot: str, mapping: Mapping[str, bytes], *, ttl: float) -> None:
-        self._store.log("tx.hset", slot, len(mapping))
-        self._inner.hset(slot, mapping, ttl=ttl)
-
-    def hdel(self, slot: str, fields: Sequence[str]) -> None:
-        self._store.log("tx.hdel", slot, len(fields))
-        self._inner.hdel(slot, fields)
-
-    async def commit(self) -> None:
-        store = self._store
+    async def _commit(self, ops: Sequence[Op]) -> bool:
+        store = self._toy
+        for op in ops:
+            if isinstance(op, SetOp):
+                store.log("tx.set", op.slot, 1)
+                self._inner.set(op.slot, op.value, ttl=op.ttl)
+            elif isinstance(op, DeleteOp):
+                store.log("tx.delete", op.slot)
+                self._inner.delete(op.slot)
+            elif isinstance(op, HSetOp):
+                store.log("tx.hset", op.slot, len(op.mapping))
+                self._inner.hset(op.slot, op.mapping, ttl=op.ttl)
+            elif isinstance(op, HDelOp):
+                store.log("tx.hdel", op.slot, len(op.fields))
+                self._inner.hdel(op.slot, op.fields)
         hook, store.before_commit = store.before_commit, None
         if hook is not None:
             await hook()
         if store.conflicts > 0:
             store.conflicts -= 1
-            store.inner.simulate_concurrent_change(self._ns, self._watch[0])
+            store.inner.simulate_concurrent_change(self.ns, self.watch[0])
         store.log("tx.commit", "")
-        await self._inner.commit()
+        try:
+            await self._inner.commit()
+        except TransactionConflictError:
+            return False
+        return True
+
+    async def _end(self) -> None:
+        await self._inner.__aexit__(None, None, None)
 
 
-class ToyStore(KVSessionDocumentsMixin, BaseStore):
+class ToyStore(
+    KVSessionDocumentsMixin,
+    KeyValueBase,
+    HashBase,
+    TTLBase,
+    NamespaceLifecycleBase,
+    TransactionsBase,
+):
     """KV capabilities from a memory store; sessions from the generic implementation."""
 
-    CAPABILITIES = KV_CAPS | {Capability.SESSION_DOCUMENTS}
+    NAME = "kvsessions-toy"
 
     def __init__(self, url: StoreURL) -> None:
         super().__init__(url)
         self.inner = MemoryStore(StoreURL.parse(f"memory://{url.host or ''}"))
-        self.ops: list[Op] = []
+        self.ops: list[LogEntry] = []
         self.before_commit: Callable[[], Awaitable[None]] | None = None
         self.conflicts = 0
 
     def log(self, op: str, slot: str, fields: int = 0) -> None:
         self.ops.append((op, slot, fields))
 
-    async def get(self, ns: str, slot: str) -> bytes | None:
+    async def _get(self, ns: str, slot: str) -> bytes | None:
         self.log("get", slot)
         return await self.inner.get(ns, slot)
 
-    async def set(self, ns: str, slot: str, value: bytes, *, ttl: float) -> None:
+    async def _set(self, ns: str, slot: str, value: bytes, ttl: float) -> None:
         self.log("set", slot, 1)
         await self.inner.set(ns, slot, value, ttl=ttl)
 
-    async def delete(self, ns: str, slot: str) -> bool:
+    async def _delete(self, ns: str, slot: str) -> bool:
         self.log("delete", slot)
         return await self.inner.delete(ns, slot)
 
-    async def hget(self, ns: str, slot: str, field: str) -> bytes | None:
+    async def _hget(self, ns: str, slot: str, field: str) -> bytes | None:
         self.log("hget", slot)
         return await self.inner.hget(ns, slot, field)
 
-    async def hset(self, ns: str, slot: str, mapping: Mapping[str, bytes], *, ttl: float) -> int:
+    async def _hset(self, ns: str, slot: str, mapping: dict[str, bytes], ttl: float) -> int:
         self.log("hset", slot, len(mapping))
         return await self.inner.hset(ns, slot, mapping, ttl=ttl)
 
-    async def hdel(self, ns: str, slot: str, fields: Sequence[str]) -> int:
+    async def _hdel(self, ns: str, slot: str, fields: list[str]) -> int:
         self.log("hdel", slot, len(fields))
         return await self.inner.hdel(ns, slot, fields)
 
-    async def hgetall(self, ns: str, slot: str) -> dict[str, bytes]:
+    async def _hgetall(self, ns: str, slot: str) -> dict[str, bytes]:
         self.log("hgetall", slot)
         return await self.inner.hgetall(ns, slot)
 
-    async def hkeys(self, ns: str, slot: str) -> list[str]:
+    async def _hkeys(self, ns: str, slot: str) -> list[str]:
         self.log("hkeys", slot)
         return await self.inner.hkeys(ns, slot)
 
-    async def get_ttl(self, ns: str, slot: str) -> float | None:
+    async def _get_ttl(self, ns: str, slot: str) -> float | None:
         return await self.inner.get_ttl(ns, slot)
 
-    async def expire(self, ns: str, slot: str, ttl: float) -> bool:
+    async def _expire(self, ns: str, slot: str, ttl: float) -> bool:
         return await self.inner.expire(ns, slot, ttl)
 
-    async def slots(self, ns: str) -> list[str]:
+    async def _slots(self, ns: str) -> list[str]:
         return await self.inner.slots(ns)
 
-    async def slot_kind(self, ns: str, slot: str) -> SlotKind | None:
+    async def _slot_kind(self, ns: str, slot: str) -> SlotKind | None:
         return await self.inner.slot_kind(ns, slot)
 
-    async def touch(self, ns: str, *, ttl: float) -> int:
+    async def _touch(self, ns: str, ttl: float) -> int:
         return await self.inner.touch(ns, ttl=ttl)
 
-    async def purge(self, ns: str) -> int:
+    async def _purge(self, ns: str) -> int:
         self.log("purge", ns)
         return await self.inner.purge(ns)
 
-    def transaction(self, ns: str, watch: Sequence[str]) -> _CountingTransaction:
-        self._check_open()
+    def _transaction(self, ns: str, watch: tuple[str, ...]) -> _CountingTransaction:
         self.log("transaction", ",".join(watch))
-        return _CountingTransaction(self, self.inner.transaction(ns, watch), ns, watch)
+        return _CountingTransaction(self, ns, watch)
 
     async def destroy(self) -> None:
         await self.inner.destroy()
@@ -205,8 +209,8 @@ def msgs(*names: str) -> list[str]:
 
 @pytest.fixture
 async def store() -> AsyncIterator[ToyStore]:
-    opened = unistore.connect(f"kvsessions-toy://t{uuid.uuid4().hex[:12]}")
-    assert isinstance(opened, ToyStore)
+    # Built directly: connect() may wrap a store that declares fewer capabilities.
+    opened = ToyStore(StoreURL.parse(f"kvsessions-toy://t{uuid.uuid4().hex[:12]}"))
     async with opened:
         yield opened
         await opened.destroy()
@@ -225,7 +229,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
-    monkeypatch.setattr(kv_sessions_module, "now_micros", fake)
+    monkeypatch.setattr(kv_ops_module, "now_micros", fake)
     return fake
 
 
@@ -352,11 +356,34 @@ async def test_messages_cross_chunks(store: ToyStore) -> None:
     assert await sessions.read_messages("f") == msgs(*names[:4])
 
 
-async def test_unicode_and_surrogates_round_trip(store: ToyStore) -> None:
-    texts = ['"\\u00e9 \u00e9 \U0001f600"', "\ud800 lone surrogate", "x" * 100_000, ""]
+async def test_unicode_round_trips_and_lone_surrogates_are_refused(store: ToyStore) -> None:
+    texts = ['"\\u00e9 \u00e9 \U0001f600"', "x" * 100_000, ""]
     await store.create_session("s")
     await store.append_messages("s", texts, expected_length=0)
     assert await store.read_messages("s") == texts
+    # Messages are valid UTF-8 on every driver (the SDK's rule): nothing is written.
+    with pytest.raises(ValidationError):
+        await store.append_messages("s", ["\ud800 lone surrogate"], expected_length=3)
+    assert await store.read_messages("s") == texts
+    with pytest.raises(ValidationError):
+        await store.kv_sessions.append_messages("s", ["\ud800"], expected_length=3)
+
+
+async def test_read_last_between_length_and_twice_length(store: ToyStore) -> None:
+    # The memory driver once returned a wrong tail here (6 messages, last=7).
+    await store.create_session("s")
+    await store.append_messages("s", msgs(*"abcdef"), expected_length=0)
+    for last in range(6, 13):
+        assert await store.read_messages("s", last=last) == msgs(*"abcdef"), last
+    assert await store.read_messages("s", last=5) == msgs(*"bcdef")
+    sessions = KVSessionDocuments(store, chunk_size=4, namespace="tails")
+    await sessions.create_session("t")
+    await sessions.append_messages("t", msgs(*"abcdef"), expected_length=0)
+    await sessions.fork_session("t", "f", at=4)
+    await sessions.append_messages("f", msgs("x", "y"), expected_length=4)
+    for last in range(6, 13):
+        assert await sessions.read_messages("f", last=last) == msgs(*"abcdxy"), last
+    assert await sessions.read_messages("f", last=3) == msgs("d", "x", "y")
 
 
 async def test_update_session(store: ToyStore) -> None:
@@ -671,3 +698,21 @@ def test_public_names() -> None:
     assert unistore.KVSessionDocuments is KVSessionDocuments
     assert "KVSessionDocumentsMixin" in unistore.__all__
     assert isinstance(ToyStore(StoreURL.parse("memory://")), SessionDocuments)
+
+
+def test_the_mixin_implements_the_sdk_primitives() -> None:
+    assert issubclass(KVSessionDocumentsMixin, SessionDocumentsBase)
+    assert Capability.SESSION_DOCUMENTS in ToyStore.CAPABILITIES
+    # The public methods are the SDK's (final), not re-declared by the mixin.
+    assert ToyStore.append_messages is SessionDocumentsBase.append_messages
+
+
+def test_importing_generic_sessions_loads_no_product() -> None:
+    code = (
+        "import sys, unistore._sessions._kv\n"
+        "heavy = ('asyncio', 'unistore._sessions._manager', 'unistore._sessions._conversation',"
+        " 'unistore._registry', 'pluggy')\n"
+        "print(','.join(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

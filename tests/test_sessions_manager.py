@@ -465,15 +465,15 @@ async def test_manager_given_a_url_owns_the_store(store_url: str) -> None:
         session_id = await manager.start_new()
         conversation.add("user", "persisted")
     opened = manager.store
-    assert isinstance(opened, unistore.BaseStore)
-    assert opened.closed
+    # Stores are BaseStore or SDK StoreBase subclasses (or a proxy of one): all have `closed`.
+    assert getattr(opened, "closed", None) is True
     if store_url.startswith("memory:"):
         return
     async with unistore.connect(store_url) as again:
         try:
             assert await stored(again, session_id) == [msg("user", "persisted")]
         finally:
-            await again.destroy()
+            await again.destroy()  # type: ignore[attr-defined]
 
 
 async def test_a_named_memory_store_is_shared_between_managers() -> None:

@@ -65,7 +65,7 @@ async def test_a_message_added_during_the_final_save_is_saved_before_close() -> 
         # The final save retries "two"; "three" arrives while it is being written.
         store.before_append = lambda: conversation.add("user", "three")
         await manager.aclose()
-        worker = manager._worker
+        worker = manager._saver.worker
         assert worker is None or worker.done(), "an auto-save outlived the manager"
         assert len(await inner.read_messages(session_id)) == 3
         assert not manager.has_unsaved_changes
@@ -104,4 +104,4 @@ async def test_an_async_callback_is_refused_at_subscription() -> None:
         with pytest.raises(ValidationError, match="async function"):
             manager.on("lifecycle_error", report)
         with pytest.raises(ValidationError, match="async function"):
-            conversation.on("ended", report)  # type: ignore[arg-type]
+            conversation.on("ended", report)  # type: ignore[call-overload]

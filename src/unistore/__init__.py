@@ -55,8 +55,6 @@ from unistore.protocols import (
 if TYPE_CHECKING:
     from unistore._capabilities import require
     from unistore._copy import CopyProgress, CopyReport, copy_store
-    from unistore._kv_sessions import KVSessionDocuments
-    from unistore._kv_sessions_mixin import KVSessionDocumentsMixin
     from unistore._namespaced._cas import CasOps, CasSnapshot
     from unistore._namespaced._handle import Namespace
     from unistore._namespaced._store import NamespacedStore
@@ -79,6 +77,7 @@ if TYPE_CHECKING:
         SaveEvent,
         SessionManager,
     )
+    from unistore._sessions._kv import KVSessionDocuments, KVSessionDocumentsMixin
 
 __version__ = "0.1.0"
 
@@ -169,8 +168,8 @@ _LAZY: dict[str, str] = {
         ],
         "unistore._sessions",
     ),
-    "KVSessionDocuments": "unistore._kv_sessions",
-    "KVSessionDocumentsMixin": "unistore._kv_sessions_mixin",
+    "KVSessionDocuments": "unistore._sessions._kv",
+    "KVSessionDocumentsMixin": "unistore._sessions._kv",
     **dict.fromkeys(["CopyProgress", "CopyReport", "copy_store"], "unistore._copy"),
 }
 

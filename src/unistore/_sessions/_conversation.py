@@ -3,80 +3,30 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from types import TracebackType
-from typing import Any, Literal, overload
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Literal, NamedTuple, overload
 
-from unistore._sessions._events import (
-    ChildSpawnedEvent,
-    EventHub,
-    MessageCompleteEvent,
-    MessagesChangedEvent,
-)
+from unistore._sessions._draft import MessageDraft
+from unistore._sessions._events import MessageCompleteEvent, MessagesChangedEvent
+from unistore._sessions._hub import EventHub
+from unistore._sessions._messages import ListView, encode_message
 from unistore.errors import ValidationError
 
-__all__ = ["Conversation", "ConversationKind", "MessageDraft", "encode_message"]
+__all__ = ["ChildSpawnedEvent", "Conversation", "ConversationKind"]
 
 ConversationKind = Literal["root", "subagent", "checkpoint"]
 _CHILD_KINDS = ("subagent", "checkpoint")
 _EVENTS = ("message_complete", "messages_changed", "child_spawned", "ended")
 
 
-def encode_message(message: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
-    """Validate a message; return a detached JSON-pure copy and its JSON text.
+class ChildSpawnedEvent(NamedTuple):
+    """A child conversation was spawned.
 
-    Raises:
-        ValidationError: Not a mapping, no ``role`` string, or not JSON.
+    Attributes:
+        child: The new conversation (its ``kind`` says what it is for).
     """
-    if not isinstance(message, Mapping):
-        raise ValidationError(f"a message must be a mapping, got {type(message).__name__}")
-    role = message.get("role")
-    if not isinstance(role, str) or not role:
-        raise ValidationError("a message needs a non-empty 'role' string")
-    try:
-        text = json.dumps(dict(message), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"a message must be JSON-compatible: {exc}") from None
-    copy: dict[str, Any] = json.loads(text)
-    return copy, text
 
-
-class _MessagesView(Sequence[Mapping[str, Any]]):
-    """A live, read-only view of a conversation's messages."""
-
-    __slots__ = ("_items",)
-
-    def __init__(self, items: list[dict[str, Any]]) -> None:
-        self._items = items
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    @overload
-    def __getitem__(self, index: int) -> Mapping[str, Any]: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[Mapping[str, Any]]: ...
-
-    def __getitem__(self, index: int | slice) -> Mapping[str, Any] | Sequence[Mapping[str, Any]]:
-        if isinstance(index, slice):
-            return tuple(self._items[index])
-        return self._items[index]
-
-    def __iter__(self) -> Iterator[Mapping[str, Any]]:
-        return iter(self._items)
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
-            return len(other) == len(self._items) and all(
-                a == b for a, b in zip(self._items, other, strict=True)
-            )
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"<messages: {len(self._items)}>"
+    child: Conversation
 
 
 class Conversation:
@@ -114,7 +64,8 @@ class Conversation:
             copy, text = encode_message(message)
             self._messages.append(copy)
             self._encoded.append(text)
-        self._view = _MessagesView(self._messages)
+        self._view = ListView(self._messages, "messages")
+        self._texts = ListView(self._encoded, "json messages")
         self._kind: ConversationKind = kind
         self._parent: Conversation | None = None
         self._children: list[Conversation] = []
@@ -153,6 +104,16 @@ class Conversation:
     def ended(self) -> bool:
         """Whether :meth:`end` was called."""
         return self._ended
+
+    @property
+    def json_messages(self) -> Sequence[str]:
+        """The JSON text of each completed message: a live, read-only view.
+
+        Each text is made once, when its message is completed or replaced, so
+        a persistence layer saving the conversation never re-encodes the
+        history; compare texts to find what changed.
+        """
+        return self._texts
 
     def __len__(self) -> int:
         return len(self._messages)
@@ -231,10 +192,22 @@ class Conversation:
         del self._encoded[length:]
         self._events.emit("messages_changed", MessagesChangedEvent(length, "truncate"))
 
-    def _reset(self, messages: list[dict[str, Any]], encoded: list[str]) -> None:
-        """Swap the whole list (used when a session is loaded)."""
-        self._messages[:] = messages
-        self._encoded[:] = encoded
+    def restore(self, messages: Sequence[Mapping[str, Any]], texts: Sequence[str]) -> None:
+        """Swap the whole list for stored messages; emit ``messages_changed`` (``"reset"``).
+
+        For persistence layers, which read messages back as JSON texts and
+        decoded them: ``texts[i]`` must be the JSON text of ``messages[i]``
+        (it is what :attr:`json_messages` returns afterwards, and what a save
+        compares). Dicts are kept as given, not copied. Works on an ended
+        conversation too (loading its history is not a change of it).
+
+        Raises:
+            ValidationError: The two sequences differ in length.
+        """
+        if len(messages) != len(texts):
+            raise ValidationError("restore() needs one JSON text per message")
+        self._messages[:] = [m if type(m) is dict else dict(m) for m in messages]
+        self._encoded[:] = texts
         self._events.emit("messages_changed", MessagesChangedEvent(0, "reset"))
 
     # -- children and ending ------------------------------------------------
@@ -315,99 +288,3 @@ class Conversation:
             ValidationError: Unknown event name.
         """
         return self._events.subscribe(event, callback)
-
-
-class MessageDraft:
-    """A message being streamed: fill it in, then :meth:`complete` it.
-
-    Use it as a context manager to complete on success and discard on error::
-
-        with conversation.begin("assistant") as draft:
-            for chunk in stream:
-                draft.write(chunk)
-    """
-
-    def __init__(
-        self, conversation: Conversation, role: str, content: Any, extra: Mapping[str, Any]
-    ) -> None:
-        self._conversation = conversation
-        self._fields: dict[str, Any] = {"role": role, **extra}
-        self._chunks: list[str] = []
-        self._content: Any = content
-        self._done = False
-
-    @property
-    def role(self) -> str:
-        """The role of the message."""
-        role: str = self._fields["role"]
-        return role
-
-    @property
-    def content(self) -> Any:
-        """The content so far."""
-        if self._chunks:
-            self._content = self._content + "".join(self._chunks)
-            self._chunks.clear()
-        return self._content
-
-    @content.setter
-    def content(self, value: Any) -> None:
-        self._check_open()
-        self._chunks.clear()
-        self._content = value
-
-    @property
-    def done(self) -> bool:
-        """Whether the draft was completed or discarded."""
-        return self._done
-
-    def write(self, text: str) -> None:
-        """Append streamed text to a text content."""
-        self._check_open()
-        if not isinstance(self._content, str):
-            raise ValidationError("write() needs a text content; set .content for blocks")
-        self._chunks.append(text)
-
-    def update(self, **fields: Any) -> None:
-        """Set other fields of the message (tool calls, ids, ...)."""
-        self._check_open()
-        if "content" in fields:
-            self.content = fields.pop("content")
-        self._fields.update(fields)
-
-    @property
-    def message(self) -> dict[str, Any]:
-        """The message as it would be completed now."""
-        fields = dict(self._fields)
-        return {"role": fields.pop("role"), "content": self.content, **fields}
-
-    def complete(self) -> Mapping[str, Any]:
-        """Add the message to the conversation (emits ``message_complete``)."""
-        self._check_open()
-        stored = self._conversation.append(self.message)
-        self._done = True
-        return stored
-
-    def discard(self) -> None:
-        """Drop the draft without adding anything."""
-        self._done = True
-
-    def _check_open(self) -> None:
-        if self._done:
-            raise ValidationError("the message draft is already completed or discarded")
-
-    def __enter__(self) -> MessageDraft:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._done:
-            return
-        if exc_type is None:
-            self.complete()
-        else:
-            self.discard()

@@ -3,59 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from types import MappingProxyType, TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Self, overload
+from functools import partial
+from types import TracebackType
+from typing import Any, Literal, Self, overload
 
-from unistore._sessions._conversation import Conversation
-from unistore._sessions._events import (
-    ChildSpawnedEvent,
-    LifecycleErrorEvent,
-    LoadEvent,
-    SaveEvent,
-)
+from unistore._sessions._conversation import ChildSpawnedEvent, Conversation
+from unistore._sessions._disposal import Disposal
+from unistore._sessions._events import LifecycleErrorEvent, LoadEvent, SaveEvent
+from unistore._sessions._family import ChildSessions
+from unistore._sessions._hub import EventHub
 from unistore._sessions._ids import new_session_id
-from unistore._sessions._saver import SessionSaver, decode_message, missing_session
+from unistore._sessions._opening import check_label, check_session_id, open_store
+from unistore._sessions._saver import SessionSaver
 from unistore._url import StoreURL
-from unistore.errors import (
-    NotSupportedError,
-    SessionConflictError,
-    StoreClosedError,
-    ValidationError,
-)
-from unistore.protocols import Capability, SessionDocuments, SessionPage, Store
-
-if TYPE_CHECKING:
-    import asyncio
+from unistore.errors import SessionConflictError, StoreClosedError, ValidationError
+from unistore.protocols import SessionDocuments, SessionPage, Store
 
 __all__ = ["SessionManager"]
 
-
-def _open_store(
-    store_or_url: str | StoreURL | Store | SessionDocuments,
-) -> tuple[SessionDocuments, bool]:
-    if isinstance(store_or_url, str | StoreURL):
-        # Imported here: the registry loads pluggy, which `import unistore` avoids.
-        from unistore._registry import connect
-
-        store: object = connect(store_or_url)
-        owned = True
-    else:
-        store = store_or_url
-        owned = False
-    capabilities = getattr(store, "capabilities", None)
-    declared = capabilities is None or Capability.SESSION_DOCUMENTS in capabilities
-    if not declared or not isinstance(store, SessionDocuments):
-        raise NotSupportedError(f"store {getattr(store, 'url', store)} has no session documents")
-    return store, owned
+_EVENTS = ("load", "save", "lifecycle_error", "dispose")
 
 
-def _check_id(session_id: object, what: str = "session id") -> str:
-    if not isinstance(session_id, str):
-        raise ValidationError(f"a {what} must be a str, got {type(session_id).__name__}")
-    return session_id
-
-
-class SessionManager(SessionSaver):
+class SessionManager:
     """Keeps a :class:`Conversation` saved in a store, as sessions.
 
     A session is a stored record (id, label, lineage, metadata, times) plus
@@ -105,23 +74,31 @@ class SessionManager(SessionSaver):
     ) -> None:
         if not isinstance(conversation, Conversation):
             raise ValidationError("conversation must be a unistore Conversation")
-        store, self._owns_store = _open_store(store_or_url)
-        super().__init__(store, conversation, auto_save=auto_save, auto_slug=auto_slug)
-        self._children: dict[str, SessionManager] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._closing: asyncio.Task[None] | None = None
-        # For the manager of a child session: its parent's manager and its key there.
+        store, owns = open_store(store_or_url)
+        self._store = store
+        self._conversation = conversation
+        self._events = EventHub(_EVENTS, "SessionManager")
+        # The persistence engine: what is stored, what changed, the save worker.
+        self._saver = SessionSaver(
+            store, conversation, self._events, auto_save=auto_save, auto_slug=auto_slug
+        )
+        self._family: ChildSessions[SessionManager] = ChildSessions()
+        # For the manager of a child session: its parent's manager.
         self._owner: SessionManager | None = None
-        self._child_key: str | None = None
-        self._unsubscribe.append(conversation.on("child_spawned", self._on_child))
-        self._unsubscribe.append(conversation.on("ended", self._on_ended))
+        unsubscribe = [
+            conversation.on("child_spawned", self._on_child),
+            conversation.on("ended", self._on_ended),
+        ]
+        self._disposal = Disposal(
+            self._saver, self._family, self._events, unsubscribe, store, owns_store=owns
+        )
 
     # -- state --------------------------------------------------------------
 
     @property
     def session_id(self) -> str | None:
         """The active session's id, or ``None``."""
-        return self._session_id
+        return self._saver.session_id
 
     @property
     def conversation(self) -> Conversation:
@@ -141,68 +118,53 @@ class SessionManager(SessionSaver):
     @property
     def children(self) -> Mapping[str, SessionManager]:
         """Managers of the live child conversations, by child session id."""
-        return MappingProxyType(self._children)
+        return self._family.view()
 
     def child_for(self, conversation: Conversation) -> SessionManager | None:
         """Return the manager of a live child conversation, or ``None``."""
-        for child in self._children.values():
-            if child._conversation is conversation:
-                return child
-        return None
+        return self._family.find(conversation)
 
     @property
     def closed(self) -> bool:
         """Whether the manager was disposed."""
-        return self._closed
+        return self._disposal.closed
 
     @property
     def has_unsaved_changes(self) -> bool:
         """Whether the conversation may differ from what was saved."""
-        return self._dirty()
+        return self._saver.dirty()
 
     def __repr__(self) -> str:
-        state = " closed" if self._closed else ""
-        return f"<SessionManager session={self._session_id!r}{state}>"
+        state = " closed" if self._disposal.closed else ""
+        return f"<SessionManager session={self._saver.session_id!r}{state}>"
 
     def _check_open(self) -> None:
-        if self._closing is not None:
+        if self._disposal.started:
             raise StoreClosedError("the session manager is closed")
 
     # -- children and ending ------------------------------------------------
 
     def _on_child(self, event: ChildSpawnedEvent) -> None:
-        if self._closing is not None:
+        if self._disposal.started:
             return
         child_conversation = event.child
+        saver = self._saver
         child = SessionManager(
             self._store,
             child_conversation,
-            auto_save=self._auto_save,
-            auto_slug=self._auto_slug and child_conversation.kind != "checkpoint",
+            auto_save=saver.auto_save,
+            auto_slug=saver.auto_slug and child_conversation.kind != "checkpoint",
         )
-        child._parent = child._owner = self
-        child._session_id = child._child_key = new_session_id()
-        child._fork_pending = True
-        child._slug_from = child_conversation.inherited
-        self._children[child._child_key] = child
-        # The fork is made at once (in the background), not at the child's
-        # first message, so it shares exactly what the parent had then.
-        child._request()
+        child._owner = self
+        key = new_session_id()
+        self._family.add(key, child)
+        child._disposal.detach = partial(self._family.remove, key)
+        child._saver.adopt_fork(saver, key, slug_from=child_conversation.inherited)
 
     def _on_ended(self) -> None:
-        if self._closing is not None:
-            return
-        import asyncio  # not at module level: see SessionSaver.__init__
-
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        self._closing = loop.create_task(self._dispose())
-        if self._owner is not None:
-            tasks = self._owner._tasks
-            tasks.add(self._closing)
-            self._closing.add_done_callback(tasks.discard)
+        task = self._disposal.start_soon()
+        if task is not None and self._owner is not None:
+            self._owner._family.track(task)
 
     # -- public API ---------------------------------------------------------
 
@@ -218,11 +180,11 @@ class SessionManager(SessionSaver):
             The new session id (26 characters, sortable by creation time).
         """
         self._check_open()
-        if label is not None and not isinstance(label, str):
-            raise ValidationError("a label must be a str")
-        await self._settle()
-        async with self._lock:
-            return await self._start_locked(label)
+        check_label(label)
+        saver = self._saver
+        await saver.settle()
+        async with saver.lock:
+            return await saver.start_locked(label)
 
     async def load(self, session_id: str | None = None) -> str:
         """Load a session into the conversation and make it active.
@@ -244,27 +206,16 @@ class SessionManager(SessionSaver):
         """
         self._check_open()
         if session_id is not None:
-            _check_id(session_id)
-        await self._settle()
-        async with self._lock:
+            check_session_id(session_id)
+        saver = self._saver
+        await saver.settle()
+        async with saver.lock:
             if session_id is None:
                 page = await self._store.list_sessions(limit=1)
                 if not page.items:
-                    return await self._start_locked(None)
+                    return await saver.start_locked(None)
                 session_id = page.items[0].id
-            record = await self._store.get_session(session_id)
-            if record is None:
-                raise missing_session(session_id)
-            stored = await self._store.read_messages(session_id)
-            messages = [decode_message(session_id, i, text) for i, text in enumerate(stored)]
-            self._install(
-                session_id,
-                list(stored),
-                messages,
-                list(stored),
-                labelled=record.label is not None,
-                slug_from=record.fork_point or 0,
-            )
+            messages = await saver.load_locked(session_id)
         self._events.emit("load", LoadEvent(session_id, tuple(messages)))
         return session_id
 
@@ -302,14 +253,15 @@ class SessionManager(SessionSaver):
             raise ValidationError(f"on_conflict must be 'raise' or 'rebase', not {on_conflict!r}")
         if metadata is not None and not isinstance(metadata, Mapping):
             raise ValidationError("metadata must be a mapping")
-        async with self._lock:
+        saver = self._saver
+        async with saver.lock:
             try:
-                return await self._save_locked(metadata)
+                return await saver.save_locked(metadata)
             except SessionConflictError:
                 if on_conflict == "raise":
                     raise
-                await self._rebase_locked()
-                return await self._save_locked(metadata)
+                await saver.rebase_locked()
+                return await saver.save_locked(metadata)
 
     async def fork(self, parent_id: str, at: int | None = None, label: str | None = None) -> str:
         """Create a session sharing the first ``at`` messages of another.
@@ -331,15 +283,14 @@ class SessionManager(SessionSaver):
             ValidationError: ``at`` is negative or beyond the parent's length.
         """
         self._check_open()
-        _check_id(parent_id)
-        if label is not None and not isinstance(label, str):
-            raise ValidationError("a label must be a str")
-        if parent_id == self._session_id:
-            await self._settle()
-            async with self._lock:
+        check_session_id(parent_id)
+        check_label(label)
+        saver = self._saver
+        if parent_id == saver.session_id:
+            await saver.settle()
+            async with saver.lock:
                 # Checked under the lock: a concurrent fork may have made it meanwhile.
-                if self._fork_pending:
-                    await self._create_child_session_locked()
+                await saver.ensure_forked_locked()
         session_id = new_session_id()
         await self._store.fork_session(parent_id, session_id, at=at, label=label)
         return session_id
@@ -364,13 +315,12 @@ class SessionManager(SessionSaver):
             Whether the session existed.
         """
         self._check_open()
-        _check_id(session_id)
-        if session_id != self._session_id:
+        check_session_id(session_id)
+        saver = self._saver
+        if session_id != saver.session_id:
             return await self._store.delete_session(session_id)
-        async with self._lock:
-            existed = await self._store.delete_session(session_id)
-            self._install(None, [], [], [], labelled=False, slug_from=0)
-            return existed
+        async with saver.lock:
+            return await saver.delete_locked(session_id)
 
     async def rename(self, session_id: str, label: str) -> None:
         """Set a session's label; auto-slug never replaces it afterwards.
@@ -379,17 +329,15 @@ class SessionManager(SessionSaver):
             SessionNotFoundError: No session has this id.
         """
         self._check_open()
-        _check_id(session_id)
+        check_session_id(session_id)
         if not isinstance(label, str):
             raise ValidationError("a label must be a str")
-        if session_id != self._session_id:
+        saver = self._saver
+        if session_id != saver.session_id:
             await self._store.update_session(session_id, label=label)
             return
-        async with self._lock:
-            if self._fork_pending:
-                await self._create_child_session_locked()
-            await self._store.update_session(session_id, label=label)
-            self._labelled = True
+        async with saver.lock:
+            await saver.rename_locked(label)
 
     async def flush(self) -> None:
         """Wait until every pending auto-save (children's included) is done.
@@ -397,29 +345,7 @@ class SessionManager(SessionSaver):
         Failures were reported through ``lifecycle_error``; this does not
         raise them. :attr:`has_unsaved_changes` tells whether all succeeded.
         """
-        import asyncio
-
-        while True:
-            if self._wanted and (self._worker is None or self._worker.done()):
-                self._request()
-            pending = {task for task in self._tasks if not task.done()}
-            if self._worker is not None and not self._worker.done():
-                pending.add(self._worker)
-            if pending:
-                await asyncio.wait(pending)
-                continue
-            busy = [child for child in self._children.values() if child._busy()]
-            if not busy:
-                return
-            for child in busy:
-                await child.flush()
-
-    def _busy(self) -> bool:
-        if self._wanted or (self._worker is not None and not self._worker.done()):
-            return True
-        if any(not task.done() for task in self._tasks):
-            return True
-        return any(child._busy() for child in self._children.values())
+        await self._family.flush(self._saver)
 
     # -- events and disposal --------------------------------------------------
 
@@ -461,36 +387,7 @@ class SessionManager(SessionSaver):
         failure goes to ``lifecycle_error``. A store opened from a URL is
         closed. Calling it again does nothing.
         """
-        import asyncio
-
-        if self._closing is None:
-            self._closing = asyncio.get_running_loop().create_task(self._dispose())
-        await asyncio.shield(self._closing)
-
-    async def _dispose(self) -> None:
-        await self.flush()
-        for child in tuple(self._children.values()):
-            await child.aclose()
-        if self._auto_save and self._dirty():
-            async with self._lock:
-                try:
-                    await self._save_locked(None)
-                except Exception as exc:
-                    self._report(exc, "dispose")
-        for unsubscribe in self._unsubscribe:
-            unsubscribe()
-        # A change made while the final save was writing started an auto-save:
-        # it must end before the store closes, not outlive the manager.
-        await self._settle()
-        self._closed = True
-        self._events.emit("dispose")
-        self._events.clear()
-        if self._owner is not None and self._child_key is not None:
-            self._owner._children.pop(self._child_key, None)
-        if self._owns_store:
-            closer = self._store
-            assert isinstance(closer, Store)
-            await closer.aclose()
+        await self._disposal.wait()
 
     async def __aenter__(self) -> Self:
         self._check_open()

@@ -2,80 +2,73 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from unistore._sessions._conversation import Conversation
 from unistore._sessions._events import (
-    EventHub,
     LifecycleErrorEvent,
     MessageCompleteEvent,
     MessagesChangedEvent,
     SaveEvent,
 )
+from unistore._sessions._hub import EventHub
 from unistore._sessions._ids import new_session_id
 from unistore._sessions._slug import first_user_label
-from unistore.errors import CorruptionError, SessionNotFoundError
+from unistore._sessions._stored import decode_message, missing_session
 from unistore.protocols import SessionDocuments
 
 if TYPE_CHECKING:
     import asyncio
 
-__all__ = ["SessionSaver", "decode_message", "missing_session"]
+__all__ = ["SessionSaver"]
 
 logger = logging.getLogger("unistore.sessions")
 
-_EVENTS = ("load", "save", "lifecycle_error", "dispose")
-
-
-def decode_message(session_id: str, index: int, text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise CorruptionError(
-            f"message {index} of session {session_id[:80]!r} is not JSON"
-        ) from exc
-    if not isinstance(value, dict):
-        raise CorruptionError(f"message {index} of session {session_id[:80]!r} is not an object")
-    return value
-
-
-def missing_session(session_id: str) -> SessionNotFoundError:
-    return SessionNotFoundError(f"no session {session_id[:80]!r}", session_id=session_id)
-
 
 class SessionSaver:
-    """The persistence engine under :class:`SessionManager`.
+    """The persistence engine a :class:`SessionManager` holds.
 
     It remembers the JSON text of every message it knows to be stored and the
     first position that may have changed since, so a save sends only the new
     or changed tail, in O(changes) whatever the conversation's length. All
-    writes of one saver are serialised by one lock; background saves run in
-    one worker task that coalesces bursts of changes.
+    writes of one saver are serialised by :attr:`lock`; methods ending in
+    ``_locked`` expect the caller to hold it. Background saves run in one
+    worker task that coalesces bursts of changes.
+
+    It reads the conversation through its public API only
+    (:attr:`Conversation.json_messages`, :meth:`Conversation.restore`).
+
+    Args:
+        store: The session store.
+        conversation: The conversation to keep saved.
+        events: Where ``save`` and ``lifecycle_error`` are emitted (the manager's).
+        auto_save: Save in the background after every change.
+        auto_slug: Label the session from its first user message, once.
     """
 
     def __init__(
         self,
         store: SessionDocuments,
         conversation: Conversation,
+        events: EventHub,
         *,
         auto_save: bool,
         auto_slug: bool,
     ) -> None:
-        self._store = store
-        self._conversation = conversation
-        self._auto_save = bool(auto_save)
-        self._auto_slug = bool(auto_slug)
-        self._events = EventHub(_EVENTS, "SessionManager")
+        self.store = store
+        self.conversation = conversation
+        self.auto_save = bool(auto_save)
+        self.auto_slug = bool(auto_slug)
+        self._events = events
         # Imported here, not at module level: asyncio is slow to import and
         # `import unistore` must stay cheap for code that never saves a session.
         import asyncio
 
-        # One lock serialises every write of this saver: saves never overlap.
-        self._lock = asyncio.Lock()
-        self._session_id: str | None = None
+        #: Serialises every write of this saver: saves never overlap.
+        self.lock = asyncio.Lock()
+        self.session_id: str | None = None
         # The JSON text of each stored message, as far as this saver knows.
         self._persisted: list[str] = []
         # Positions before this one are unchanged since they were persisted.
@@ -87,20 +80,52 @@ class SessionSaver:
         self._wanted = False
         self._worker: asyncio.Task[None] | None = None
         self._suppress = False
-        self._closed = False
+        self._stopped = False
         self._unsubscribe = [
             conversation.on("message_complete", self._on_complete),
             conversation.on("messages_changed", self._on_changed),
         ]
 
-    def _dirty(self) -> bool:
-        return self._dirty_from < max(len(self._conversation), len(self._persisted))
+    # -- state ----------------------------------------------------------------
 
-    def _unsaved(self) -> int:
-        size = len(self._conversation)
+    @property
+    def worker(self) -> asyncio.Task[None] | None:
+        """The background save task, if one was started."""
+        return self._worker
+
+    def dirty(self) -> bool:
+        """Whether the conversation may differ from what was saved."""
+        return self._dirty_from < max(len(self.conversation), len(self._persisted))
+
+    def unsaved(self) -> int:
+        """How many messages may still be waiting to be saved."""
+        size = len(self.conversation)
         return size - min(self._dirty_from, size)
 
-    # -- conversation events ------------------------------------------------
+    def busy(self) -> bool:
+        """Whether a background save is wanted or running."""
+        return self._wanted or (self._worker is not None and not self._worker.done())
+
+    def stop(self) -> None:
+        """Stop following the conversation (the manager is being disposed)."""
+        self._stopped = True
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+
+    def adopt_fork(self, parent: SessionSaver, session_id: str, *, slug_from: int) -> None:
+        """Make this the saver of a child session: a fork of ``parent``'s, made at once.
+
+        The fork is requested now (in the background), not at the child's
+        first message, so it shares exactly what the parent had then.
+        """
+        self._parent = parent
+        self.session_id = session_id
+        self._fork_pending = True
+        self._slug_from = slug_from
+        self.request()
+
+    # -- conversation events --------------------------------------------------
 
     def _on_complete(self, event: MessageCompleteEvent) -> None:
         self._mark(event.position)
@@ -113,10 +138,12 @@ class SessionSaver:
             return
         self._dirty_from = min(self._dirty_from, start)
         self._slug_from = min(self._slug_from, start)
-        if self._auto_save and not self._closed:
-            self._request()
+        if self.auto_save and not self._stopped:
+            self.request()
 
-    def _request(self) -> None:
+    # -- the background worker ------------------------------------------------
+
+    def request(self) -> None:
         """Ask the background worker for a save (coalesced with pending ones)."""
         self._wanted = True
         if self._worker is not None and not self._worker.done():
@@ -130,25 +157,37 @@ class SessionSaver:
             return
         self._worker = loop.create_task(self._work())
 
+    def resume(self) -> None:
+        """Start the worker again if a save is wanted but nothing runs (a flush)."""
+        if self._wanted and (self._worker is None or self._worker.done()):
+            self.request()
+
     async def _work(self) -> None:
         while self._wanted:
             self._wanted = False
-            async with self._lock:
+            async with self.lock:
                 if self._fork_pending:
                     try:
                         await self._create_child_session_locked()
                     except Exception as exc:
-                        self._report(exc, "child_session")
+                        self.report(exc, "child_session")
                         continue
-                if self._auto_save and self._dirty():
+                if self.auto_save and self.dirty():
                     try:
-                        await self._save_locked(None)
+                        await self.save_locked(None)
                     except Exception as exc:
-                        self._report(exc, "auto_save")
+                        self.report(exc, "auto_save")
 
-    def _report(self, error: Exception, operation: str) -> None:
+    async def settle(self) -> None:
+        """Wait until the background worker is idle."""
+        import asyncio
+
+        while self._worker is not None and not self._worker.done():
+            await asyncio.wait([self._worker])
+
+    def report(self, error: Exception, operation: str) -> None:
         """Emit ``lifecycle_error`` here and on every ancestor (it bubbles up)."""
-        context = {"session_id": self._session_id, "unsaved": self._unsaved()}
+        context = {"session_id": self.session_id, "unsaved": self.unsaved()}
         event = LifecycleErrorEvent(error, operation, context)
         hubs = []
         node: SessionSaver | None = self
@@ -160,72 +199,102 @@ class SessionSaver:
             logger.error(
                 "%s of session %s failed (%d messages unsaved)",
                 operation,
-                self._session_id,
+                self.session_id,
                 context["unsaved"],
                 exc_info=error,
             )
         for hub in hubs:
             hub.emit("lifecycle_error", event)
 
-    # -- saving -------------------------------------------------------------
-
-    async def _settle(self) -> None:
-        """Wait until this saver's background worker is idle."""
-        import asyncio
-
-        while self._worker is not None and not self._worker.done():
-            await asyncio.wait([self._worker])
+    # -- installing a session -------------------------------------------------
 
     def _install(
         self,
         session_id: str | None,
         persisted: list[str],
-        messages: list[dict[str, Any]],
-        encoded: list[str],
+        messages: Sequence[Mapping[str, Any]],
+        texts: list[str],
         *,
         labelled: bool,
         slug_from: int,
     ) -> None:
         self._suppress = True
         try:
-            self._conversation._reset(messages, encoded)
+            self.conversation.restore(messages, texts)
         finally:
             self._suppress = False
-        self._session_id = session_id
+        self.session_id = session_id
         self._persisted = persisted
         self._dirty_from = len(persisted)
         self._labelled = labelled
         self._slug_from = slug_from
         self._fork_pending = False
 
-    async def _create_locked(self, label: str | None) -> str:
+    async def start_locked(self, label: str | None) -> str:
+        """Create a session, make it active and clear the conversation."""
         session_id = new_session_id()
-        await self._store.create_session(session_id, label=label)
-        self._session_id = session_id
-        self._persisted = []
-        self._dirty_from = 0
-        self._labelled = label is not None
-        self._slug_from = 0
+        await self.store.create_session(session_id, label=label)
+        self._install(session_id, [], [], [], labelled=label is not None, slug_from=0)
         return session_id
+
+    async def load_locked(self, session_id: str) -> list[dict[str, Any]]:
+        """Load a stored session into the conversation; return its messages.
+
+        Raises:
+            SessionNotFoundError: No session has this id.
+        """
+        record = await self.store.get_session(session_id)
+        if record is None:
+            raise missing_session(session_id)
+        stored = await self.store.read_messages(session_id)
+        messages = [decode_message(session_id, i, text) for i, text in enumerate(stored)]
+        self._install(
+            session_id,
+            list(stored),
+            messages,
+            list(stored),
+            labelled=record.label is not None,
+            slug_from=record.fork_point or 0,
+        )
+        return messages
+
+    async def delete_locked(self, session_id: str) -> bool:
+        """Delete the active session and leave none active."""
+        existed = await self.store.delete_session(session_id)
+        self._install(None, [], [], [], labelled=False, slug_from=0)
+        return existed
+
+    async def rename_locked(self, label: str) -> None:
+        """Label the active session; auto-slug leaves it alone afterwards."""
+        await self.ensure_forked_locked()
+        assert self.session_id is not None
+        await self.store.update_session(self.session_id, label=label)
+        self._labelled = True
+
+    # -- child sessions -------------------------------------------------------
+
+    async def ensure_forked_locked(self) -> None:
+        """Create the child session now if its fork is still pending."""
+        if self._fork_pending:
+            await self._create_child_session_locked()
 
     async def _create_child_session_locked(self) -> None:
         parent = self._parent
-        session_id = self._session_id
+        session_id = self.session_id
         assert parent is not None
         assert session_id is not None
-        await parent._settle()
-        async with parent._lock:
-            if parent._fork_pending:
-                await parent._create_child_session_locked()
-            encoded = self._conversation._encoded
-            if parent._session_id is None:
-                await self._store.create_session(session_id)
+        await parent.settle()
+        async with parent.lock:
+            await parent.ensure_forked_locked()
+            texts = self.conversation.json_messages
+            if parent.session_id is None:
+                await self.store.create_session(session_id)
                 self._persisted = []
             else:
                 shared = parent._persisted
-                limit = min(len(shared), self._conversation.inherited, len(encoded))
+                limit = min(len(shared), self.conversation.inherited, len(texts))
                 at = 0
-                while at < limit and shared[at] == encoded[at]:
+                while at < limit and shared[at] == texts[at]:
                     at += 1
                 prefix = shared[:at]
                 # Positions before `at` equal what the fork holds right now;
@@ -233,48 +302,63 @@ class SessionSaver:
                 before = self._dirty_from
                 self._dirty_from = max(before, at)
                 try:
-                    await self._store.fork_session(parent._session_id, session_id, at=at)
+                    await self.store.fork_session(parent.session_id, session_id, at=at)
                 except BaseException:
                     self._dirty_from = min(self._dirty_from, before)
                     raise
                 self._persisted = prefix
         self._fork_pending = False
 
+    # -- saving ---------------------------------------------------------------
+
     def _next_label(self) -> str | None:
-        if not self._auto_slug or self._labelled:
+        if not self.auto_slug or self._labelled:
             return None
-        label, self._slug_from = first_user_label(self._conversation.messages, self._slug_from)
+        label, self._slug_from = first_user_label(self.conversation.messages, self._slug_from)
         return label
 
-    async def _save_locked(self, metadata: Mapping[str, Any] | None) -> bool:
-        if self._fork_pending:
-            await self._create_child_session_locked()
-        if self._session_id is None:
-            await self._create_locked(None)
-        session_id = self._session_id
+    async def _create_locked(self) -> None:
+        session_id = new_session_id()
+        await self.store.create_session(session_id)
+        self.session_id = session_id
+        self._persisted = []
+        self._dirty_from = 0
+        self._labelled = False
+        self._slug_from = 0
+
+    async def save_locked(self, metadata: Mapping[str, Any] | None) -> bool:
+        """Write what changed since the last save; return whether anything was written.
+
+        Raises:
+            SessionConflictError: Another writer changed the session.
+        """
+        await self.ensure_forked_locked()
+        if self.session_id is None:
+            await self._create_locked()
+        session_id = self.session_id
         assert session_id is not None
-        encoded = self._conversation._encoded
-        size = len(encoded)
+        texts_now = self.conversation.json_messages
+        size = len(texts_now)
         persisted = self._persisted
         stored = len(persisted)
         start = min(self._dirty_from, size, stored)
         common = min(size, stored)
-        while start < common and persisted[start] == encoded[start]:
+        while start < common and persisted[start] == texts_now[start]:
             start += 1
-        texts = encoded[start:size]
+        texts = list(texts_now[start:size])
         label = self._next_label()
         if start == stored and not texts and label is None and metadata is None:
             self._dirty_from = size
             return False
-        written = tuple(self._conversation._messages[start:size])
+        written = self.conversation.messages[start:size]
         self._dirty_from = size
         try:
             if start == stored:
-                await self._store.append_messages(
+                await self.store.append_messages(
                     session_id, texts, expected_length=stored, label=label, metadata=metadata
                 )
             else:
-                await self._store.replace_messages(
+                await self.store.replace_messages(
                     session_id, start, texts, expected_length=stored, label=label, metadata=metadata
                 )
         except BaseException:
@@ -287,27 +371,22 @@ class SessionSaver:
         self._events.emit("save", SaveEvent(session_id, written, start, size))
         return True
 
-    async def _rebase_locked(self) -> None:
-        session_id = self._session_id
+    async def rebase_locked(self) -> None:
+        """Reload the stored messages and put the ones not saved yet after them."""
+        session_id = self.session_id
         assert session_id is not None
-        record = await self._store.get_session(session_id)
+        record = await self.store.get_session(session_id)
         if record is None:
             raise missing_session(session_id)
-        stored = await self._store.read_messages(session_id)
+        stored = await self.store.read_messages(session_id)
         messages = [decode_message(session_id, i, text) for i, text in enumerate(stored)]
-        conversation = self._conversation
+        conversation = self.conversation
         mine = len(self._persisted)
         self._install(
             session_id,
             list(stored),
-            messages + conversation._messages[mine:],
-            list(stored) + conversation._encoded[mine:],
+            [*messages, *conversation.messages[mine:]],
+            list(stored) + list(conversation.json_messages[mine:]),
             labelled=self._labelled or record.label is not None,
             slug_from=record.fork_point or 0,
         )
-
-    async def _start_locked(self, label: str | None) -> str:
-        session_id = new_session_id()
-        await self._store.create_session(session_id, label=label)
-        self._install(session_id, [], [], [], labelled=label is not None, slug_from=0)
-        return session_id

@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from unistore._kv_sessions_layout import (
-    Meta,
+from unistore._sessions._kv._layout import (
     chunk_slot,
     decode_id,
     encode_id,
     forks_slot,
     meta_slot,
 )
+from unistore._sessions._kv._meta import Meta
 from unistore.errors import CorruptionError, SessionNotFoundError
 from unistore.protocols import Transaction
 

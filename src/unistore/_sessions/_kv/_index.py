@@ -19,18 +19,17 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from unistore._kv_sessions_layout import (
+from unistore._sessions._kv._layout import (
     INDEX_SLOT,
     LEAF_SHIFT,
     TOP_SHIFT,
-    Meta,
     entry_field,
     leaf_slot,
     mid_slot,
     parse_entry_field,
-    record_from_entry,
 )
-from unistore.errors import TransactionConflictError, ValidationError
+from unistore._sessions._kv._meta import Meta, record_from_entry
+from unistore.errors import TransactionConflictError
 from unistore.protocols import Hash, SessionPage, SessionRecord, Transaction, Transactions
 from unistore.sdk import decode_cursor, encode_cursor
 
@@ -97,11 +96,11 @@ async def _forget_if_empty(store: _IndexStore, ns: str, slot: str, parent: str, 
 async def list_page(store: _IndexStore, ns: str, limit: int, cursor: str | None) -> SessionPage:
     """Return one page of records newest first, walking the index from ``cursor``.
 
+    ``limit`` and ``cursor`` are checked already (``check_limit``, ``check_cursor``).
+
     Raises:
-        ValidationError: ``limit`` is not a positive int or the cursor is invalid.
+        ValidationError: The cursor text was not made by this listing.
     """
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ValidationError(f"limit must be a positive int, got {limit!r}")
     after: tuple[int, str] | None = None
     if cursor is not None:
         micros, sid = decode_cursor(cursor, int, str)

@@ -1,0 +1,320 @@
+"""KVSessionDocuments: SessionDocuments for any store with hashes and optimistic transactions.
+
+It implements the whole :class:`~unistore.protocols.SessionDocuments` protocol
+with nothing but the Hash and Transactions capabilities of another store, so
+that a third-party driver gets sessions without writing them. The slot layout
+is in :mod:`._layout`, the listing index in :mod:`._index`, the transactions
+in :mod:`._ops`, their retries in :mod:`._retry`.
+
+Every mutation is one transaction in the sessions namespace, watching the
+``meta`` slots it relies on, retried a bounded number of times when another
+writer wins. A failed ``expected_length`` check is a
+:class:`~unistore.errors.SessionConflictError` and is not retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import Any, Final
+
+from unistore._sessions._kv._index import list_page
+from unistore._sessions._kv._layout import DEFAULT_CHUNK_SIZE, DEFAULT_NAMESPACE, DEFAULT_SLOT_TTL
+from unistore._sessions._kv._ops import KVSessionStore, Operations
+from unistore._sessions._kv._retry import Runner
+from unistore._sessions._kv._storage import MessageStorage
+from unistore.errors import NotSupportedError, ValidationError
+from unistore.protocols import Capability, NamespaceLifecycle, SessionPage, SessionRecord
+from unistore.sdk import (
+    check_count,
+    check_cursor,
+    check_id,
+    check_label,
+    check_last,
+    check_limit,
+    check_messages,
+    check_metadata,
+    check_ttl,
+)
+
+__all__ = ["DEFAULT_MAX_ATTEMPTS", "KVSessionDocuments"]
+
+#: Attempts of one operation before it gives up with ContentionError.
+DEFAULT_MAX_ATTEMPTS: Final = 10
+
+_REQUIRED = (Capability.HASH, Capability.TRANSACTIONS)
+_SID = "a session id"
+
+
+class KVSessionDocuments:
+    """The SessionDocuments protocol on top of a store's hashes and transactions.
+
+    A store that has Hash and Transactions (KeyValue, TTL and
+    NamespaceLifecycle are optional) gets durable sessions by delegating to
+    one of these; an SDK store gets them by inheriting
+    :class:`~unistore.KVSessionDocumentsMixin`, which does the delegating.
+
+    The public methods check their arguments with the SDK's rules
+    (:mod:`unistore.sdk`); the ``_``-prefixed ones take checked arguments and
+    are the :class:`~unistore.sdk.SessionDocumentsBase` primitives the mixin
+    delegates to.
+
+    All data lives in one namespace of the store (``namespace``); keep it
+    apart from the application's namespaces. Appends write only the new
+    messages; forks are O(1); listing reads a small index, never messages.
+
+    Args:
+        store: The store to keep sessions in.
+        namespace: The namespace reserved for sessions.
+        chunk_size: Messages per hash slot.
+        max_attempts: Tries of one operation when concurrent writers keep
+            winning, before :class:`~unistore.errors.ContentionError`.
+        slot_ttl: The expiry given to every slot (the KV contract has no write
+            without one). The default, 100 years, means sessions never expire;
+            a shorter one would let parts of a session vanish independently.
+
+    Raises:
+        NotSupportedError: The store does not declare Hash and Transactions.
+        ValidationError: An argument is out of range.
+    """
+
+    def __init__(
+        self,
+        store: KVSessionStore,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        slot_ttl: float = DEFAULT_SLOT_TTL,
+    ) -> None:
+        missing = [cap.value for cap in _REQUIRED if cap not in store.capabilities]
+        if missing:
+            raise NotSupportedError(
+                f"generic sessions need a store with {', '.join(missing)} "
+                f"({type(store).__name__} does not declare them)"
+            )
+        namespace = check_id(namespace, "namespace")
+        if check_count(chunk_size, "chunk_size") < 1:
+            raise ValidationError("chunk_size must be at least 1")
+        if check_count(max_attempts, "max_attempts") < 1:
+            raise ValidationError("max_attempts must be at least 1")
+        ttl = check_ttl(slot_ttl)
+        self._store = store
+        self._ns = namespace
+        self._ops = Operations(store, namespace, MessageStorage(chunk_size, ttl), ttl)
+        self._runner = Runner(max_attempts)
+
+    @property
+    def namespace(self) -> str:
+        """The namespace holding the sessions."""
+        return self._ns
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} on {self._store!r} namespace={self._ns!r}>"
+
+    # -- SessionDocuments: checked arguments, then the primitive ---------------------
+
+    async def create_session(
+        self,
+        session_id: str,
+        *,
+        label: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> SessionRecord:
+        """Create an empty session.
+
+        Raises:
+            SessionExistsError: The id is taken.
+        """
+        sid, text = check_id(session_id, _SID), check_label(label)
+        return await self._create_session(sid, text, check_metadata(metadata))
+
+    async def fork_session(
+        self,
+        parent_id: str,
+        session_id: str,
+        *,
+        at: int | None = None,
+        label: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> SessionRecord:
+        """Create ``session_id`` sharing the first ``at`` messages of the parent, in O(1).
+
+        Raises:
+            SessionNotFoundError: The parent does not exist.
+            SessionExistsError: ``session_id`` is taken.
+            ValidationError: ``at`` is negative or beyond the parent's length.
+        """
+        parent, sid = check_id(parent_id, "a parent session id"), check_id(session_id, _SID)
+        point = None if at is None else check_count(at, "at")
+        text, meta = check_label(label), check_metadata(metadata)
+        return await self._fork_session(parent, sid, point, text, meta)
+
+    async def append_messages(
+        self,
+        session_id: str,
+        messages: Sequence[str],
+        *,
+        expected_length: int,
+        label: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> SessionRecord:
+        """Append messages if the session has exactly ``expected_length``.
+
+        Writes only the new messages and the record: one transaction whose cost
+        does not depend on the session's length.
+
+        Raises:
+            SessionNotFoundError: No such session.
+            SessionConflictError: The stored length differs; nothing written.
+        """
+        sid, texts = check_id(session_id, _SID), check_messages(messages)
+        expected = check_count(expected_length, "expected_length")
+        text, meta = check_label(label), check_metadata(metadata)
+        return await self._replace_messages(sid, None, texts, expected, text, meta)
+
+    async def replace_messages(
+        self,
+        session_id: str,
+        start: int,
+        messages: Sequence[str],
+        *,
+        expected_length: int,
+        label: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> SessionRecord:
+        """Drop messages from index ``start`` on and append ``messages``.
+
+        Forks that share a dropped message first get their own copy of what
+        they share.
+
+        Raises:
+            SessionNotFoundError: No such session.
+            SessionConflictError: The stored length differs; nothing written.
+            ValidationError: ``start`` is negative or beyond the length.
+        """
+        sid, texts = check_id(session_id, _SID), check_messages(messages)
+        begin = check_count(start, "start")
+        expected = check_count(expected_length, "expected_length")
+        text, meta = check_label(label), check_metadata(metadata)
+        return await self._replace_messages(sid, begin, texts, expected, text, meta)
+
+    async def read_messages(self, session_id: str, *, last: int | None = None) -> list[str]:
+        """Return all messages, or only the last ``last`` ones, in order.
+
+        Raises:
+            SessionNotFoundError: No such session.
+        """
+        return await self._read_messages(check_id(session_id, _SID), check_last(last))
+
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        """Return a session's record, or ``None``."""
+        return await self._get_session(check_id(session_id, _SID))
+
+    async def list_sessions(self, *, limit: int = 50, cursor: str | None = None) -> SessionPage:
+        """Return records newest first (by ``updated_at``, then id), paged.
+
+        Reads the listing index only, never a ``meta`` slot or a message.
+        """
+        return await self._list_sessions(check_limit(limit), check_cursor(cursor))
+
+    async def update_session(
+        self,
+        session_id: str,
+        *,
+        label: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> SessionRecord:
+        """Replace the label and/or metadata (``None`` keeps the stored one).
+
+        Raises:
+            SessionNotFoundError: No such session.
+        """
+        sid, text = check_id(session_id, _SID), check_label(label)
+        return await self._update_session(sid, text, check_metadata(metadata))
+
+    async def delete_session(self, session_id: str) -> bool:
+        """Delete a session after giving each of its forks its own messages.
+
+        Returns:
+            Whether the session existed.
+        """
+        return await self._delete_session(check_id(session_id, _SID))
+
+    # -- the SessionDocumentsBase primitives (checked arguments) ---------------------
+
+    async def _create_session(
+        self, session_id: str, label: str | None, metadata: dict[str, Any] | None
+    ) -> SessionRecord:
+        attempt = partial(self._ops.create, session_id, label, metadata or {})
+        return await self._runner.run(attempt, session_id)
+
+    async def _fork_session(
+        self,
+        parent_id: str,
+        session_id: str,
+        at: int | None,
+        label: str | None,
+        metadata: dict[str, Any] | None,
+    ) -> SessionRecord:
+        attempt = partial(self._ops.fork, parent_id, session_id, at, label, metadata or {})
+        return await self._runner.run(attempt, session_id)
+
+    async def _replace_messages(
+        self,
+        session_id: str,
+        start: int | None,
+        messages: list[str],
+        expected_length: int,
+        label: str | None,
+        metadata: dict[str, Any] | None,
+    ) -> SessionRecord:
+        attempt = partial(
+            self._ops.replace, session_id, start, messages, expected_length, label, metadata
+        )
+        edit = start is not None and start != expected_length
+        return await self._runner.run(attempt, session_id, hinted=edit)
+
+    async def _read_messages(self, session_id: str, last: int | None) -> list[str]:
+        attempt = partial(self._ops.read, session_id, last)
+        return await self._runner.run(attempt, session_id, hinted=True)
+
+    async def _get_session(self, session_id: str) -> SessionRecord | None:
+        return await self._ops.get(session_id)
+
+    async def _list_sessions(self, limit: int, cursor: str | None) -> SessionPage:
+        return await list_page(self._store, self._ns, limit, cursor)
+
+    async def _update_session(
+        self, session_id: str, label: str | None, metadata: dict[str, Any] | None
+    ) -> SessionRecord:
+        attempt = partial(self._ops.update, session_id, label, metadata)
+        return await self._runner.run(attempt, session_id)
+
+    async def _delete_session(self, session_id: str) -> bool:
+        attempt = partial(self._ops.delete, session_id)
+        existed = await self._runner.run(attempt, session_id, hinted=True)
+        self._runner.forget(session_id)
+        return existed
+
+    # -- housekeeping -------------------------------------------------------------
+
+    async def clear(self) -> None:
+        """Delete every session at once, without materialising forks.
+
+        Meant for tests and teardown: readers running meanwhile may fail.
+        Purges the namespace when the store declares NamespaceLifecycle;
+        otherwise walks the listing index.
+        """
+        store = self._store
+        if Capability.NAMESPACE_LIFECYCLE in store.capabilities and isinstance(
+            store, NamespaceLifecycle
+        ):
+            await store.purge(self._ns)
+            return
+        while True:
+            page = await self._list_sessions(100, None)
+            if not page.items:
+                return
+            for record in page.items:
+                await self._runner.run(partial(self._ops.drop, record), record.id)

@@ -1,0 +1,93 @@
+"""KVSessionDocumentsMixin: an SDK store gets SessionDocuments from its hashes and transactions."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, cast
+
+from unistore._sessions._kv._documents import KVSessionDocuments
+from unistore._sessions._kv._layout import DEFAULT_NAMESPACE
+from unistore._sessions._kv._ops import KVSessionStore
+from unistore.protocols import SessionPage, SessionRecord
+from unistore.sdk import SessionDocumentsBase
+
+__all__ = ["KVSessionDocumentsMixin"]
+
+
+class KVSessionDocumentsMixin(SessionDocumentsBase):
+    """SessionDocuments for an SDK store class, by delegation to :class:`KVSessionDocuments`.
+
+    It implements the :class:`~unistore.sdk.SessionDocumentsBase` primitives;
+    the public session methods (closed check, argument checks, error mapping)
+    are the SDK's. Put it first, with the store's other capability bases; the
+    store must implement Hash and Transactions::
+
+        class MyStore(KVSessionDocumentsMixin, HashBase, TransactionsBase):
+            NAME = "mine"
+            ...  # the hash and transaction primitives
+
+    :attr:`~unistore.sdk.StoreBase.capabilities` then includes
+    ``SESSION_DOCUMENTS``. Set :attr:`kv_sessions_namespace` to move the
+    sessions to another namespace.
+
+    Attributes:
+        kv_sessions_namespace: The namespace reserved for sessions.
+    """
+
+    kv_sessions_namespace: ClassVar[str] = DEFAULT_NAMESPACE
+    _kv_sessions_impl: KVSessionDocuments | None = None
+
+    @property
+    def kv_sessions(self) -> KVSessionDocuments:
+        """The :class:`KVSessionDocuments` the primitives delegate to (made on first use)."""
+        impl = self._kv_sessions_impl
+        if impl is None:
+            impl = KVSessionDocuments(
+                cast(KVSessionStore, self), namespace=type(self).kv_sessions_namespace
+            )
+            self._kv_sessions_impl = impl
+        return impl
+
+    async def _create_session(
+        self, session_id: str, label: str | None, metadata: dict[str, Any] | None
+    ) -> SessionRecord:
+        return await self.kv_sessions._create_session(session_id, label, metadata)
+
+    async def _fork_session(
+        self,
+        parent_id: str,
+        session_id: str,
+        at: int | None,
+        label: str | None,
+        metadata: dict[str, Any] | None,
+    ) -> SessionRecord:
+        return await self.kv_sessions._fork_session(parent_id, session_id, at, label, metadata)
+
+    async def _replace_messages(
+        self,
+        session_id: str,
+        start: int | None,
+        messages: list[str],
+        expected_length: int,
+        label: str | None,
+        metadata: dict[str, Any] | None,
+    ) -> SessionRecord:
+        return await self.kv_sessions._replace_messages(
+            session_id, start, messages, expected_length, label, metadata
+        )
+
+    async def _read_messages(self, session_id: str, last: int | None) -> list[str]:
+        return await self.kv_sessions._read_messages(session_id, last)
+
+    async def _get_session(self, session_id: str) -> SessionRecord | None:
+        return await self.kv_sessions._get_session(session_id)
+
+    async def _list_sessions(self, limit: int, cursor: str | None) -> SessionPage:
+        return await self.kv_sessions._list_sessions(limit, cursor)
+
+    async def _update_session(
+        self, session_id: str, label: str | None, metadata: dict[str, Any] | None
+    ) -> SessionRecord:
+        return await self.kv_sessions._update_session(session_id, label, metadata)
+
+    async def _delete_session(self, session_id: str) -> bool:
+        return await self.kv_sessions._delete_session(session_id)
