@@ -12,7 +12,6 @@ driver and doubles as the test double for the products.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
@@ -21,7 +20,7 @@ from unistore._memory._slots import MemoryBackend
 from unistore._memory._tx import MemoryTransaction
 from unistore._registry import hookimpl
 from unistore._url import StoreURL
-from unistore.errors import InvalidOptionError, InvalidURLError
+from unistore.errors import InvalidURLError
 from unistore.protocols import Driver, SessionPage, SessionRecord, SlotKind, Store
 from unistore.sdk import (
     CLOCK_OPTION,
@@ -55,9 +54,10 @@ class MemoryStore(
 
     Args:
         url: ``memory://`` or ``memory://NAME``.
-        clock: The clock expiry is measured on (default: monotonic); a test
-            passes a manual one to move time forward without sleeping. A named
-            backend keeps the clock it was created with.
+        clock: The wall clock expiry is measured on (default: ``time.time``,
+            as on every driver); a test passes a manual one to move time
+            forward without sleeping. Stores of one name share one backend and
+            so one clock: a store opened with a clock sets it for all of them.
 
     Attributes:
         backend: The slot data (shared between stores of the same name).
@@ -66,7 +66,7 @@ class MemoryStore(
     NAME = "memory"
 
     def __init__(self, url: StoreURL, *, clock: Callable[[], float] | None = None) -> None:
-        super().__init__(url, clock=clock or time.monotonic)
+        super().__init__(url, clock=clock)
         if url.path not in ("", "/"):
             raise InvalidURLError(f"memory URL {str(url)!r} takes a name, not a path")
         name = url.host
@@ -75,10 +75,8 @@ class MemoryStore(
                 pair = _SHARED.get(name)
                 if pair is None:
                     pair = _SHARED[name] = (MemoryBackend(self.clock), MemorySessions())
-                elif clock is not None and pair[0].clock is not clock:
-                    raise InvalidOptionError(
-                        f"memory store {name!r} already exists with another clock"
-                    )
+                elif clock is not None:
+                    pair[0].clock = clock
         else:
             pair = (MemoryBackend(self.clock), MemorySessions())
         self.backend, self._sessions = pair

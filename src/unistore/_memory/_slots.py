@@ -45,7 +45,7 @@ class MemoryBackend:
     """Namespaces of slots with expiry, shared by the stores of one name."""
 
     def __init__(self, clock: Callable[[], float]) -> None:
-        #: Expiry times are on this clock (monotonic unless a test injects one).
+        #: Expiry times are on this wall clock (a test may inject a manual one).
         self.clock = clock
         self._data: dict[str, dict[str, Slot]] = {}
         # (expires_at, ns, slot) candidates for reclaiming; entries may be stale
