@@ -16,6 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from unistore.testing._clock import ManualClock, pass_time
     from unistore.testing._fixtures import SuiteFixtures
     from unistore.testing._suite import ConformanceSuite
     from unistore.testing._support import (
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from unistore.testing.suite_store import StoreSuite
     from unistore.testing.suite_transactions import TransactionsSuite
     from unistore.testing.suite_ttl import TTLSuite
+    from unistore.testing.suite_validation import ValidationSuite
 
 __all__ = [
     "ConformanceSuite",
@@ -49,6 +51,7 @@ __all__ = [
     "IsolationSuite",
     "KeyValueSuite",
     "LONG_TTL",
+    "ManualClock",
     "NamespaceLifecycleSuite",
     "NamespaceListingSuite",
     "Reconnect",
@@ -57,6 +60,8 @@ __all__ = [
     "SuiteFixtures",
     "TTLSuite",
     "TransactionsSuite",
+    "ValidationSuite",
+    "pass_time",
     "require",
 ]
 
@@ -71,6 +76,7 @@ _HOMES = {
     "IsolationSuite": "suite_isolation",
     "KeyValueSuite": "suite_kv",
     "LONG_TTL": "_support",
+    "ManualClock": "_clock",
     "NamespaceLifecycleSuite": "suite_lifecycle",
     "NamespaceListingSuite": "suite_listing",
     "Reconnect": "_support",
@@ -79,6 +85,8 @@ _HOMES = {
     "SuiteFixtures": "_fixtures",
     "TTLSuite": "suite_ttl",
     "TransactionsSuite": "suite_transactions",
+    "ValidationSuite": "suite_validation",
+    "pass_time": "_clock",
     "require": "_support",
 }
 

@@ -16,6 +16,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 import unistore
+from unistore.testing._clock import ManualClock, clock_for, supports_clock
 from unistore.testing._support import FullStore, IdFactory, Reconnect, make_reconnect
 
 __all__ = ["SuiteFixtures"]
@@ -35,12 +36,17 @@ class SuiteFixtures:
 
     Attributes:
         short_ttl: The TTL (seconds) of writes that a test lets expire.
-        expiry_wait: How long a test sleeps for a ``short_ttl`` write to expire.
-            Raise both for a store whose clock is coarse or far away.
+        expiry_wait: How long a test lets pass for a ``short_ttl`` write to
+            expire. Raise both for a store whose clock is coarse or far away.
+        manual_clock: Connect drivers that declare a ``clock`` option with a
+            :class:`~unistore.testing.ManualClock`, so that expiry tests
+            advance it instead of sleeping. Set it to ``False`` to test the
+            real clock.
     """
 
     short_ttl: ClassVar[float] = 0.25
     expiry_wait: ClassVar[float] = 0.45
+    manual_clock: ClassVar[bool] = True
 
     @pytest.fixture
     def store_url(self, request: pytest.FixtureRequest) -> str:
@@ -64,16 +70,40 @@ class SuiteFixtures:
         return {}
 
     @pytest.fixture
+    def clock(self, store_url: str, store_options: dict[str, Any]) -> ManualClock | None:
+        """The manual clock the store is connected with, or ``None`` (time is real).
+
+        A :class:`~unistore.testing.ManualClock` given in ``store_options`` is
+        used as is; any other ``clock`` option means real time for the suite.
+        Every test on one URL gets the same clock (see :func:`clock_for`).
+        """
+        given = store_options.get("clock")
+        if isinstance(given, ManualClock):
+            return given
+        if given is not None or not self.manual_clock or not supports_clock(store_url):
+            return None
+        return clock_for(store_url)
+
+    @pytest.fixture
+    def connect_options(
+        self, store_options: dict[str, Any], clock: ManualClock | None
+    ) -> dict[str, Any]:
+        """``store_options`` plus the manual clock: what every store of a test is opened with."""
+        if clock is None or "clock" in store_options:
+            return dict(store_options)
+        return {**store_options, "clock": clock}
+
+    @pytest.fixture
     def ids(self) -> IdFactory:
         """Unique namespaces and session ids for one test."""
         return IdFactory()
 
     @pytest_asyncio.fixture
     async def store(
-        self, store_url: str, store_options: dict[str, Any], ids: IdFactory
+        self, store_url: str, connect_options: dict[str, Any], ids: IdFactory
     ) -> AsyncIterator[FullStore]:
         """The store under test, opened per test; what the test used is removed after."""
-        opened: FullStore = unistore.connect(store_url, **store_options)  # type: ignore[assignment]
+        opened: FullStore = unistore.connect(store_url, **connect_options)
         async with opened:
             yield opened
             await ids.cleanup(opened)
@@ -84,6 +114,6 @@ class SuiteFixtures:
         return ids.ns()
 
     @pytest.fixture
-    def reconnect(self, store_url: str, store_options: dict[str, Any]) -> Reconnect:
-        """Open another store on the same URL: the fixture is an async context manager factory."""
-        return make_reconnect(store_url, store_options)
+    def reconnect(self, store_url: str, connect_options: dict[str, Any]) -> Reconnect:
+        """Open another store on the same URL (and clock): an async context manager factory."""
+        return make_reconnect(store_url, connect_options)

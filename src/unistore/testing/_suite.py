@@ -13,6 +13,7 @@ from unistore.testing.suite_sessions import SessionsSuite
 from unistore.testing.suite_store import StoreSuite
 from unistore.testing.suite_transactions import TransactionsSuite
 from unistore.testing.suite_ttl import TTLSuite
+from unistore.testing.suite_validation import ValidationSuite
 
 __all__ = ["ConformanceSuite"]
 
@@ -29,6 +30,7 @@ class ConformanceSuite(
     SessionsSuite,
     ForksSuite,
     IsolationSuite,
+    ValidationSuite,
 ):
     """The whole driver conformance suite, as a pytest test class base.
 

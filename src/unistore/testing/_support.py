@@ -168,7 +168,7 @@ def make_reconnect(url: str, options: dict[str, Any]) -> Reconnect:
 
     @asynccontextmanager
     async def reconnect() -> AsyncIterator[FullStore]:
-        other: FullStore = unistore.connect(url, **options)  # type: ignore[assignment]
+        other: FullStore = unistore.connect(url, **options)
         async with other:
             yield other
 

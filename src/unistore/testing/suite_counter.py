@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from unistore.errors import SlotKindError
+from unistore.errors import SlotKindError, ValidationError
 from unistore.protocols import Capability, SlotKind
 from unistore.testing._fixtures import SuiteFixtures
 from unistore.testing._support import LONG_TTL, FullStore, require
@@ -14,6 +14,12 @@ from unistore.testing._support import LONG_TTL, FullStore, require
 __all__ = ["CounterSuite"]
 
 COUNTER = Capability.COUNTER
+
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+
+#: Scalars Redis's INCR refuses: a counter is a canonical decimal int64.
+NOT_CANONICAL = [b"05", b"00", b"-0", b" 7", b"7 ", b"1_000", b"+1", b"9223372036854775808"]
 
 
 class CounterSuite(SuiteFixtures):
@@ -98,3 +104,71 @@ class CounterSuite(SuiteFixtures):
         assert await store.incr(ns, "c", ttl=LONG_TTL) == 101
         assert await store.delete(ns, "c") is True
         assert await store.incr(ns, "c", ttl=LONG_TTL) == 1
+
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize("value", NOT_CANONICAL)
+    async def test_incr_of_a_non_canonical_integer_raises_slot_kind_error(
+        self, store: FullStore, ns: str, value: bytes
+    ) -> None:
+        """Leading zeros, a signed zero, blanks, underscores, a plus sign: not a counter."""
+        require(store, COUNTER, Capability.KEY_VALUE)
+        await store.set(ns, "s", value, ttl=LONG_TTL)
+        with pytest.raises(SlotKindError):
+            await store.incr(ns, "s", ttl=LONG_TTL)
+        assert await store.get(ns, "s") == value
+
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize(
+        ("value", "amount", "result"),
+        [
+            (b"0", 1, 1),
+            (b"-5", 2, -3),
+            (b"9223372036854775807", 0, INT64_MAX),
+            (b"9223372036854775807", -1, INT64_MAX - 1),
+            (b"-9223372036854775808", 1, INT64_MIN + 1),
+        ],
+    )
+    async def test_incr_of_canonical_integers_works_as_redis_does(
+        self, store: FullStore, ns: str, value: bytes, amount: int, result: int
+    ) -> None:
+        """Zero, negatives and both int64 bounds are counters."""
+        require(store, COUNTER, Capability.KEY_VALUE)
+        await store.set(ns, "s", value, ttl=LONG_TTL)
+        assert await store.incr(ns, "s", amount, ttl=LONG_TTL) == result
+        assert await store.get(ns, "s") == str(result).encode()
+
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize(
+        ("start", "amount"),
+        [
+            (INT64_MAX, 1),
+            (INT64_MAX - 5, 10),
+            (1, INT64_MAX),
+            (INT64_MIN, -1),
+            (INT64_MIN + 5, -10),
+            (-2, INT64_MIN),
+        ],
+        ids=["max+1", "max-5+10", "1+max", "min-1", "min+5-10", "-2+min"],
+    )
+    async def test_incr_past_int64_raises_and_changes_nothing(
+        self, store: FullStore, ns: str, start: int, amount: int
+    ) -> None:
+        """A result outside int64 raises ValidationError ("overflow"); the value stays."""
+        require(store, COUNTER)
+        assert await store.incr(ns, "c", start, ttl=LONG_TTL) == start
+        with pytest.raises(ValidationError, match="overflow"):
+            await store.incr(ns, "c", amount, ttl=LONG_TTL)
+        assert await store.incr(ns, "c", 0, ttl=LONG_TTL) == start
+        if Capability.KEY_VALUE in store.capabilities:
+            assert await store.get(ns, "c") == str(start).encode()
+
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize("amount", [INT64_MAX + 1, INT64_MIN - 1, 2**100])
+    async def test_incr_by_an_amount_outside_int64_raises(
+        self, store: FullStore, ns: str, amount: int
+    ) -> None:
+        """An amount no int64 holds is refused before anything is written."""
+        require(store, COUNTER)
+        with pytest.raises(ValidationError):
+            await store.incr(ns, "c", amount, ttl=LONG_TTL)
+        assert await store.incr(ns, "c", 0, ttl=LONG_TTL) == 0

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from unistore.protocols import Capability, SlotKind
+from unistore.testing._clock import ManualClock, pass_time
 from unistore.testing._fixtures import SuiteFixtures
 from unistore.testing._support import LONG_TTL, FullStore, IdFactory, require
 
@@ -131,7 +130,9 @@ class NamespaceLifecycleSuite(SuiteFixtures):
             assert await store.hgetall(ns, "hash") == {"f": b"v", "g": b"w"}
 
     @pytest.mark.asyncio
-    async def test_touch_and_expiry(self, store: FullStore, ids: IdFactory) -> None:
+    async def test_touch_and_expiry(
+        self, store: FullStore, ids: IdFactory, clock: ManualClock | None
+    ) -> None:
         """A touch keeps slots alive or expires them; expired slots are not counted.
 
         Expired slots are not listed, touched, purged or given a kind.
@@ -145,7 +146,7 @@ class NamespaceLifecycleSuite(SuiteFixtures):
         assert await store.touch(doomed, ttl=short) == 1
         await store.set(mixed, "gone", b"v", ttl=short)
         await store.set(mixed, "kept", b"v", ttl=LONG_TTL)
-        await asyncio.sleep(self.expiry_wait)
+        await pass_time(clock, self.expiry_wait)
         assert await store.get(saved, "s") == b"v"
         assert await store.get(doomed, "s") is None
         assert await store.slots(doomed) == []

@@ -14,6 +14,7 @@ from unistore.errors import (
     ValidationError,
 )
 from unistore.protocols import Capability
+from unistore.testing._clock import ManualClock
 from unistore.testing._fixtures import SuiteFixtures
 from unistore.testing._support import (
     FullStore,
@@ -45,6 +46,16 @@ METADATA = {
     "text": "\u00e9\U0001f600\n",
     "empty": {},
 }
+
+
+async def tick(clock: ManualClock | None) -> None:
+    """Let a clock tick between two writes: the manual one and the real one.
+
+    Both move: a driver may stamp sessions with either.
+    """
+    if clock is not None:
+        clock.advance(TICK)
+    await asyncio.sleep(TICK)
 
 
 def msgs(*names: str) -> list[str]:
@@ -188,16 +199,18 @@ class SessionsSuite(SuiteFixtures):
         assert await store.get_session(sid) == record
 
     @pytest.mark.asyncio
-    async def test_writes_bump_updated_at(self, store: FullStore, ids: IdFactory) -> None:
+    async def test_writes_bump_updated_at(
+        self, store: FullStore, ids: IdFactory, clock: ManualClock | None
+    ) -> None:
         """append, replace and update move updated_at forward, never created_at."""
         require(store, SESSIONS)
         sid = ids.session()
         created = await store.create_session(sid)
-        await asyncio.sleep(TICK)
+        await tick(clock)
         appended = await store.append_messages(sid, msgs("a"), expected_length=0)
-        await asyncio.sleep(TICK)
+        await tick(clock)
         replaced = await store.replace_messages(sid, 0, msgs("b"), expected_length=1)
-        await asyncio.sleep(TICK)
+        await tick(clock)
         updated = await store.update_session(sid, label="x")
         stamps = [r.updated_at for r in (created, appended, replaced, updated)]
         assert stamps == sorted(stamps), stamps
@@ -259,6 +272,34 @@ class SessionsSuite(SuiteFixtures):
         assert await store.read_messages(sid, last=0) == []
 
     @pytest.mark.asyncio
+    @pytest.mark.parametrize("forked", [False, True], ids=["plain", "forked"])
+    async def test_read_last_n_for_every_n(
+        self, store: FullStore, ids: IdFactory, forked: bool
+    ) -> None:
+        """last=n returns the last min(n, length) messages for every n, 0 to twice the length.
+
+        On a fork too, whose messages partly live in its parent. (A store that
+        sliced ``messages[length - n:]`` returned one message for last=7 of 6.)
+        """
+        require(store, SESSIONS)
+        sid = ids.session()
+        everything = msgs("a", "b", "c", "d", "e", "f")
+        if forked:
+            parent = ids.session("-parent")
+            await store.create_session(parent)
+            await store.append_messages(parent, everything[:4], expected_length=0)
+            await store.fork_session(parent, sid, at=3)
+            await store.append_messages(parent, msgs("x"), expected_length=4)
+            await store.append_messages(sid, everything[3:], expected_length=3)
+        else:
+            await store.create_session(sid)
+            await store.append_messages(sid, everything, expected_length=0)
+        assert await store.read_messages(sid) == everything
+        for n in range(2 * len(everything) + 2):
+            want = everything[len(everything) - min(n, len(everything)) :]
+            assert await store.read_messages(sid, last=n) == want, f"last={n}"
+
+    @pytest.mark.asyncio
     async def test_update_session(self, store: FullStore, ids: IdFactory) -> None:
         """An update replaces label and/or metadata; None keeps; messages stay."""
         require(store, SESSIONS)
@@ -309,20 +350,22 @@ class SessionsSuite(SuiteFixtures):
         assert await store.read_messages(sid) == msgs("c")
 
     @pytest.mark.asyncio
-    async def test_list_sessions_newest_first(self, store: FullStore, ids: IdFactory) -> None:
+    async def test_list_sessions_newest_first(
+        self, store: FullStore, ids: IdFactory, clock: ManualClock | None
+    ) -> None:
         """Listing orders by updated_at then id, descending; a write moves a session up."""
         require(store, SESSIONS)
         first, second, third = ids.session("-1"), ids.session("-2"), ids.session("-3")
         for sid in (first, second, third):
             await store.create_session(sid)
-            await asyncio.sleep(TICK)
+            await tick(clock)
         await store.append_messages(first, msgs("a"), expected_length=0)
         found = await collect_sessions(store, [first, second, third], limit=50)
         assert [r.id for r in found] == [first, third, second]
         assert found == sorted(found, key=sort_key, reverse=True)
         for record in found:
             assert await store.get_session(record.id) == record
-        await asyncio.sleep(TICK)
+        await tick(clock)
         await store.update_session(second, label="touched")
         found = await collect_sessions(store, [first, second, third], limit=50)
         assert [r.id for r in found] == [second, first, third]

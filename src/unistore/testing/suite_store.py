@@ -66,7 +66,7 @@ class StoreSuite(SuiteFixtures):
         self, store_url: str, store_options: dict[str, Any], ns: str
     ) -> None:
         """A closed store refuses work with StoreClosedError; closing twice is fine."""
-        opened: FullStore = unistore.connect(store_url, **store_options)  # type: ignore[assignment]
+        opened: FullStore = unistore.connect(store_url, **store_options)
         async with opened as entered:
             assert entered is opened
         await opened.aclose()

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from unistore.errors import TransactionConflictError
 from unistore.protocols import Capability
+from unistore.testing._clock import ManualClock, pass_time
 from unistore.testing._fixtures import SuiteFixtures
 from unistore.testing._support import (
     LONG_TTL,
@@ -25,7 +24,8 @@ KV = Capability.KEY_VALUE
 HASH = Capability.HASH
 
 #: Concurrent changes of a watched slot, each of which must make the commit fail.
-CHANGES = ("set", "delete", "hset", "hdel", "incr", "purge")
+#: A touch or an expire changes no value, yet counts (as Redis's WATCH sees an EXPIRE).
+CHANGES = ("set", "delete", "hset", "hdel", "incr", "purge", "touch", "expire")
 VIA = ("same-store", "second-connection")
 
 
@@ -39,8 +39,10 @@ async def _prepare(store: FullStore, ns: str, change: str) -> None:
         require(store, Capability.COUNTER)
         await store.incr(ns, "w", 7, ttl=LONG_TTL)
     else:
-        if change == "purge":
+        if change in ("purge", "touch"):
             require(store, Capability.NAMESPACE_LIFECYCLE)
+        if change == "expire":
+            require(store, Capability.TTL)
         assert KV in caps
         await store.set(ns, "w", b"before", ttl=LONG_TTL)
 
@@ -57,6 +59,10 @@ async def _change(store: FullStore, ns: str, change: str) -> None:
         assert await store.hdel(ns, "w", ["a"]) == 1
     elif change == "incr":
         await store.incr(ns, "w", ttl=LONG_TTL)
+    elif change == "touch":
+        assert await store.touch(ns, ttl=LONG_TTL * 2) >= 1
+    elif change == "expire":
+        assert await store.expire(ns, "w", LONG_TTL * 2) is True
     else:
         assert await store.purge(ns) >= 1
 
@@ -177,8 +183,9 @@ class TransactionsSuite(SuiteFixtures):
         assert info.value.namespace == ns
         assert "w" in info.value.slots
         assert await store.get(ns, "unwatched") is None
-        if change in ("set", "delete", "purge"):
-            assert await store.get(ns, "w") == (b"changed" if change == "set" else None)
+        after = {"set": b"changed", "delete": None, "purge": None, "touch": b"before"}
+        if change in after or change == "expire":
+            assert await store.get(ns, "w") == after.get(change, b"before")
 
     @pytest.mark.asyncio
     @pytest.mark.parametrize("via", VIA)
@@ -236,6 +243,40 @@ class TransactionsSuite(SuiteFixtures):
         for slot in watched:
             assert await store.get(ns, slot) == (b"theirs" if slot == target else b"0")
 
+    @pytest.mark.asyncio
+    async def test_simulated_concurrent_change_conflicts(self, store: FullStore, ns: str) -> None:
+        """simulate_concurrent_change(ns, slot) makes exactly the watching transactions conflict.
+
+        Every store with transactions offers the hook (the SDK provides it), so
+        compare-and-swap retry paths can be tested on any driver. It changes no
+        data: the slot keeps its value and the next transaction commits.
+        """
+        require(store, TX, KV)
+        hook = getattr(store, "simulate_concurrent_change", None)
+        assert callable(hook), f"{type(store).__name__} has no simulate_concurrent_change(ns, slot)"
+        await store.set(ns, "w", b"before", ttl=LONG_TTL)
+        async with (
+            store.transaction(ns, watch=["w", "x"]) as tx,
+            store.transaction(ns, watch=["x"]) as bystander,
+        ):
+            tx.set("w", b"mine", ttl=LONG_TTL)
+            tx.set("unwatched", b"mine", ttl=LONG_TTL)
+            bystander.set("y", b"theirs", ttl=LONG_TTL)
+            assert hook(ns, "w") == 1
+            assert hook(ns + "-other", "w") == 0
+            with pytest.raises(TransactionConflictError) as info:
+                await tx.commit()
+            await bystander.commit()
+        assert info.value.namespace == ns
+        assert await store.get(ns, "w") == b"before"
+        assert await store.get(ns, "unwatched") is None
+        assert await store.get(ns, "y") == b"theirs"
+        assert hook(ns, "w") == 0, "a finished transaction is still marked"
+        async with store.transaction(ns, watch=["w"]) as tx:
+            tx.set("w", b"retried", ttl=LONG_TTL)
+            await tx.commit()
+        assert await store.get(ns, "w") == b"retried"
+
     async def _abandon(self, store: FullStore, ns: str) -> None:
         async with store.transaction(ns, watch=["w"]) as tx:
             tx.delete("w")
@@ -286,7 +327,9 @@ class TransactionsSuite(SuiteFixtures):
         assert await store.get(ns, "w") == b"2+1"
 
     @pytest.mark.asyncio
-    async def test_expiry_of_a_watched_slot_conflicts(self, store: FullStore, ns: str) -> None:
+    async def test_expiry_of_a_watched_slot_conflicts(
+        self, store: FullStore, ns: str, clock: ManualClock | None
+    ) -> None:
         """A watched slot that expires before commit conflicts; queued TTLs are applied."""
         require(store, TX, KV)
         short = self.short_ttl
@@ -299,7 +342,7 @@ class TransactionsSuite(SuiteFixtures):
         async with store.transaction(ns, watch=["w"]) as tx:
             assert await tx.get("w") == b"short-lived"
             tx.set("after", b"mine", ttl=LONG_TTL)
-            await asyncio.sleep(self.expiry_wait)
+            await pass_time(clock, self.expiry_wait)
             with pytest.raises(TransactionConflictError):
                 await tx.commit()
         assert await store.get(ns, "after") is None

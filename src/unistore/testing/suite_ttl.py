@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from unistore.errors import ValidationError
 from unistore.protocols import Capability
+from unistore.testing._clock import ManualClock, pass_time
 from unistore.testing._fixtures import SuiteFixtures
 from unistore.testing._support import LONG_TTL, FullStore, require
 
@@ -22,8 +21,8 @@ TTL = Capability.TTL
 class TTLSuite(SuiteFixtures):
     """Expiry of scalars, hashes and counters, and the TTL capability."""
 
-    async def _let_short_ttls_expire(self) -> None:
-        await asyncio.sleep(self.expiry_wait)
+    async def _let_short_ttls_expire(self, clock: ManualClock | None) -> None:
+        await pass_time(clock, self.expiry_wait)
 
     @pytest.mark.asyncio
     @pytest.mark.parametrize("ttl", [0, 0.0, -1.0])
@@ -102,7 +101,9 @@ class TTLSuite(SuiteFixtures):
         assert 40 < left <= 50
 
     @pytest.mark.asyncio
-    async def test_expired_scalar_is_invisible(self, store: FullStore, ns: str) -> None:
+    async def test_expired_scalar_is_invisible(
+        self, store: FullStore, ns: str, clock: ManualClock | None
+    ) -> None:
         """An expired scalar reads as absent, can be written again, and is not deleted twice."""
         require(store, KV)
         short = self.short_ttl
@@ -111,7 +112,7 @@ class TTLSuite(SuiteFixtures):
         await store.set(ns, "rewritten", b"old", ttl=short)
         await store.set(ns, "rewritten", b"new", ttl=LONG_TTL)
         await store.set(ns, "to-hash", b"v", ttl=short)
-        await self._let_short_ttls_expire()
+        await self._let_short_ttls_expire(clock)
         assert await store.get(ns, "gone") is None
         assert await store.get(ns, "kept") == b"v"
         assert await store.get(ns, "rewritten") == b"new"
@@ -124,7 +125,9 @@ class TTLSuite(SuiteFixtures):
             assert await store.get_ttl(ns, "to-hash") is not None
 
     @pytest.mark.asyncio
-    async def test_expired_hash_is_invisible(self, store: FullStore, ns: str) -> None:
+    async def test_expired_hash_is_invisible(
+        self, store: FullStore, ns: str, clock: ManualClock | None
+    ) -> None:
         """A hash expires as a whole; every hset re-applies the TTL to all its fields."""
         require(store, HASH)
         short = self.short_ttl
@@ -133,7 +136,7 @@ class TTLSuite(SuiteFixtures):
         await store.hset(ns, "extended", {"b": b"2"}, ttl=LONG_TTL)
         await store.hset(ns, "shortened", {"a": b"1"}, ttl=LONG_TTL)
         await store.hset(ns, "shortened", {"b": b"2"}, ttl=short)
-        await self._let_short_ttls_expire()
+        await self._let_short_ttls_expire(clock)
         for slot in ("gone", "shortened"):
             assert await store.hget(ns, slot, "a") is None, slot
             assert await store.hgetall(ns, slot) == {}, slot
@@ -145,7 +148,7 @@ class TTLSuite(SuiteFixtures):
 
     @pytest.mark.asyncio
     async def test_counter_expires_and_keeps_its_first_expiry(
-        self, store: FullStore, ns: str
+        self, store: FullStore, ns: str, clock: ManualClock | None
     ) -> None:
         """An incr creates with its TTL; later incr calls do not change the expiry."""
         require(store, COUNTER)
@@ -155,7 +158,7 @@ class TTLSuite(SuiteFixtures):
         await store.incr(ns, "kept-short", ttl=LONG_TTL)
         await store.incr(ns, "kept-long", ttl=LONG_TTL)
         await store.incr(ns, "kept-long", ttl=short)
-        await self._let_short_ttls_expire()
+        await self._let_short_ttls_expire(clock)
         if KV in store.capabilities:
             assert await store.get(ns, "gone") is None
             assert await store.get(ns, "kept-short") is None
@@ -164,12 +167,14 @@ class TTLSuite(SuiteFixtures):
         assert await store.incr(ns, "kept-long", ttl=LONG_TTL) == 3
 
     @pytest.mark.asyncio
-    async def test_expire_can_make_a_slot_expire(self, store: FullStore, ns: str) -> None:
+    async def test_expire_can_make_a_slot_expire(
+        self, store: FullStore, ns: str, clock: ManualClock | None
+    ) -> None:
         """A slot given a short TTL by expire vanishes; get_ttl and expire then see nothing."""
         require(store, TTL, KV)
         await store.set(ns, "s", b"v", ttl=LONG_TTL)
         assert await store.expire(ns, "s", self.short_ttl) is True
-        await self._let_short_ttls_expire()
+        await self._let_short_ttls_expire(clock)
         assert await store.get(ns, "s") is None
         assert await store.get_ttl(ns, "s") is None
         assert await store.expire(ns, "s", LONG_TTL) is False
