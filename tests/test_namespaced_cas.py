@@ -21,6 +21,7 @@ from unistore import (
     ValidationError,
 )
 from unistore._namespaced._cas import BACKOFF_BASE
+from unistore.sdk import TransactionsBase
 
 Snap = CasSnapshot[str]
 
@@ -37,13 +38,11 @@ def ns(data: NamespacedStore[str]) -> Namespace[str]:
 
 @pytest.fixture
 def conflict(store: unistore.Store, ns: Namespace[str]) -> Callable[[str], None]:
-    """Make the open transaction on a slot conflict (memory driver test hook)."""
-    hook = getattr(store, "simulate_concurrent_change", None)
-    if hook is None:
-        pytest.skip(f"the {store.url.scheme} driver has no simulate_concurrent_change hook")
+    """Make the open transaction on a slot conflict (the SDK's hook, on every driver)."""
+    assert isinstance(store, TransactionsBase), "every shipped driver is an SDK store"
 
     def change(slot: str) -> None:
-        hook(ns.store_namespace, slot)
+        store.simulate_concurrent_change(ns.store_namespace, slot)
 
     return change
 

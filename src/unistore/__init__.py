@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from unistore._base import BaseStore
 from unistore._url import StoreURL
 from unistore.errors import (
     AuthenticationError,
@@ -78,6 +77,7 @@ if TYPE_CHECKING:
         SessionManager,
     )
     from unistore._sessions._kv import KVSessionDocuments, KVSessionDocumentsMixin
+    from unistore.sdk import StoreBase as BaseStore
 
 __version__ = "0.1.0"
 
@@ -146,6 +146,8 @@ __all__ = [
 #: out of the eager imports keeps ``import unistore`` cheap: the registry pulls
 #: in pluggy and importlib.metadata, the products pull in asyncio.
 _LAZY: dict[str, str] = {
+    # The pre-SDK name of the store base class, kept as an alias.
+    "BaseStore": "unistore.sdk:StoreBase",
     "require": "unistore._capabilities",
     **dict.fromkeys(
         ["available_schemes", "connect", "get_driver", "hookimpl", "register", "unregister"],
@@ -180,7 +182,8 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'unistore' has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(home), name)
+    module, _, attribute = home.partition(":")
+    value = getattr(importlib.import_module(module), attribute or name)
     globals()[name] = value
     return value
 

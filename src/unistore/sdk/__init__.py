@@ -113,3 +113,10 @@ __all__ = [
     "parse_counter",
     "short",
 ]
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type):
+        # Shown (and documented) where driver authors import them from.
+        _obj.__module__ = __name__
+del _name, _obj
