@@ -106,6 +106,26 @@ class HashSuite(SuiteFixtures):
         assert await store.get(ns, "s") == b"scalar"
 
     @pytest.mark.asyncio
+    async def test_hset_of_no_fields(self, store: FullStore, ns: str) -> None:
+        """No fields: a scalar still refuses, a missing slot stays missing, a hash gets the TTL."""
+        require(store, HASH, Capability.KEY_VALUE)
+        await store.set(ns, "s", b"scalar", ttl=LONG_TTL)
+        with pytest.raises(SlotKindError):
+            await store.hset(ns, "s", {}, ttl=LONG_TTL)
+        assert await store.get(ns, "s") == b"scalar"
+        assert await store.hset(ns, "missing", {}, ttl=LONG_TTL) == 0
+        assert await store.hgetall(ns, "missing") == {}
+        await store.hset(ns, "h", {"f": b"v"}, ttl=5)
+        assert await store.hset(ns, "h", {}, ttl=LONG_TTL) == 0
+        assert await store.hgetall(ns, "h") == {"f": b"v"}
+        if Capability.TTL in store.capabilities:
+            left = await store.get_ttl(ns, "h")
+            assert left is not None
+            assert left > 5
+        if Capability.NAMESPACE_LIFECYCLE in store.capabilities:
+            assert await store.slots(ns) == ["h", "s"]
+
+    @pytest.mark.asyncio
     async def test_hget_on_a_scalar_raises_slot_kind_error(self, store: FullStore, ns: str) -> None:
         """A scalar is not a hash."""
         require(store, HASH, Capability.KEY_VALUE)
