@@ -35,7 +35,6 @@ from unistore.errors import (
     ValidationError,
 )
 from unistore_sql import SQLStore
-from unistore_sql._errors import map_error
 
 SECRET = "pw-Zq81-secret"
 
@@ -359,7 +358,8 @@ async def test_delete_session_is_not_repeated_after_a_broken_connection(
 def test_client_side_data_errors_are_validation_errors() -> None:
     url = StoreURL.parse(f"postgresql+psycopg://u:{SECRET}@127.0.0.1/db")
     orig = ValueError("PostgreSQL text fields cannot contain NUL (0x00) bytes: 'hidden-text'")
-    error = map_error(sa_exc.DataError("INSERT", {"body": "hidden-text"}, orig), url, "append")
+    exc = sa_exc.DataError("INSERT", {"body": "hidden-text"}, orig)
+    error = SQLStore.ERRORS.translate(exc, f"postgresql store {url}", [SECRET])
     assert isinstance(error, ValidationError)
     assert SECRET not in str(error)
     assert "hidden-text" not in str(error)

@@ -12,8 +12,10 @@ Every operation of the store is a function of one connection, run by
   concurrent writers); PostgreSQL locks the rows it reads with ``FOR UPDATE``.
 
 A failure SQLite reports as busy, or PostgreSQL as a serialization failure or
-deadlock, rolled everything back, so the unit runs again after a short
-pause. A broken connection is retried once for idempotent units only.
+deadlock, rolled everything back, so the unit runs again after a pause
+chosen by the SDK's :class:`~unistore.sdk.Backoff`. A broken connection is
+retried once for idempotent units only. A failure that is not retried leaves
+unchanged: the store's error table (:mod:`unistore_sql._errors`) maps it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ import contextlib
 import enum
 import hashlib
 import logging
-import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
@@ -31,10 +32,11 @@ from typing import Any, TypeVar
 from sqlalchemy import inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from unistore._url import StoreURL
+from unistore import StoreURL
 from unistore.errors import ConfigurationError, CorruptionError
-from unistore_sql._engine import Settings, Target, create_engine
-from unistore_sql._errors import MAPPED, Retry, map_error, retry_kind
+from unistore.sdk import Backoff
+from unistore_sql._engine import EngineReaper, Settings, Target, create_engine
+from unistore_sql._errors import MAPPED, Retry, retry_kind
 from unistore_sql._schema import SCHEMA_VERSION, UPGRADES, VERSION_KEY, Tables
 
 T = TypeVar("T")
@@ -42,6 +44,10 @@ T = TypeVar("T")
 logger = logging.getLogger("unistore.driver.sql")
 
 _ROLLBACK_ATTEMPTS = 6
+
+#: Waits between attempts: 2 ms growing to 100 ms, with a floor so that a
+#: busy database is not polled in a tight loop.
+_BACKOFF = Backoff(base=0.002, cap=0.1, factor=2.0, jitter="equal")
 
 
 class Mode(enum.Enum):
@@ -55,10 +61,20 @@ class Mode(enum.Enum):
 class Database:
     """One store's engine, tables and the rules for running statements on them."""
 
-    def __init__(self, url: StoreURL, target: Target | None, settings: Settings, tables: Tables):
+    def __init__(
+        self,
+        url: StoreURL,
+        target: Target | None,
+        settings: Settings,
+        tables: Tables,
+        clock: Callable[[], float],
+    ) -> None:
         self.url = url
+        self.clock = clock
         self.settings = settings
         self.tables = tables
+        #: Releases an engine this store created if the store is dropped unclosed.
+        self.reaper: EngineReaper | None = None
         if settings.engine is not None:
             self.engine = settings.engine
             self._owns_engine = False
@@ -68,6 +84,7 @@ class Database:
             self.engine = create_engine(target, settings)
             self._owns_engine = True
             self.memory = target.memory
+            self.reaper = EngineReaper(self.engine)
         self.dialect = self.engine.dialect.name
         if self.dialect not in ("sqlite", "postgresql"):
             raise ConfigurationError(
@@ -117,7 +134,6 @@ class Database:
     ) -> T:
         started = time.monotonic()
         reconnected = False
-        delay = 0.002
         attempt = 0
         while True:
             attempt += 1
@@ -138,7 +154,7 @@ class Database:
                     again = idempotent and not reconnected
                     reconnected = True
                 if not again:
-                    raise map_error(exc, self.url, operation) from exc
+                    raise
                 logger.debug(
                     "%s on %s: retrying after %s (attempt %d)",
                     operation,
@@ -146,8 +162,7 @@ class Database:
                     kind.value,
                     attempt,
                 )
-                await asyncio.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 0.1)
+                await _BACKOFF.sleep(attempt)
 
     async def _attempt(self, fn: Callable[[AsyncConnection], Awaitable[T]], mode: Mode) -> T:
         async with self._turn(mode):
@@ -209,7 +224,7 @@ class Database:
         if sweeper is None:
             return 0
         count = await self._execute(
-            "sweep", lambda conn: sweeper(conn, time.time()), Mode.WRITE, True
+            "sweep", lambda conn: sweeper(conn, self.clock()), Mode.WRITE, True
         )
         if count:
             logger.debug("swept %d expired slots from %s", count, self.url)

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, StaticPool
 
-from unistore._url import StoreURL
+from unistore import StoreURL
 from unistore.errors import ConfigurationError, InvalidURLError
 
 _PG_DRIVERS = ("asyncpg", "psycopg")
@@ -25,7 +25,11 @@ _PG_DRIVERS = ("asyncpg", "psycopg")
 
 @dataclass(frozen=True)
 class Settings:
-    """The driver options, typed (see ``_plugin.OPTIONS`` for their meaning)."""
+    """The driver options, typed (see ``_plugin.OPTIONS`` for their meaning).
+
+    ``clock`` (:data:`unistore.sdk.CLOCK_OPTION`) is not among them: it goes
+    to :class:`~unistore.sdk.StoreBase`.
+    """
 
     table_prefix: str
     create_schema: bool
@@ -168,3 +172,58 @@ def _sqlite_engine(target: Target, settings: Settings) -> AsyncEngine:
 
     event.listen(engine.sync_engine, "connect", on_connect)
     return engine
+
+
+class EngineReaper:
+    """Releases the connections of an engine whose store was dropped unclosed.
+
+    Registered with :meth:`~unistore.sdk.StoreBase._hold`, it runs at garbage
+    collection, with no greenlet and maybe no event loop, where
+    ``AsyncEngine.dispose()`` cannot run and ``Engine.dispose()`` fails to
+    close async connections. So it tracks the engine's DBAPI connections
+    through pool events and force-closes each without awaiting: aiosqlite's
+    ``stop()`` ends its worker thread, asyncpg's ``terminate()`` drops the
+    socket (if the loop is already closed, asyncio's transport finaliser
+    closes it), psycopg's ``pgconn.finish()`` closes it at once. It holds the
+    engine, never the store.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine: Engine = engine.sync_engine
+        self._live: dict[int, Any] = {}
+        event.listen(self._engine, "connect", self._opened)
+        event.listen(self._engine, "close", self._closed)
+        event.listen(self._engine, "close_detached", self._detached)
+
+    def _opened(self, dbapi_connection: Any, _record: Any) -> None:
+        self._live[id(dbapi_connection)] = dbapi_connection
+
+    def _closed(self, dbapi_connection: Any, _record: Any) -> None:
+        self._live.pop(id(dbapi_connection), None)
+
+    def _detached(self, dbapi_connection: Any) -> None:
+        self._live.pop(id(dbapi_connection), None)
+
+    def __call__(self) -> None:
+        """Force-close every open connection and drop the pool (no I/O waits)."""
+        connections, failed = list(self._live.values()), 0
+        self._live.clear()
+        for connection in connections:
+            try:
+                _force_close(connection, has_terminate=self._engine.dialect.has_terminate)
+            except Exception:
+                failed += 1
+        self._engine.dispose(close=False)
+        if failed:
+            raise RuntimeError(f"{failed} database connection(s) could not be closed")
+
+
+def _force_close(connection: Any, *, has_terminate: bool) -> None:
+    if has_terminate:
+        # Outside a greenlet, SQLAlchemy's terminate() force-closes (its GC path).
+        connection.terminate()
+        return
+    pgconn = getattr(connection.driver_connection, "pgconn", None)
+    if pgconn is None:
+        raise RuntimeError("no way to close this connection synchronously")
+    pgconn.finish()

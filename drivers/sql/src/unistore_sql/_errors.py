@@ -1,18 +1,19 @@
 """The one place where SQLAlchemy, sqlite3, asyncpg and psycopg errors become unistore's.
 
-Messages carry the redacted store URL, the failing operation and the error's
+:data:`ERRORS` is the store's :class:`~unistore.sdk.ErrorTable`: the SDK maps
+every primitive's failure through it. Messages give a reason plus the error's
 class and code, never the database's own text: PostgreSQL and SQLite quote
 offending values in theirs, and stored values must not reach messages or logs.
+:func:`retry_kind` tells the retry loop which failures may run again.
 """
 
 from __future__ import annotations
 
-import asyncio
 import enum
+from collections.abc import Callable
 
 from sqlalchemy import exc as sa_exc
 
-from unistore._url import StoreURL
 from unistore.errors import (
     AuthenticationError,
     CapacityError,
@@ -25,13 +26,13 @@ from unistore.errors import (
     UnistoreError,
     ValidationError,
 )
+from unistore.sdk import ErrorRule, ErrorTable
 
-#: Exceptions the mapper understands; anything else propagates untouched.
-MAPPED: tuple[type[BaseException], ...] = (
-    sa_exc.SQLAlchemyError,
-    OSError,
-    asyncio.TimeoutError,
-)
+__all__ = ["ERRORS", "MAPPED", "Retry", "retry_kind"]
+
+#: Exceptions the table understands; anything else propagates untouched.
+#: (``asyncio.TimeoutError`` is the built-in ``TimeoutError``, an ``OSError``.)
+MAPPED: tuple[type[BaseException], ...] = (sa_exc.SQLAlchemyError, OSError)
 
 
 class Retry(enum.Enum):
@@ -47,17 +48,6 @@ class Retry(enum.Enum):
 
 
 _SQLITE_BUSY = ("SQLITE_BUSY", "SQLITE_LOCKED")
-_SQLITE_MAP: dict[str, type[DriverError]] = {
-    "SQLITE_FULL": CapacityError,
-    "SQLITE_NOMEM": CapacityError,
-    "SQLITE_CORRUPT": CorruptionError,
-    "SQLITE_NOTADB": CorruptionError,
-    "SQLITE_CANTOPEN": StoreUnavailableError,
-    "SQLITE_PERM": StoreUnavailableError,
-    "SQLITE_READONLY": StoreUnavailableError,
-    "SQLITE_IOERR": StoreUnavailableError,
-    "SQLITE_AUTH": AuthenticationError,
-}
 
 
 def _orig(exc: BaseException) -> BaseException:
@@ -78,6 +68,11 @@ def _sqlstate(exc: BaseException) -> str | None:
 def _sqlite_name(exc: BaseException) -> str | None:
     name = getattr(_orig(exc), "sqlite_errorname", None)
     return name if isinstance(name, str) else None
+
+
+def _sqlite_family(exc: BaseException) -> str | None:
+    name = _sqlite_name(exc)
+    return None if name is None else "_".join(name.split("_", 2)[:2])
 
 
 def _is_sqlite_busy(exc: BaseException) -> bool:
@@ -119,78 +114,108 @@ def _describe(exc: BaseException) -> str:
     return ", ".join(parts)
 
 
-def _class_for(exc: BaseException) -> tuple[type[UnistoreError], str]:
-    if isinstance(exc, sa_exc.TimeoutError | asyncio.TimeoutError | TimeoutError):
-        return StoreTimeoutError, "timed out"
-    if _is_sqlite_busy(exc):
-        return StoreTimeoutError, "the database stayed locked longer than busy_timeout"
-    name = _sqlite_name(exc)
-    if name is not None:
-        base = name.split("_", 2)
-        family = "_".join(base[:2])
-        if family in _SQLITE_MAP:
-            return _SQLITE_MAP[family], "the database file cannot be used"
-        if family == "SQLITE_TOOBIG":
-            return ValidationError, "a value is too large for SQLite"
-        if family == "SQLITE_CONSTRAINT":
-            return ConflictError, "a concurrent write collided"
-        if "no such table" in str(_orig(exc)):
-            return ConfigurationError, "the store's tables are missing"
-    state = _sqlstate(exc)
-    if state is not None:
-        if state.startswith("28"):
-            return AuthenticationError, "the server refused the credentials"
-        if state == "3D000":
-            return StoreUnavailableError, "the database does not exist"
-        if state.startswith(("08", "57P")):
-            return StoreUnavailableError, "the server is unreachable or shutting down"
-        if state == "57014":
-            return StoreTimeoutError, "the statement was cancelled (statement timeout)"
-        if state.startswith("53"):
-            return CapacityError, "the server is out of resources"
-        if state in ("40001", "40P01"):
-            return ConflictError, "a concurrent transaction won"
-        if state.startswith("23"):
-            return ConflictError, "a concurrent write collided"
-        if state.startswith(("22", "54")):
-            return ValidationError, "the database rejected a value"
-        if state == "42P01":
-            return ConfigurationError, "the store's tables are missing"
-        if state.startswith("XX"):
-            return CorruptionError, "the server reports corrupted data"
-    if state is None and isinstance(exc, sa_exc.DataError):
-        # Refused by the client library before reaching the server (psycopg
-        # will not send a NUL inside text): the value, not the database.
-        return ValidationError, "the database client rejected a value"
-    if state is None and isinstance(exc, sa_exc.OperationalError):
-        # psycopg reports connection failures without a SQLSTATE; only the
-        # server's text tells them apart (it is inspected, never shown).
-        found = _connect_failure(str(_orig(exc)).lower())
-        if found is not None:
-            return found
-    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
-        return StoreUnavailableError, "the connection to the database was lost"
-    if isinstance(exc, OSError):
-        return StoreUnavailableError, "cannot reach the database"
-    if isinstance(exc, sa_exc.InterfaceError | sa_exc.OperationalError):
-        return StoreUnavailableError, "the database is unavailable"
-    return DriverError, "the database failed"
+# -- predicates of the table's rows ---------------------------------------------------
 
 
-def _connect_failure(text: str) -> tuple[type[UnistoreError], str] | None:
-    if "authentication failed" in text or "no pg_hba.conf entry" in text:
-        return AuthenticationError, "the server refused the credentials"
-    if "role" in text and "does not exist" in text:
-        return AuthenticationError, "the server refused the credentials"
-    if "database" in text and "does not exist" in text:
-        return StoreUnavailableError, "the database does not exist"
-    if "timeout expired" in text:
-        return StoreTimeoutError, "timed out connecting"
-    return None
+def _sqlite(*families: str) -> Callable[[BaseException], bool]:
+    return lambda exc: _sqlite_family(exc) in families
 
 
-def map_error(exc: BaseException, url: StoreURL, operation: str) -> UnistoreError:
-    """Return the unistore error for ``exc``; raise it ``from exc``."""
-    cls, reason = _class_for(exc)
-    message = f"{operation} failed on {url}: {reason} ({_describe(exc)})"
-    return cls(message)
+def _state(*prefixes: str) -> Callable[[BaseException], bool]:
+    def test(exc: BaseException) -> bool:
+        state = _sqlstate(exc)
+        return state is not None and state.startswith(prefixes)
+
+    return test
+
+
+def _no_state(cls: type[BaseException], *phrases: str) -> Callable[[BaseException], bool]:
+    # psycopg reports connection failures without a SQLSTATE; only the
+    # server's text tells them apart (it is inspected, never shown).
+    def test(exc: BaseException) -> bool:
+        if not isinstance(exc, cls) or _sqlstate(exc) is not None:
+            return False
+        text = str(_orig(exc)).lower()
+        return not phrases or any(all(w in text for w in p.split("&")) for p in phrases)
+
+    return test
+
+
+def _no_table(exc: BaseException) -> bool:
+    return _sqlite_name(exc) is not None and "no such table" in str(_orig(exc))
+
+
+def _invalidated(exc: BaseException) -> bool:
+    return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
+
+
+def _row(
+    error: type[UnistoreError],
+    reason: str,
+    when: Callable[[BaseException], bool] | None = None,
+    catch: type[BaseException] | tuple[type[BaseException], ...] = MAPPED,
+) -> ErrorRule:
+    return ErrorRule(catch, error, lambda exc: f"{reason} ({_describe(exc)})", when)
+
+
+_UNUSABLE = "the database file cannot be used"
+_REFUSED = "the server refused the credentials"
+_COLLIDED = "a concurrent write collided"
+
+#: The sql driver's error table, most specific row first.
+ERRORS = ErrorTable(
+    _row(StoreTimeoutError, "timed out", catch=(sa_exc.TimeoutError, TimeoutError)),
+    _row(StoreTimeoutError, "the database stayed locked longer than busy_timeout", _is_sqlite_busy),
+    _row(CapacityError, _UNUSABLE, _sqlite("SQLITE_FULL", "SQLITE_NOMEM")),
+    _row(CorruptionError, _UNUSABLE, _sqlite("SQLITE_CORRUPT", "SQLITE_NOTADB")),
+    _row(
+        StoreUnavailableError,
+        _UNUSABLE,
+        _sqlite("SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_READONLY", "SQLITE_IOERR"),
+    ),
+    _row(AuthenticationError, _UNUSABLE, _sqlite("SQLITE_AUTH")),
+    _row(ValidationError, "a value is too large for SQLite", _sqlite("SQLITE_TOOBIG")),
+    _row(ConflictError, _COLLIDED, _sqlite("SQLITE_CONSTRAINT")),
+    _row(ConfigurationError, "the store's tables are missing", _no_table),
+    _row(AuthenticationError, _REFUSED, _state("28")),
+    _row(StoreUnavailableError, "the database does not exist", _state("3D000")),
+    _row(StoreUnavailableError, "the server is unreachable or shutting down", _state("08", "57P")),
+    _row(StoreTimeoutError, "the statement was cancelled (statement timeout)", _state("57014")),
+    _row(CapacityError, "the server is out of resources", _state("53")),
+    _row(ConflictError, "a concurrent transaction won", _state("40001", "40P01")),
+    _row(ConflictError, _COLLIDED, _state("23")),
+    _row(ValidationError, "the database rejected a value", _state("22", "54")),
+    _row(ConfigurationError, "the store's tables are missing", _state("42P01")),
+    _row(CorruptionError, "the server reports corrupted data", _state("XX")),
+    # Refused by the client library before reaching the server (psycopg will
+    # not send a NUL inside text): the value, not the database.
+    _row(ValidationError, "the database client rejected a value", _no_state(sa_exc.DataError)),
+    _row(
+        AuthenticationError,
+        _REFUSED,
+        _no_state(
+            sa_exc.OperationalError,
+            "authentication failed",
+            "no pg_hba.conf entry",
+            "role&does not exist",
+        ),
+    ),
+    _row(
+        StoreUnavailableError,
+        "the database does not exist",
+        _no_state(sa_exc.OperationalError, "database&does not exist"),
+    ),
+    _row(
+        StoreTimeoutError,
+        "timed out connecting",
+        _no_state(sa_exc.OperationalError, "timeout expired"),
+    ),
+    _row(StoreUnavailableError, "the connection to the database was lost", _invalidated),
+    _row(StoreUnavailableError, "cannot reach the database", catch=OSError),
+    _row(
+        StoreUnavailableError,
+        "the database is unavailable",
+        catch=(sa_exc.InterfaceError, sa_exc.OperationalError),
+    ),
+    fallback=_row(DriverError, "the database failed"),
+)

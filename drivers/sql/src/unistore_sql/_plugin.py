@@ -7,6 +7,7 @@ from typing import Any
 
 from unistore import StoreURL, hookimpl
 from unistore.protocols import KEYWORD_ONLY, Driver, Option, Store
+from unistore.sdk import CLOCK_OPTION
 from unistore_sql._schema import check_prefix
 
 __all__ = ["DRIVER", "OPTIONS", "unistore_driver"]
@@ -129,6 +130,7 @@ OPTIONS: tuple[Option, ...] = (
         "an existing SQLAlchemy AsyncEngine to use (the store does not dispose it)",
         check=_engine,
     ),
+    CLOCK_OPTION,
 )
 
 

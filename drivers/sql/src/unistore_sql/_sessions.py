@@ -14,10 +14,8 @@ transaction, with the fork's row locked against a concurrent append.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -45,81 +43,46 @@ from unistore.errors import (
     ValidationError,
 )
 from unistore.protocols import SessionPage, SessionRecord
-from unistore_sql._keys import digest, encode, now_us, short
+from unistore.sdk import decode_cursor, encode_cursor, short
+from unistore_sql._keys import decode, digest, encode, micros
 from unistore_sql._schema import Tables
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: Largest message position or count (the columns are 32-bit integers).
 MAX_INDEX = 2**31 - 1
 _MAX_STAMP = 2**63 - 1
-_CURSOR_VERSION = 1
+_BAD_CURSOR = "invalid session listing cursor"
+
+#: Where a listing page resumes: after (``updated_us``, id bytes).
+After = tuple[int, bytes]
 
 
-def check_label(label: object) -> str | None:
-    if label is None or isinstance(label, str):
-        return label
-    raise ValidationError(f"a session label must be a str or None, got {type(label).__name__}")
+def metadata_json(metadata: dict[str, Any] | None) -> str | None:
+    """Serialise metadata the SDK checked (``None`` stays ``None``: keep the stored one)."""
+    return None if metadata is None else json.dumps(metadata, separators=(",", ":"))
 
 
-def metadata_json(metadata: Mapping[str, Any] | None) -> str | None:
-    """Serialise metadata (``None`` stays ``None``: keep the stored one)."""
-    if metadata is None:
-        return None
-    if not isinstance(metadata, Mapping):
-        raise ValidationError("session metadata must be a mapping")
-    try:
-        return json.dumps(dict(metadata), allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"session metadata must be JSON-compatible: {exc}") from None
-
-
-def check_messages(messages: object, *, allow_nul: bool) -> list[str]:
-    """Check messages before any statement runs (the database would refuse them midway).
-
-    ``allow_nul`` is false on PostgreSQL, whose ``text`` cannot hold NUL.
-    """
-    if isinstance(messages, str) or not isinstance(messages, Sequence):
-        raise ValidationError("messages must be a list of JSON strings")
-    for message in messages:
-        if not isinstance(message, str):
-            raise ValidationError(f"a message must be a str, got {type(message).__name__}")
-        if not allow_nul and "\x00" in message:
-            raise ValidationError("a message contains a NUL character (PostgreSQL text)")
-        if not message.isascii():
-            try:
-                message.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ValidationError("a message contains a lone surrogate (not UTF-8)") from None
-    return list(messages)
-
-
-def check_index(value: object, what: str, upper: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= upper:
-        raise ValidationError(f"{what} must be between 0 and {upper}, got {value!r}")
+def within(value: int, what: str, upper: int) -> int:
+    """Refuse a position past ``upper`` (a length, or what a 32-bit column holds)."""
+    if value > upper:
+        raise ValidationError(f"{what} must be between 0 and {upper}, got {value}")
     return value
 
 
-def encode_cursor(updated_us: int, sid: bytes) -> str:
-    raw = json.dumps([_CURSOR_VERSION, updated_us, sid.hex()]).encode()
-    return base64.urlsafe_b64encode(raw).decode("ascii")
+def make_cursor(updated_us: int, sid: bytes) -> str:
+    """Return the cursor of the page after the row (``updated_us``, ``sid``)."""
+    return encode_cursor(updated_us, sid.hex())
 
 
-def decode_cursor(cursor: object) -> tuple[int, bytes]:
+def read_cursor(cursor: str) -> After:
+    """Invert :func:`make_cursor`, refusing stamps no row can have."""
+    updated_us, key = decode_cursor(cursor, int, str)
+    if not 0 <= updated_us <= _MAX_STAMP:
+        raise ValidationError(_BAD_CURSOR)
     try:
-        if not isinstance(cursor, str):
-            raise TypeError(type(cursor).__name__)
-        version, updated_us, key = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
-        if (
-            version != _CURSOR_VERSION
-            or isinstance(updated_us, bool)
-            or not isinstance(updated_us, int)
-            or not 0 <= updated_us <= _MAX_STAMP
-        ):
-            raise ValueError("unknown cursor layout")
-        sid = bytes.fromhex(key)
-    except (ValueError, TypeError, UnicodeError, binascii.Error) as exc:
-        raise ValidationError("invalid session listing cursor") from exc
-    return updated_us, sid
+        return updated_us, bytes.fromhex(key)
+    except ValueError:
+        raise ValidationError(_BAD_CURSOR) from None
 
 
 def _missing(session_id: str) -> SessionNotFoundError:
@@ -127,14 +90,15 @@ def _missing(session_id: str) -> SessionNotFoundError:
 
 
 def _text(raw: bytes | memoryview | None) -> str | None:
-    return None if raw is None else bytes(raw).decode("utf-8", "surrogatepass")
+    return None if raw is None else decode(raw)
 
 
 class SessionStatements:
     """Prebuilt session statements of one store."""
 
-    def __init__(self, tables: Tables, dialect: str) -> None:
+    def __init__(self, tables: Tables, dialect: str, clock: Callable[[], float]) -> None:
         self.tables = tables
+        self._clock = clock
         self.pg = dialect == "postgresql"
         self._insert = postgresql.insert if self.pg else sqlite.insert
         self._last_us = 0
@@ -242,7 +206,7 @@ class SessionStatements:
 
     def _stamp(self) -> int:
         # Strictly increasing per store, so "most recently updated" is unambiguous.
-        stamp = max(now_us(), self._last_us + 1)
+        stamp = max(micros(self._clock()), self._last_us + 1)
         self._last_us = stamp
         return stamp
 
@@ -326,7 +290,7 @@ class SessionStatements:
         length = (await conn.execute(self.q_parent, {"k": parent_key})).scalar()
         if length is None:
             raise _missing(parent_id)
-        point = check_index(length if at is None else at, "fork point", length)
+        point = length if at is None else within(at, "fork point", length)
         row = self._new_row(session_id, label, meta, self._stamp())
         row.update(
             parent_id=encode(parent_id),
@@ -401,7 +365,7 @@ class SessionStatements:
             raise _conflict(session_id, expected, count)
         own_start, base_key = head.own_start, head.base_key
         if start != count:
-            check_index(start, "replace start", count)
+            within(start, "replace start", count)
             await self._materialise_forks(conn, key, start)
             await conn.execute(self.q_drop_tail, {"k": key, "start": start})
             if start < own_start:
@@ -430,20 +394,20 @@ class SessionStatements:
         row = (await conn.execute(self.q_get, {"k": digest(session_id)})).first()
         return None if row is None else self.record(row)
 
-    async def page(self, conn: AsyncConnection, limit: int, cursor: str | None) -> SessionPage:
+    async def page(self, conn: AsyncConnection, limit: int, after: After | None) -> SessionPage:
         stmt: Select[Any]
         params: dict[str, Any] = {}
-        if cursor is None:
+        if after is None:
             stmt = self.q_page
         else:
-            params["u"], params["after"] = decode_cursor(cursor)
+            params["u"], params["after"] = after
             stmt = self.q_after
         rows = (await conn.execute(stmt.limit(limit + 1), params)).all()
         items = [self.record(row) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
             last = rows[limit - 1]
-            next_cursor = encode_cursor(last.updated_us, bytes(last.sid))
+            next_cursor = make_cursor(last.updated_us, bytes(last.sid))
         return SessionPage(items=items, next_cursor=next_cursor)
 
     async def update(

@@ -36,9 +36,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from unistore.errors import SlotKindError, ValidationError
+from unistore.errors import SlotKindError
 from unistore.protocols import SlotKind
-from unistore_sql._keys import INT64_MAX, INT64_MIN, as_counter, digest, encode, new_token, short
+from unistore.sdk import INT64_MAX, INT64_MIN, add_counter, parse_counter, short
+from unistore_sql._keys import as_counter, decode, digest, encode, new_token
 from unistore_sql._schema import KIND_HASH, KIND_SCALAR, Tables
 
 T = TypeVar("T")
@@ -148,8 +149,17 @@ class SlotStatements:
             .where(here, live, s.c.kind == KIND_HASH)
             .values(version=bindparam("ver"), expires_at=bindparam("exp"))
         )
-        self.q_expire = update(s).where(here, live).values(expires_at=bindparam("exp"))
-        self.q_touch = update(s).where(s.c.ns_key == nk, live).values(expires_at=bindparam("exp"))
+        # A new expiry is a write: the new version makes a watching transaction conflict.
+        self.q_expire = (
+            update(s)
+            .where(here, live)
+            .values(expires_at=bindparam("exp"), version=bindparam("ver"))
+        )
+        self.q_touch = (
+            update(s)
+            .where(s.c.ns_key == nk, live)
+            .values(expires_at=bindparam("exp"), version=bindparam("ver"))
+        )
         self.q_bump = update(s).where(here).values(version=bindparam("ver"))
         self.q_delete = delete(s).where(here).returning(s.c.expires_at, s.c.gen)
         self.q_purge = delete(s).where(s.c.ns_key == nk).returning(s.c.expires_at, s.c.gen)
@@ -292,15 +302,15 @@ class SlotStatements:
             value = (await conn.execute(self.q_incr, params)).scalar()
             if value is not None:
                 return int(value)
+            # The upsert's guard refused: find out why (nothing was changed).
             row = (await conn.execute(self.q_get, {**self.keys(ns, slot), "now": now})).first()
             if row is None:
                 continue  # deleted or expired in between: the upsert creates it now
             if row.kind != KIND_SCALAR:
                 raise kind_error(slot, KIND_SCALAR, row.kind)
-            if row.num is not None:
-                raise ValidationError(f"incr of slot {short(slot)} would overflow a 64-bit integer")
-            raise SlotKindError(f"slot {short(slot)} holds a value that is not an integer")
-        raise AssertionError("a slot kept vanishing under incr")  # pragma: no cover
+            current = int(row.num) if row.num is not None else parse_counter(bytes(row.value), slot)
+            add_counter(current, amount, slot)  # raises the SDK's overflow error
+        raise AssertionError("a slot kept changing under incr")  # pragma: no cover
 
     # -- hashes -------------------------------------------------------------------
 
@@ -321,7 +331,7 @@ class SlotStatements:
         rows = (await conn.execute(self.q_hgetall, {**self.keys(ns, slot), "now": now})).all()
         if rows and rows[0].kind != KIND_HASH:
             raise kind_error(slot, KIND_HASH, rows[0].kind)
-        return {text_of(r.field): bytes(r.value) for r in rows if r.field is not None}
+        return {decode(r.field): bytes(r.value) for r in rows if r.field is not None}
 
     async def hset(
         self,
@@ -414,12 +424,13 @@ class SlotStatements:
     async def expire_slot(
         self, conn: AsyncConnection, ns: str, slot: str, exp: float, now: float
     ) -> bool:
-        result = await conn.execute(self.q_expire, {**self.keys(ns, slot), "now": now, "exp": exp})
+        params = {**self.keys(ns, slot), "now": now, "exp": exp, "ver": new_token()}
+        result = await conn.execute(self.q_expire, params)
         return _rowcount(result) > 0
 
     async def slot_names(self, conn: AsyncConnection, ns: str, now: float) -> list[str]:
         rows = await conn.execute(self.q_names, {"nk": digest(ns), "now": now})
-        return sorted(text_of(raw) for raw in rows.scalars())
+        return sorted(decode(raw) for raw in rows.scalars())
 
     async def namespaces(
         self, conn: AsyncConnection, prefix: str, after: bytes, now: float
@@ -432,10 +443,11 @@ class SlotStatements:
             params.update(prefix=raw, plen=len(raw))
             stmt = self.q_namespaces_with
         rows = await conn.execute(stmt, params)
-        return [(bytes(r.ns_key), text_of(r.ns)) for r in rows]
+        return [(bytes(r.ns_key), decode(r.ns)) for r in rows]
 
     async def touch(self, conn: AsyncConnection, ns: str, exp: float, now: float) -> int:
-        result = await conn.execute(self.q_touch, {"nk": digest(ns), "now": now, "exp": exp})
+        params = {"nk": digest(ns), "now": now, "exp": exp, "ver": new_token()}
+        result = await conn.execute(self.q_touch, params)
         return _rowcount(result)
 
     async def purge(self, conn: AsyncConnection, ns: str, now: float) -> int:
@@ -458,10 +470,6 @@ def scalar_bytes(row: Any) -> bytes:
     if row.value is None:
         return str(int(row.num)).encode()
     return bytes(row.value)
-
-
-def text_of(raw: bytes | memoryview) -> str:
-    return bytes(raw).decode("utf-8", "surrogatepass")
 
 
 def _rowcount(result: Any) -> int:

@@ -1,35 +1,43 @@
-"""SQLStore: every unistore capability on SQLite and PostgreSQL."""
+"""SQLStore: every unistore capability on SQLite and PostgreSQL, as SDK primitives.
+
+The SDK's public methods check the arguments and map errors through
+:data:`~unistore_sql._errors.ERRORS`; each primitive here is one unit of
+work (:meth:`SQLStore._run`) over prebuilt statements. Expiry is computed in
+Python from :attr:`~unistore.sdk.StoreBase.clock` and passed to every
+statement as a parameter: the database never reads its own clock, so every
+process and the server agree on what has expired exactly as far as their
+clocks agree, and tests can inject time.
+"""
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from unistore._base import BaseStore
-from unistore._url import StoreURL
-from unistore.errors import ValidationError
-from unistore.protocols import Capability, SessionPage, SessionRecord, SlotKind
+from unistore import StoreURL
+from unistore.protocols import SessionPage, SessionRecord, SlotKind
+from unistore.sdk import (
+    CounterBase,
+    HashBase,
+    KeyValueBase,
+    NamespaceLifecycleBase,
+    NamespaceListingBase,
+    SessionDocumentsBase,
+    TransactionsBase,
+    TTLBase,
+)
 from unistore_sql._db import Database, Mode
 from unistore_sql._engine import Settings, resolve
-from unistore_sql._keys import (
-    check_amount,
-    check_fields,
-    check_id,
-    check_mapping,
-    check_ttl,
-    check_value,
-)
+from unistore_sql._errors import ERRORS
 from unistore_sql._schema import build_tables
 from unistore_sql._sessions import (
     MAX_INDEX,
     SessionStatements,
-    check_index,
-    check_label,
-    check_messages,
     metadata_json,
+    read_cursor,
+    within,
 )
 from unistore_sql._slots import LISTING_BATCH, SlotStatements
 from unistore_sql._transaction import SQLTransaction
@@ -37,46 +45,51 @@ from unistore_sql._watch import WatchStatements
 
 __all__ = ["SQLStore"]
 
+T = TypeVar("T")
+
 _READ, _WRITE_ONE, _WRITE = Mode.READ, Mode.WRITE_ONE, Mode.WRITE
 
-
-def _ns_slot(ns: str, slot: str) -> None:
-    check_id(ns, "a namespace")
-    check_id(slot, "a slot name")
+#: Largest page a listing reads at once, whatever ``limit`` asks.
+_MAX_PAGE = 10_000
 
 
-class SQLStore(BaseStore):
+class SQLStore(
+    KeyValueBase,
+    HashBase,
+    CounterBase,
+    TTLBase,
+    NamespaceLifecycleBase,
+    NamespaceListingBase,
+    TransactionsBase,
+    SessionDocumentsBase,
+):
     """A store in SQL tables, on SQLite (aiosqlite) or PostgreSQL (asyncpg, psycopg).
 
     Open it with :func:`unistore.connect` (``sqlite:///app.db``,
     ``postgresql://user:password@host/db``). Nothing connects until the first
     operation; that one checks the schema version and creates or upgrades the
-    tables when ``create_schema`` allows it.
+    tables when ``create_schema`` allows it. Errors name the dialect
+    (``sqlite store ...``, ``postgresql store ...``).
     """
 
-    CAPABILITIES = frozenset(
-        {
-            Capability.KEY_VALUE,
-            Capability.HASH,
-            Capability.COUNTER,
-            Capability.TTL,
-            Capability.NAMESPACE_LIFECYCLE,
-            Capability.NAMESPACE_LISTING,
-            Capability.TRANSACTIONS,
-            Capability.SESSION_DOCUMENTS,
-        }
-    )
+    NAME = "sql"
+    ERRORS = ERRORS
 
     def __init__(self, url: StoreURL, options: Mapping[str, Any]) -> None:
-        super().__init__(url)
+        super().__init__(url, clock=options.get("clock"))
         settings = Settings.from_options(options)
         target = None if settings.engine is not None else resolve(url)
         tables = build_tables(settings.table_prefix)
-        self._db = Database(url, target, settings, tables)
+        self._db = Database(url, target, settings, tables, self.clock)
+        # NAME is per class; the dialect is known only now (an engine may be given).
+        self._where = f"{self._db.dialect} store {url}"
         self._q = SlotStatements(tables, self._db.dialect)
         self._w = WatchStatements(self._q)
-        self._s = SessionStatements(tables, self._db.dialect)
+        self._s = SessionStatements(tables, self._db.dialect, self.clock)
         self._db.sweeper = self._q.sweep
+        # Held only from the first use on: a store that never connected has
+        # nothing to release and must not warn when dropped.
+        self._reaper = self._db.reaper
 
     @property
     def engine(self) -> AsyncEngine:
@@ -87,6 +100,22 @@ class SQLStore(BaseStore):
     def table_prefix(self) -> str:
         """The prefix of this store's table names."""
         return self._db.tables.prefix
+
+    def _in_use(self) -> None:
+        if self._reaper is not None:
+            self._hold(self._reaper)
+            self._reaper = None
+
+    async def _run(
+        self,
+        operation: str,
+        fn: Callable[[AsyncConnection], Awaitable[T]],
+        mode: Mode = _READ,
+        *,
+        idempotent: bool = True,
+    ) -> T:
+        self._in_use()
+        return await self._db.run(operation, fn, mode, idempotent=idempotent)
 
     async def _aclose(self) -> None:
         await self._db.close()
@@ -103,7 +132,9 @@ class SQLStore(BaseStore):
             ConfigurationError: The tables were made by a newer unistore-sql.
         """
         self._check_open()
-        await self._db.prepare("migrate", migrate=True)
+        self._in_use()
+        with self._errors():
+            await self._db.prepare("migrate", migrate=True)
 
     async def sweep(self) -> int:
         """Reclaim one bounded batch of expired slots now; return how many.
@@ -112,223 +143,170 @@ class SQLStore(BaseStore):
         slots are invisible either way.
         """
         self._check_open()
-        await self._db.prepare("sweep")
-        return await self._db.sweep()
+        self._in_use()
+        with self._errors():
+            await self._db.prepare("sweep")
+            return await self._db.sweep()
 
     async def server_version(self) -> str:
         """Return the database's version string, for ``unistore info``."""
         self._check_open()
-        query = "select sqlite_version()" if self._db.sqlite else "show server_version"
+        sqlite = self._db.sqlite
+        query = "select sqlite_version()" if sqlite else "show server_version"
 
         async def op(conn: AsyncConnection) -> str:
             result = await conn.exec_driver_sql(query)
-            name = "SQLite" if self._db.sqlite else "PostgreSQL"
-            return f"{name} {result.scalar_one()}"
+            return f"{'SQLite' if sqlite else 'PostgreSQL'} {result.scalar_one()}"
 
-        return await self._db.run("server_version", op)
+        with self._errors():
+            return await self._run("server_version", op)
 
     async def destroy(self) -> None:
         """Drop this store's tables (those named with its table prefix) and their data."""
         self._check_open()
-        await self._db.destroy()
+        self._in_use()
+        with self._errors():
+            await self._db.destroy()
 
     # -- KeyValue ---------------------------------------------------------------
 
-    async def get(self, ns: str, slot: str) -> bytes | None:
-        """Return a scalar slot's value, or ``None`` if absent or expired."""
-        self._check_open()
-        _ns_slot(ns, slot)
-        q = self._q
+    async def _get(self, ns: str, slot: str) -> bytes | None:
+        q, clock = self._q, self.clock
 
         async def op(conn: AsyncConnection) -> bytes | None:
-            return await q.read_scalar(conn, ns, slot, time.time())
+            return await q.read_scalar(conn, ns, slot, clock())
 
-        return await self._db.run("get", op)
+        return await self._run("get", op)
 
-    async def set(self, ns: str, slot: str, value: bytes, *, ttl: float) -> None:
-        """Store a scalar value and its expiry in one statement."""
-        self._check_open()
-        _ns_slot(ns, slot)
-        data, seconds = check_value(value), check_ttl(ttl)
-        q = self._q
+    async def _set(self, ns: str, slot: str, value: bytes, ttl: float) -> None:
+        q, clock = self._q, self.clock
 
         async def op(conn: AsyncConnection) -> None:
-            await q.write_scalar(conn, ns, slot, data, time.time() + seconds)
+            await q.write_scalar(conn, ns, slot, value, clock() + ttl)
 
-        await self._db.run("set", op, _WRITE_ONE)
+        await self._run("set", op, _WRITE_ONE)
 
-    async def delete(self, ns: str, slot: str) -> bool:
-        """Delete a slot of any kind; return whether it existed."""
-        self._check_open()
-        _ns_slot(ns, slot)
-        q = self._q
+    async def _delete(self, ns: str, slot: str) -> bool:
+        q, clock = self._q, self.clock
 
         async def op(conn: AsyncConnection) -> bool:
-            return await q.delete_slot(conn, ns, slot, time.time())
+            return await q.delete_slot(conn, ns, slot, clock())
 
         # Not repeated after a broken connection: the first try may have deleted it.
-        return await self._db.run("delete", op, _WRITE, idempotent=False)
+        return await self._run("delete", op, _WRITE, idempotent=False)
 
     # -- Hash -------------------------------------------------------------------
 
-    async def hget(self, ns: str, slot: str, field: str) -> bytes | None:
-        """Return one field of a hash slot, or ``None``."""
-        self._check_open()
-        _ns_slot(ns, slot)
-        check_id(field, "a hash field name")
-        q = self._q
+    async def _hget(self, ns: str, slot: str, field: str) -> bytes | None:
+        q, clock = self._q, self.clock
 
         async def op(conn: AsyncConnection) -> bytes | None:
-            return await q.hget(conn, ns, slot, field, time.time())
+            return await q.hget(conn, ns, slot, field, clock())
 
-        return await self._db.run("hget", op)
+        return await self._run("hget", op)
 
-    async def hset(self, ns: str, slot: str, mapping: Mapping[str, bytes], *, ttl: float) -> int:
-        """Set fields and re-apply the slot's expiry; return how many fields are new."""
-        self._check_open()
-        _ns_slot(ns, slot)
-        fields, seconds = check_mapping(mapping), check_ttl(ttl)
-        q = self._q
+    async def _hset(self, ns: str, slot: str, mapping: dict[str, bytes], ttl: float) -> int:
+        q, clock = self._q, self.clock
 
         async def op(conn: AsyncConnection) -> int:
-            now = time.time()
-            return await q.hset(conn, ns, slot, fields, now + seconds, now)
+            now = clock()
+            return await q.hset(conn, ns, slot, mapping, now + ttl, now)
 
-        return await self._db.run("hset", op, _WRITE, idempotent=False)
+        return await self._run("hset", op, _WRITE, idempotent=False)
 
-    async def hdel(self, ns: str, slot: str, fields: Sequence[str]) -> int:
-        """Delete fields; return how many existed. An emptied hash disappears."""
-        self._check_open()
-        _ns_slot(ns, slot)
-        names = check_fields(fields)
-        q = self._q
+    async def _hdel(self, ns: str, slot: str, fields: list[str]) -> int:
+        q, clock = self._q, self.clock
 
         async def op(conn: AsyncConnection) -> int:
-            return await q.hdel(conn, ns, slot, names, time.time())
+            return await q.hdel(conn, ns, slot, fields, clock())
 
-        return await self._db.run("hdel", op, _WRITE, idempotent=False)
+        return await self._run("hdel", op, _WRITE, idempotent=False)
 
-    async def hgetall(self, ns: str, slot: str) -> dict[str, bytes]:
-        """Return every field of a hash slot (empty if absent)."""
-        self._check_open()
-        _ns_slot(ns, slot)
-        q = self._q
+    async def _hgetall(self, ns: str, slot: str) -> dict[str, bytes]:
+        q, clock = self._q, self.clock
 
         async def op(conn: AsyncConnection) -> dict[str, bytes]:
-            return await q.hgetall(conn, ns, slot, time.time())
+            return await q.hgetall(conn, ns, slot, clock())
 
-        return await self._db.run("hgetall", op)
-
-    async def hkeys(self, ns: str, slot: str) -> list[str]:
-        """Return the field names of a hash slot (empty if absent)."""
-        return list(await self.hgetall(ns, slot))
+        return await self._run("hgetall", op)
 
     # -- Counter ----------------------------------------------------------------
 
-    async def incr(self, ns: str, slot: str, amount: int = 1, *, ttl: float) -> int:
-        """Add ``amount`` in one statement; a new counter starts at 0 with ``ttl``."""
-        self._check_open()
-        _ns_slot(ns, slot)
-        delta, seconds = check_amount(amount), check_ttl(ttl)
-        q = self._q
+    async def _incr(self, ns: str, slot: str, amount: int, ttl: float) -> int:
+        q, clock = self._q, self.clock
 
         async def op(conn: AsyncConnection) -> int:
-            now = time.time()
-            return await q.incr(conn, ns, slot, delta, now + seconds, now)
+            now = clock()
+            return await q.incr(conn, ns, slot, amount, now + ttl, now)
 
-        return await self._db.run("incr", op, _WRITE_ONE, idempotent=False)
+        return await self._run("incr", op, _WRITE_ONE, idempotent=False)
 
     # -- TTL --------------------------------------------------------------------
 
-    async def get_ttl(self, ns: str, slot: str) -> float | None:
-        """Return the seconds left before the slot expires, or ``None`` if absent."""
-        self._check_open()
-        _ns_slot(ns, slot)
-        q = self._q
+    async def _get_ttl(self, ns: str, slot: str) -> float | None:
+        q, clock = self._q, self.clock
 
         async def op(conn: AsyncConnection) -> float | None:
-            return await q.get_ttl(conn, ns, slot, time.time())
+            return await q.get_ttl(conn, ns, slot, clock())
 
-        return await self._db.run("get_ttl", op)
+        return await self._run("get_ttl", op)
 
-    async def expire(self, ns: str, slot: str, ttl: float) -> bool:
-        """Give a live slot a new expiry; return whether it existed."""
-        self._check_open()
-        _ns_slot(ns, slot)
-        seconds = check_ttl(ttl)
-        q = self._q
+    async def _expire(self, ns: str, slot: str, ttl: float) -> bool:
+        q, clock = self._q, self.clock
 
         async def op(conn: AsyncConnection) -> bool:
-            now = time.time()
-            return await q.expire_slot(conn, ns, slot, now + seconds, now)
+            now = clock()
+            return await q.expire_slot(conn, ns, slot, now + ttl, now)
 
-        return await self._db.run("expire", op, _WRITE_ONE)
+        return await self._run("expire", op, _WRITE_ONE)
 
     # -- NamespaceLifecycle -----------------------------------------------------
 
-    async def slots(self, ns: str) -> list[str]:
-        """Return the names of the live slots of a namespace, sorted."""
-        self._check_open()
-        check_id(ns, "a namespace")
-        q = self._q
+    async def _slots(self, ns: str) -> list[str]:
+        q, clock = self._q, self.clock
 
         async def op(conn: AsyncConnection) -> list[str]:
-            return await q.slot_names(conn, ns, time.time())
+            return await q.slot_names(conn, ns, clock())
 
-        return await self._db.run("slots", op)
+        return await self._run("slots", op)
 
-    async def slot_kind(self, ns: str, slot: str) -> SlotKind | None:
-        """Return the kind of a live slot, or ``None``."""
-        self._check_open()
-        _ns_slot(ns, slot)
-        q = self._q
+    async def _slot_kind(self, ns: str, slot: str) -> SlotKind | None:
+        q, clock = self._q, self.clock
 
         async def op(conn: AsyncConnection) -> SlotKind | None:
-            return await q.slot_kind(conn, ns, slot, time.time())
+            return await q.slot_kind(conn, ns, slot, clock())
 
-        return await self._db.run("slot_kind", op)
+        return await self._run("slot_kind", op)
 
-    async def touch(self, ns: str, *, ttl: float) -> int:
-        """Re-apply ``ttl`` to every live slot of a namespace; return how many."""
-        self._check_open()
-        check_id(ns, "a namespace")
-        seconds = check_ttl(ttl)
-        q = self._q
+    async def _touch(self, ns: str, ttl: float) -> int:
+        q, clock = self._q, self.clock
 
         async def op(conn: AsyncConnection) -> int:
-            now = time.time()
-            return await q.touch(conn, ns, now + seconds, now)
+            now = clock()
+            return await q.touch(conn, ns, now + ttl, now)
 
-        return await self._db.run("touch", op, _WRITE_ONE)
+        return await self._run("touch", op, _WRITE_ONE)
 
-    async def purge(self, ns: str) -> int:
-        """Delete every slot of a namespace; return how many were live."""
-        self._check_open()
-        check_id(ns, "a namespace")
-        q = self._q
+    async def _purge(self, ns: str) -> int:
+        q, clock = self._q, self.clock
 
         async def op(conn: AsyncConnection) -> int:
-            return await q.purge(conn, ns, time.time())
+            return await q.purge(conn, ns, clock())
 
-        return await self._db.run("purge", op, _WRITE, idempotent=False)
+        return await self._run("purge", op, _WRITE, idempotent=False)
 
     # -- NamespaceListing -------------------------------------------------------
 
-    async def iter_namespaces(self, prefix: str = "") -> AsyncIterator[str]:
-        """Yield each namespace holding a live slot whose name starts with ``prefix``.
-
-        Reads the slots table in batches (administration, not a hot path).
-        """
-        self._check_open()
-        check_id(prefix, "a namespace prefix")
-        q = self._q
+    async def _namespaces(self, prefix: str) -> AsyncIterator[str]:
+        # Reads the slots table in batches (administration, not a hot path).
+        q, clock = self._q, self.clock
         after = b""
         while True:
 
             async def op(conn: AsyncConnection, start: bytes = after) -> list[tuple[bytes, str]]:
-                return await q.namespaces(conn, prefix, start, time.time())
+                return await q.namespaces(conn, prefix, start, clock())
 
-            batch = await self._db.run("iter_namespaces", op)
+            batch = await self._run("iter_namespaces", op)
             for _, ns in batch:
                 yield ns
             if len(batch) < LISTING_BATCH:
@@ -337,164 +315,101 @@ class SQLStore(BaseStore):
 
     # -- Transactions -----------------------------------------------------------
 
-    def transaction(self, ns: str, watch: Sequence[str]) -> SQLTransaction:
-        """Start an optimistic transaction in ``ns`` watching ``watch``."""
-        self._check_open()
-        return SQLTransaction(self, ns, watch)
+    def _transaction(self, ns: str, watch: tuple[str, ...]) -> SQLTransaction:
+        return SQLTransaction(self, ns, watch, run=self._run, slots=self._q, watches=self._w)
 
     # -- SessionDocuments -------------------------------------------------------
 
-    async def create_session(
-        self,
-        session_id: str,
-        *,
-        label: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
+    async def _create_session(
+        self, session_id: str, label: str | None, metadata: dict[str, Any] | None
     ) -> SessionRecord:
-        """Create an empty session."""
-        self._check_open()
-        check_id(session_id, "a session id")
-        name, meta = check_label(label), metadata_json(metadata)
-        s = self._s
+        s, meta = self._s, metadata_json(metadata)
 
         async def op(conn: AsyncConnection) -> SessionRecord:
-            return await s.create(conn, session_id, name, meta)
+            return await s.create(conn, session_id, label, meta)
 
-        return await self._db.run("create_session", op, _WRITE_ONE, idempotent=False)
+        return await self._run("create_session", op, _WRITE_ONE, idempotent=False)
 
-    async def fork_session(
+    async def _fork_session(
         self,
         parent_id: str,
         session_id: str,
-        *,
-        at: int | None = None,
-        label: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
+        at: int | None,
+        label: str | None,
+        metadata: dict[str, Any] | None,
     ) -> SessionRecord:
-        """Create ``session_id`` sharing the parent's first ``at`` messages (one row)."""
-        self._check_open()
-        check_id(parent_id, "a session id")
-        check_id(session_id, "a session id")
-        name, meta = check_label(label), metadata_json(metadata)
-        s = self._s
+        s, meta = self._s, metadata_json(metadata)
 
         async def op(conn: AsyncConnection) -> SessionRecord:
-            return await s.fork(conn, parent_id, session_id, at, name, meta)
+            return await s.fork(conn, parent_id, session_id, at, label, meta)
 
-        return await self._db.run("fork_session", op, _WRITE, idempotent=False)
+        return await self._run("fork_session", op, _WRITE, idempotent=False)
 
-    async def append_messages(
+    async def _replace_messages(
         self,
         session_id: str,
-        messages: Sequence[str],
-        *,
+        start: int | None,
+        messages: list[str],
         expected_length: int,
-        label: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
+        label: str | None,
+        metadata: dict[str, Any] | None,
     ) -> SessionRecord:
-        """Append messages if the session has exactly ``expected_length``."""
-        self._check_open()
-        check_id(session_id, "a session id")
-        bodies = check_messages(messages, allow_nul=self._db.sqlite)
-        name, meta = check_label(label), metadata_json(metadata)
-        expected = _length(expected_length)
-        s = self._s
+        # Positions are 32-bit columns: refuse what they cannot hold before any I/O.
+        expected = within(expected_length, "expected_length", MAX_INDEX)
+        s, meta = self._s, metadata_json(metadata)
+        if start is None:
 
-        async def op(conn: AsyncConnection) -> SessionRecord:
-            return await s.append(conn, session_id, bodies, expected, name, meta)
+            async def op(conn: AsyncConnection) -> SessionRecord:
+                return await s.append(conn, session_id, messages, expected, label, meta)
 
-        return await self._db.run("append_messages", op, _WRITE, idempotent=False)
+            return await self._run("append_messages", op, _WRITE, idempotent=False)
+        begin = within(start, "replace start", MAX_INDEX)
 
-    async def replace_messages(
-        self,
-        session_id: str,
-        start: int,
-        messages: Sequence[str],
-        *,
-        expected_length: int,
-        label: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> SessionRecord:
-        """Drop the messages from ``start`` on and append ``messages``."""
-        self._check_open()
-        check_id(session_id, "a session id")
-        check_index(start, "replace start", MAX_INDEX)
-        bodies = check_messages(messages, allow_nul=self._db.sqlite)
-        name, meta = check_label(label), metadata_json(metadata)
-        expected = _length(expected_length)
-        s = self._s
+        async def replace(conn: AsyncConnection) -> SessionRecord:
+            return await s.replace(conn, session_id, begin, messages, expected, label, meta)
 
-        async def op(conn: AsyncConnection) -> SessionRecord:
-            return await s.replace(conn, session_id, start, bodies, expected, name, meta)
+        return await self._run("replace_messages", replace, _WRITE, idempotent=False)
 
-        return await self._db.run("replace_messages", op, _WRITE, idempotent=False)
-
-    async def read_messages(self, session_id: str, *, last: int | None = None) -> list[str]:
-        """Return all messages, or the last ``last``, in order."""
-        self._check_open()
-        check_id(session_id, "a session id")
-        if last is not None:
-            check_index(last, "last", MAX_INDEX)
-        s = self._s
+    async def _read_messages(self, session_id: str, last: int | None) -> list[str]:
+        s, tail = self._s, None if last is None else min(last, MAX_INDEX)
 
         async def op(conn: AsyncConnection) -> list[str]:
-            return await s.read(conn, session_id, last)
+            return await s.read(conn, session_id, tail)
 
-        return await self._db.run("read_messages", op)
+        return await self._run("read_messages", op)
 
-    async def get_session(self, session_id: str) -> SessionRecord | None:
-        """Return a session's record, or ``None``."""
-        self._check_open()
-        check_id(session_id, "a session id")
+    async def _get_session(self, session_id: str) -> SessionRecord | None:
         s = self._s
 
         async def op(conn: AsyncConnection) -> SessionRecord | None:
             return await s.get(conn, session_id)
 
-        return await self._db.run("get_session", op)
+        return await self._run("get_session", op)
 
-    async def list_sessions(self, *, limit: int = 50, cursor: str | None = None) -> SessionPage:
-        """Return records newest first, one keyset page at a time."""
-        self._check_open()
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValidationError(f"limit must be a positive int, got {limit!r}")
-        s = self._s
+    async def _list_sessions(self, limit: int, cursor: str | None) -> SessionPage:
+        s, after = self._s, None if cursor is None else read_cursor(cursor)
+        size = min(limit, _MAX_PAGE)
 
         async def op(conn: AsyncConnection) -> SessionPage:
-            return await s.page(conn, min(limit, 10_000), cursor)
+            return await s.page(conn, size, after)
 
-        return await self._db.run("list_sessions", op)
+        return await self._run("list_sessions", op)
 
-    async def update_session(
-        self,
-        session_id: str,
-        *,
-        label: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
+    async def _update_session(
+        self, session_id: str, label: str | None, metadata: dict[str, Any] | None
     ) -> SessionRecord:
-        """Replace the label and/or metadata (``None`` keeps the stored one)."""
-        self._check_open()
-        check_id(session_id, "a session id")
-        name, meta = check_label(label), metadata_json(metadata)
-        s = self._s
+        s, meta = self._s, metadata_json(metadata)
 
         async def op(conn: AsyncConnection) -> SessionRecord:
-            return await s.update(conn, session_id, name, meta)
+            return await s.update(conn, session_id, label, meta)
 
-        return await self._db.run("update_session", op, _WRITE_ONE, idempotent=False)
+        return await self._run("update_session", op, _WRITE_ONE, idempotent=False)
 
-    async def delete_session(self, session_id: str) -> bool:
-        """Delete a session; its forks first get their own copy of what they share."""
-        self._check_open()
-        check_id(session_id, "a session id")
+    async def _delete_session(self, session_id: str) -> bool:
         s = self._s
 
         async def op(conn: AsyncConnection) -> bool:
             return await s.delete(conn, session_id)
 
         # Not repeated after a broken connection: the first try may have deleted it.
-        return await self._db.run("delete_session", op, _WRITE, idempotent=False)
-
-
-def _length(value: object) -> int:
-    return check_index(value, "expected_length", MAX_INDEX)
+        return await self._run("delete_session", op, _WRITE, idempotent=False)

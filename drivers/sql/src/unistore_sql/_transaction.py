@@ -1,80 +1,100 @@
 """Optimistic transactions: versions read at watch time, re-checked at commit.
 
-Every write gives a slot a fresh random version, so "unchanged" means "same
-version and still live". The commit re-reads the watched versions inside the
-committing database transaction - holding SQLite's write lock (``BEGIN
-IMMEDIATE``) or PostgreSQL row locks - and applies the queued writes only if
-none moved; expiry counts as a change because an expired row reads as absent.
+Every write gives a slot a fresh random version (an expiry change included),
+so "unchanged" means "same version and still live". The commit re-reads the
+watched versions inside the committing database transaction - holding
+SQLite's write lock (``BEGIN IMMEDIATE``) or PostgreSQL row locks - and
+applies the queued writes only if none moved; expiry counts as a change
+because an expired row reads as absent. Nothing is held between the watch
+and the commit.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping, Sequence
-from types import TracebackType
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from unistore.errors import ConflictError, TransactionConflictError, ValidationError
+from unistore.errors import ConflictError, TransactionConflictError
+from unistore.sdk import DeleteOp, HDelOp, HSetOp, Op, SetOp, TransactionBase, TransactionsBase
 from unistore_sql._db import Mode
-from unistore_sql._keys import check_fields, check_id, check_mapping, check_ttl, check_value
 from unistore_sql._schema import KIND_HASH, KIND_SCALAR
-from unistore_sql._slots import kind_error
-from unistore_sql._watch import Snapshot
+from unistore_sql._slots import SlotStatements, kind_error
+from unistore_sql._watch import Snapshot, WatchStatements
 
-if TYPE_CHECKING:
-    from unistore_sql._store import SQLStore
+__all__ = ["Run", "SQLTransaction"]
 
-_Op = tuple[str, str, object, float]
+T = TypeVar("T")
 
 
-class SQLTransaction:
-    """A transaction of :class:`~unistore_sql.SQLStore` (see ``Transaction``)."""
+class _MovedError(Exception):
+    """A watched slot moved: leave the unit so that its database transaction rolls back."""
 
-    def __init__(self, store: SQLStore, ns: str, watch: Sequence[str]) -> None:
-        if isinstance(watch, str) or not isinstance(watch, Sequence) or not watch:
-            raise ValidationError("a transaction must watch at least one slot (a list of names)")
-        self._store = store
-        self._ns = check_id(ns, "a namespace")
-        self._watch = tuple(dict.fromkeys(check_id(s, "a slot name") for s in watch))
+
+class Run(Protocol):
+    """The store's way of running a unit of work (``SQLStore._run``)."""
+
+    def __call__(
+        self,
+        operation: str,
+        fn: Callable[[AsyncConnection], Awaitable[T]],
+        mode: Mode = ...,
+        *,
+        idempotent: bool = ...,
+    ) -> Awaitable[T]: ...
+
+
+class SQLTransaction(TransactionBase):
+    """A transaction of :class:`~unistore_sql.SQLStore` (see ``Transaction``).
+
+    Reads of a watched slot come from the snapshot taken when the block was
+    entered; other slots are read from the database when asked.
+    """
+
+    def __init__(
+        self,
+        store: TransactionsBase,
+        ns: str,
+        watch: tuple[str, ...],
+        *,
+        run: Run,
+        slots: SlotStatements,
+        watches: WatchStatements,
+    ) -> None:
+        super().__init__(store, ns, watch)
+        self._run = run
+        self._q = slots
+        self._w = watches
         self._snapshot: dict[str, Snapshot] = {}
-        self._ops: list[_Op] = []
-        self._active = False
-        self._done = False
 
-    async def __aenter__(self) -> SQLTransaction:
-        store, ns, watch = self._store, self._ns, self._watch
-        store._check_open()
+    async def _begin(self) -> None:
+        ns, watch, w, clock = self.ns, self.watch, self._w, self._store.clock
 
         async def read(conn: AsyncConnection) -> dict[str, Snapshot]:
-            return await store._w.snapshot(conn, ns, watch, time.time())
+            return await w.snapshot(conn, ns, watch, clock())
 
-        self._snapshot = await store._db.run("transaction watch", read)
-        self._active = True
-        return self
+        self._snapshot = await self._run("transaction watch", read)
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._active = False
-        self._ops.clear()
+    async def _end(self) -> None:
+        self._snapshot = {}
 
     # -- reads ------------------------------------------------------------------
 
     def _watched(self, slot: str) -> Snapshot | None:
-        snap = self._snapshot.get(slot)
-        if snap is None or snap.version is None or snap.expires_at <= time.time():
+        snap = self._snapshot[slot]
+        if snap.version is None or snap.expires_at <= self._store.clock():
             return None
         return snap
 
-    async def get(self, slot: str) -> bytes | None:
-        """Read a scalar slot (as of the watch when the slot is watched)."""
+    async def _get(self, slot: str) -> bytes | None:
         if slot not in self._snapshot:
-            return await self._store.get(self._ns, slot)
+            ns, q, clock = self.ns, self._q, self._store.clock
+
+            async def op(conn: AsyncConnection) -> bytes | None:
+                return await q.read_scalar(conn, ns, slot, clock())
+
+            return await self._run("transaction get", op)
         snap = self._watched(slot)
         if snap is None:
             return None
@@ -82,16 +102,24 @@ class SQLTransaction:
             raise kind_error(slot, KIND_SCALAR, KIND_HASH)
         return snap.value
 
-    async def hget(self, slot: str, field: str) -> bytes | None:
-        """Read one hash field (as of the watch when the slot is watched)."""
+    async def _hget(self, slot: str, field: str) -> bytes | None:
         if slot not in self._snapshot:
-            return await self._store.hget(self._ns, slot, field)
-        return (await self.hgetall(slot)).get(field)
+            ns, q, clock = self.ns, self._q, self._store.clock
 
-    async def hgetall(self, slot: str) -> dict[str, bytes]:
-        """Read a whole hash (as of the watch when the slot is watched)."""
+            async def op(conn: AsyncConnection) -> bytes | None:
+                return await q.hget(conn, ns, slot, field, clock())
+
+            return await self._run("transaction hget", op)
+        return (await self._hgetall(slot)).get(field)
+
+    async def _hgetall(self, slot: str) -> dict[str, bytes]:
         if slot not in self._snapshot:
-            return await self._store.hgetall(self._ns, slot)
+            ns, q, clock = self.ns, self._q, self._store.clock
+
+            async def op(conn: AsyncConnection) -> dict[str, bytes]:
+                return await q.hgetall(conn, ns, slot, clock())
+
+            return await self._run("transaction hgetall", op)
         snap = self._watched(slot)
         if snap is None:
             return {}
@@ -99,75 +127,39 @@ class SQLTransaction:
             raise kind_error(slot, KIND_HASH, KIND_SCALAR)
         return dict(snap.fields)
 
-    # -- queued writes ------------------------------------------------------------
-
-    def _queue(self, op: str, slot: str, arg: object, ttl: float) -> None:
-        if self._done:
-            raise ValidationError("the transaction has already been committed")
-        self._ops.append((op, check_id(slot, "a slot name"), arg, ttl))
-
-    def set(self, slot: str, value: bytes, *, ttl: float) -> None:
-        """Queue a scalar write."""
-        self._queue("set", slot, check_value(value), check_ttl(ttl))
-
-    def delete(self, slot: str) -> None:
-        """Queue a delete."""
-        self._queue("delete", slot, None, 0.0)
-
-    def hset(self, slot: str, mapping: Mapping[str, bytes], *, ttl: float) -> None:
-        """Queue a hash write (fields and expiry)."""
-        self._queue("hset", slot, check_mapping(mapping), check_ttl(ttl))
-
-    def hdel(self, slot: str, fields: Sequence[str]) -> None:
-        """Queue the deletion of hash fields."""
-        self._queue("hdel", slot, check_fields(fields), 0.0)
-
     # -- commit -------------------------------------------------------------------
 
-    async def commit(self) -> None:
-        """Apply the queued writes if no watched slot changed since the watch.
-
-        Raises:
-            TransactionConflictError: A watched slot changed; nothing was written.
-        """
-        if not self._active or self._done:
-            raise ValidationError("commit() needs an open transaction (use 'async with')")
-        store, ns, watch = self._store, self._ns, self._watch
-        store._check_open()
-        ops = list(self._ops)
+    async def _commit(self, ops: Sequence[Op]) -> bool:
+        ns, watch, q, w, clock = self.ns, self.watch, self._q, self._w, self._store.clock
         expected = {slot: self._snapshot[slot].version for slot in watch}
-        q, w = store._q, store._w
 
         async def apply(conn: AsyncConnection) -> None:
-            now = time.time()
-            current = await w.current_versions(conn, ns, watch, now)
-            if current != expected:
-                changed = [slot for slot in watch if current[slot] != expected[slot]]
-                raise TransactionConflictError(
-                    f"{len(changed)} of {len(watch)} watched slots changed before commit",
-                    namespace=ns,
-                    slots=watch,
-                )
-            for op, slot, arg, ttl in ops:
-                if op == "set":
-                    await q.write_scalar(conn, ns, slot, arg, now + ttl)  # type: ignore[arg-type]
-                elif op == "delete":
-                    await q.delete_slot(conn, ns, slot, now)
-                elif op == "hset":
-                    await q.hset(conn, ns, slot, arg, now + ttl, now)  # type: ignore[arg-type]
-                else:
-                    await q.hdel(conn, ns, slot, arg, now)  # type: ignore[arg-type]
+            now = clock()
+            if await w.current_versions(conn, ns, watch, now) != expected:
+                raise _MovedError  # also undoes PostgreSQL's lock placeholders
+            for op in ops:
+                match op:
+                    case SetOp(slot, value, ttl):
+                        await q.write_scalar(conn, ns, slot, value, now + ttl)
+                    case DeleteOp(slot):
+                        await q.delete_slot(conn, ns, slot, now)
+                    case HSetOp(slot, mapping, ttl):
+                        await q.hset(conn, ns, slot, mapping, now + ttl, now)
+                    case HDelOp(slot, fields):
+                        await q.hdel(conn, ns, slot, list(fields), now)
 
+        store = self._store
         try:
-            await store._db.run("transaction commit", apply, Mode.WRITE, idempotent=False)
-        except ConflictError as exc:
-            if isinstance(exc, TransactionConflictError):
+            await self._run("transaction commit", apply, Mode.WRITE, idempotent=False)
+        except _MovedError:
+            return False
+        except store._catches as exc:
+            error = store._translate(exc)
+            if not isinstance(error, ConflictError):
                 raise
-            # The database aborted the commit for a concurrent one (deadlock).
+            # The database aborted the commit for a concurrent one (deadlock,
+            # serialization failure, a colliding insert): nothing was applied.
             raise TransactionConflictError(
-                f"a concurrent commit won ({exc})", namespace=ns, slots=watch
+                f"a concurrent commit won ({error})", namespace=ns, slots=watch
             ) from exc
-        finally:
-            self._done = True
-            self._active = False
-            self._ops.clear()
+        return True

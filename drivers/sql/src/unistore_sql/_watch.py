@@ -10,9 +10,9 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from unistore_sql._keys import digest, encode
+from unistore_sql._keys import decode, digest, encode
 from unistore_sql._schema import KIND_HASH, KIND_SCALAR
-from unistore_sql._slots import SlotStatements, chunks, scalar_bytes, text_of
+from unistore_sql._slots import SlotStatements, chunks, scalar_bytes
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class WatchStatements:
                         expires_at=float(r.expires_at),
                     )
                 if snap.fields is not None and r.field is not None:
-                    snap.fields[text_of(r.field)] = bytes(r.field_value)
+                    snap.fields[decode(r.field)] = bytes(r.field_value)
         return {slot: found.get(slot, Snapshot(version=None)) for slot in slots}
 
     async def current_versions(
