@@ -184,7 +184,7 @@ class RedisSessions(SessionDocumentsBase):
         if cursor is not None:
             # The listing member after which the page starts: update time and session.
             stamp, session_id = decode_cursor(cursor, int, str)
-            after = b"%020d" % cast(int, stamp) + self._keys.session_stem(cast(str, session_id))
+            after = b"%020d" % stamp + self._keys.session_stem(session_id)
         more, flat = await lua.LIST.run(self._redis, [self._keys.listing], [after, limit])
         items = [self._record(flat[i + 1]) for i in range(0, len(flat), 2)]
         next_cursor = None
