@@ -22,17 +22,7 @@ from unistore._registry import hookimpl
 from unistore._url import StoreURL
 from unistore.errors import InvalidURLError
 from unistore.protocols import Driver, SessionPage, SessionRecord, SlotKind, Store
-from unistore.sdk import (
-    CLOCK_OPTION,
-    CounterBase,
-    HashBase,
-    KeyValueBase,
-    NamespaceLifecycleBase,
-    NamespaceListingBase,
-    SessionDocumentsBase,
-    TransactionsBase,
-    TTLBase,
-)
+from unistore.sdk import CLOCK_OPTION, ForkRequest, FullStoreBase, MessageWrite
 
 __all__ = ["MemoryStore", "MemoryTransaction", "unistore_driver"]
 
@@ -40,16 +30,7 @@ _SHARED: dict[str, tuple[MemoryBackend, MemorySessions]] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-class MemoryStore(
-    KeyValueBase,
-    HashBase,
-    CounterBase,
-    TTLBase,
-    NamespaceLifecycleBase,
-    NamespaceListingBase,
-    TransactionsBase,
-    SessionDocumentsBase,
-):
+class MemoryStore(FullStoreBase):
     """A store kept in this process's memory.
 
     Args:
@@ -74,11 +55,13 @@ class MemoryStore(
             with _SHARED_LOCK:
                 pair = _SHARED.get(name)
                 if pair is None:
-                    pair = _SHARED[name] = (MemoryBackend(self.clock), MemorySessions())
+                    backend = MemoryBackend(self.clock)
+                    pair = _SHARED[name] = (backend, MemorySessions(lambda: backend.clock()))
                 elif clock is not None:
                     pair[0].clock = clock
         else:
-            pair = (MemoryBackend(self.clock), MemorySessions())
+            backend = MemoryBackend(self.clock)
+            pair = (backend, MemorySessions(lambda: backend.clock()))
         self.backend, self._sessions = pair
 
     # -- slots ------------------------------------------------------------------
@@ -140,26 +123,11 @@ class MemoryStore(
     ) -> SessionRecord:
         return self._sessions.create(session_id, label, metadata)
 
-    async def _fork_session(
-        self,
-        parent_id: str,
-        session_id: str,
-        at: int | None,
-        label: str | None,
-        metadata: dict[str, Any] | None,
-    ) -> SessionRecord:
-        return self._sessions.fork(parent_id, session_id, at, label, metadata)
+    async def _fork_session(self, fork: ForkRequest) -> SessionRecord:
+        return self._sessions.fork(fork)
 
-    async def _replace_messages(
-        self,
-        session_id: str,
-        start: int | None,
-        messages: list[str],
-        expected_length: int,
-        label: str | None,
-        metadata: dict[str, Any] | None,
-    ) -> SessionRecord:
-        return self._sessions.replace(session_id, start, messages, expected_length, label, metadata)
+    async def _write_messages(self, write: MessageWrite) -> SessionRecord:
+        return self._sessions.write(write)
 
     async def _read_messages(self, session_id: str, last: int | None) -> list[str]:
         return self._sessions.read(session_id, last)

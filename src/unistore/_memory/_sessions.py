@@ -6,37 +6,30 @@ Arguments arrive checked by the SDK's public methods.
 from __future__ import annotations
 
 import bisect
-import json
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
 from typing import Any
 
-from unistore.errors import (
-    SessionConflictError,
-    SessionExistsError,
-    SessionNotFoundError,
-    ValidationError,
-)
 from unistore.protocols import SessionPage, SessionRecord
-from unistore.sdk import decode_cursor, encode_cursor, short
+from unistore.sdk import (
+    ForkRequest,
+    MessageWrite,
+    decode_cursor,
+    encode_cursor,
+    length_conflict,
+    position_error,
+    session_exists,
+    session_not_found,
+    session_record,
+)
 
 __all__ = ["MemorySessions"]
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _cursor(updated_at: datetime, session_id: str) -> str:
-    return encode_cursor((updated_at - _EPOCH) // timedelta(microseconds=1), session_id)
-
-
-def _missing(session_id: str) -> SessionNotFoundError:
-    return SessionNotFoundError(f"no session {short(session_id)}", session_id=session_id)
 
 
 class _Session:
     __slots__ = (
         "base",
         "base_point",
-        "created_at",
+        "created_us",
         "fork_point",
         "forks",
         "id",
@@ -44,7 +37,7 @@ class _Session:
         "metadata",
         "own",
         "parent_id",
-        "updated_at",
+        "updated_us",
     )
 
     def __init__(self, session_id: str, label: str | None, metadata: dict[str, Any]) -> None:
@@ -59,7 +52,8 @@ class _Session:
         self.base_point = 0
         self.own: list[str] = []
         self.forks: set[_Session] = set()
-        self.created_at = self.updated_at = _EPOCH
+        # Stamps in microseconds since the epoch, on the backend's clock.
+        self.created_us = self.updated_us = 0
 
     @property
     def length(self) -> int:
@@ -80,14 +74,14 @@ class _Session:
         return out
 
     def record(self) -> SessionRecord:
-        return SessionRecord(
-            id=self.id,
+        return session_record(
+            self.id,
             label=self.label,
             parent_id=self.parent_id,
             fork_point=self.fork_point,
-            metadata=json.loads(json.dumps(self.metadata)),
-            created_at=self.created_at,
-            updated_at=self.updated_at,
+            metadata=self.metadata,
+            created_us=self.created_us,
+            updated_us=self.updated_us,
             message_count=self.length,
         )
 
@@ -95,46 +89,43 @@ class _Session:
 class MemorySessions:
     """All sessions of one memory backend."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
         self._sessions: dict[str, _Session] = {}
-        # Ascending (updated_at, id) keys; listings walk it from the end.
-        self._order: list[tuple[datetime, str]] = []
-        self._last_stamp = _EPOCH
+        # Ascending (updated_us, id) keys; listings walk it from the end.
+        self._order: list[tuple[int, str]] = []
+        self._last_stamp = 0
 
     def clear(self) -> None:
         self._sessions.clear()
         self._order.clear()
 
-    def _stamp(self) -> datetime:
+    def _stamp(self) -> int:
         # Strictly increasing, so that "most recently updated" is unambiguous.
-        now = datetime.now(UTC)
-        if now <= self._last_stamp:
-            now = self._last_stamp + timedelta(microseconds=1)
+        now = max(int(self._clock() * 1_000_000), self._last_stamp + 1)
         self._last_stamp = now
         return now
 
     def _touch(self, session: _Session) -> None:
-        key = (session.updated_at, session.id)
+        key = (session.updated_us, session.id)
         index = bisect.bisect_left(self._order, key)
         if index < len(self._order) and self._order[index] == key:
             del self._order[index]
-        session.updated_at = self._stamp()
-        bisect.insort(self._order, (session.updated_at, session.id))
+        session.updated_us = self._stamp()
+        bisect.insort(self._order, (session.updated_us, session.id))
 
     def _get(self, session_id: str) -> _Session:
         session = self._sessions.get(session_id)
         if session is None:
-            raise _missing(session_id)
+            raise session_not_found(session_id)
         return session
 
     def _add(self, session: _Session) -> SessionRecord:
         if session.id in self._sessions:
-            raise SessionExistsError(
-                f"session {short(session.id)} already exists", session_id=session.id
-            )
+            raise session_exists(session.id)
         self._sessions[session.id] = session
         self._touch(session)
-        session.created_at = session.updated_at
+        session.created_us = session.updated_us
         return session.record()
 
     def create(
@@ -142,19 +133,13 @@ class MemorySessions:
     ) -> SessionRecord:
         return self._add(_Session(session_id, label, metadata or {}))
 
-    def fork(
-        self,
-        parent_id: str,
-        session_id: str,
-        at: int | None,
-        label: str | None,
-        metadata: dict[str, Any] | None,
-    ) -> SessionRecord:
+    def fork(self, fork: ForkRequest) -> SessionRecord:
+        parent_id, session_id, at = fork.parent_id, fork.session_id, fork.at
         parent = self._get(parent_id)
         point = parent.length if at is None else at
         if point > parent.length:
-            raise ValidationError(f"fork point must be between 0 and {parent.length}, got {at!r}")
-        child = _Session(session_id, label, metadata or {})
+            raise position_error("fork point", parent.length, at)
+        child = _Session(session_id, fork.label, fork.metadata or {})
         child.parent_id = parent_id
         child.fork_point = point
         if point:
@@ -175,29 +160,14 @@ class MemorySessions:
         fork.base = None
         fork.base_point = 0
 
-    def replace(
-        self,
-        session_id: str,
-        start: int | None,
-        messages: list[str],
-        expected_length: int,
-        label: str | None,
-        metadata: dict[str, Any] | None,
-    ) -> SessionRecord:
+    def write(self, write: MessageWrite) -> SessionRecord:
+        session_id, start, expected_length = write.session_id, write.start, write.expected_length
         session = self._get(session_id)
         if session.length != expected_length:
-            raise SessionConflictError(
-                f"session {short(session_id)} has {session.length} messages, "
-                f"expected {expected_length}",
-                session_id=session_id,
-                expected=expected_length,
-                actual=session.length,
-            )
+            raise length_conflict(session_id, expected_length, session.length)
         if start is not None and start != session.length:
             if start > session.length:
-                raise ValidationError(
-                    f"replace start must be between 0 and {session.length}, got {start!r}"
-                )
+                raise position_error("replace start", session.length, start)
             for fork in [f for f in session.forks if f.base_point > start]:
                 self._materialise(fork)
             if start < session.base_point:
@@ -210,11 +180,11 @@ class MemorySessions:
                     session.base = None
             else:
                 del session.own[start - session.base_point :]
-        session.own.extend(messages)
-        if label is not None:
-            session.label = label
-        if metadata is not None:
-            session.metadata = metadata
+        session.own.extend(write.messages)
+        if write.label is not None:
+            session.label = write.label
+        if write.metadata is not None:
+            session.metadata = write.metadata
         self._touch(session)
         return session.record()
 
@@ -233,12 +203,12 @@ class MemorySessions:
         end = len(self._order)
         if cursor is not None:
             micros, last_id = decode_cursor(cursor, int, str)
-            key = (_EPOCH + timedelta(microseconds=int(micros)), str(last_id))
+            key = (micros, last_id)
             end = bisect.bisect_left(self._order, key)
         begin = max(0, end - limit)
         keys = self._order[begin:end][::-1]
         items = [self._sessions[sid].record() for _, sid in keys]
-        next_cursor = _cursor(*keys[-1]) if keys and begin > 0 else None
+        next_cursor = encode_cursor(*keys[-1]) if keys and begin > 0 else None
         return SessionPage(items=items, next_cursor=next_cursor)
 
     def update(
@@ -260,6 +230,6 @@ class MemorySessions:
             self._materialise(fork)
         if session.base is not None:
             session.base.forks.discard(session)
-        index = bisect.bisect_left(self._order, (session.updated_at, session.id))
+        index = bisect.bisect_left(self._order, (session.updated_us, session.id))
         del self._order[index]
         return True

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from unistore.errors import CorruptionError, SessionNotFoundError
+from unistore.sdk import session_not_found
 
 __all__ = ["decode_message", "missing_session"]
 
@@ -29,4 +30,4 @@ def decode_message(session_id: str, index: int, text: str) -> dict[str, Any]:
 
 def missing_session(session_id: str) -> SessionNotFoundError:
     """Return the error for a session that does not exist."""
-    return SessionNotFoundError(f"no session {session_id[:80]!r}", session_id=session_id)
+    return session_not_found(session_id)

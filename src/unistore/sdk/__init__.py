@@ -49,8 +49,18 @@ from unistore.sdk._checks import (
 )
 from unistore.sdk._cursor import decode_cursor, encode_cursor
 from unistore.sdk._errors import ErrorRule, ErrorTable
+from unistore.sdk._full import FullStoreBase
+from unistore.sdk._records import (
+    datetime_to_micros,
+    length_conflict,
+    micros_to_datetime,
+    position_error,
+    session_exists,
+    session_not_found,
+    session_record,
+)
 from unistore.sdk._retry import Backoff, Deadline
-from unistore.sdk._sessions import SessionDocumentsBase
+from unistore.sdk._sessions import ForkRequest, MessageWrite, SessionDocumentsBase
 from unistore.sdk._slots import (
     CounterBase,
     HashBase,
@@ -80,10 +90,13 @@ __all__ = [
     "DeleteOp",
     "ErrorRule",
     "ErrorTable",
+    "ForkRequest",
+    "FullStoreBase",
     "HDelOp",
     "HSetOp",
     "HashBase",
     "KeyValueBase",
+    "MessageWrite",
     "NamespaceLifecycleBase",
     "NamespaceListingBase",
     "Op",
@@ -108,9 +121,16 @@ __all__ = [
     "check_ttl",
     "check_value",
     "check_watch",
+    "datetime_to_micros",
     "decode_cursor",
     "encode_cursor",
+    "length_conflict",
+    "micros_to_datetime",
     "parse_counter",
+    "position_error",
+    "session_exists",
+    "session_not_found",
+    "session_record",
     "short",
 ]
 

@@ -4,13 +4,16 @@ Primitives receive checked arguments: ``str`` ids, ``list[str]`` messages
 (valid UTF-8, no NUL), ``int`` counts of at least 0, a deep-copied ``dict``
 of JSON-compatible metadata or ``None`` (keep the stored one), a positive
 ``limit`` and the cursor text of a previous page (decode it with
-:func:`~unistore.sdk.decode_cursor`).
+:func:`~unistore.sdk.decode_cursor`). Writes with many arguments arrive as one
+request object (:class:`MessageWrite`, :class:`ForkRequest`), so that a new
+argument of the contract is one new field, not a new signature in every driver.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, final
 
 from unistore.protocols import Capability, SessionPage, SessionRecord
@@ -26,9 +29,52 @@ from unistore.sdk._checks import (
 )
 from unistore.sdk._store import StoreBase
 
-__all__ = ["SessionDocumentsBase"]
+__all__ = ["ForkRequest", "MessageWrite", "SessionDocumentsBase"]
 
 _SID = "a session id"
+
+
+@dataclass(frozen=True, slots=True)
+class MessageWrite:
+    """A checked append or edit of a session's messages.
+
+    Attributes:
+        session_id: The session.
+        messages: The messages to append (after the cut, for an edit).
+        expected_length: The length the session must have; otherwise the
+            write is a conflict and changes nothing.
+        start: ``None`` to append; else drop messages from this index on
+            first (at least 0; refuse it past the length).
+        label: The new label, or ``None`` to keep the stored one.
+        metadata: The new metadata, or ``None`` to keep the stored one.
+    """
+
+    session_id: str
+    messages: list[str]
+    expected_length: int
+    start: int | None = None
+    label: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ForkRequest:
+    """A checked fork: ``session_id`` shares the parent's first ``at`` messages.
+
+    Attributes:
+        parent_id: The session forked from.
+        session_id: The new session.
+        at: The fork point (``None``: all of the parent's messages); at least
+            0, refuse it past the parent's length.
+        label: The new session's label.
+        metadata: The new session's metadata.
+    """
+
+    parent_id: str
+    session_id: str
+    at: int | None = None
+    label: str | None = None
+    metadata: dict[str, Any] | None = None
 
 
 class SessionDocumentsBase(StoreBase):
@@ -80,11 +126,15 @@ class SessionDocumentsBase(StoreBase):
         """
         if self._closed:
             raise self._closed_error()
-        parent, sid = check_id(parent_id, "a parent session id"), check_id(session_id, _SID)
-        point = None if at is None else check_count(at, "at")
-        label, meta = check_label(label), check_metadata(metadata)
+        fork = ForkRequest(
+            check_id(parent_id, "a parent session id"),
+            check_id(session_id, _SID),
+            None if at is None else check_count(at, "at"),
+            check_label(label),
+            check_metadata(metadata),
+        )
         try:
-            return await self._fork_session(parent, sid, point, label, meta)
+            return await self._fork_session(fork)
         except self._catches as exc:
             raise self._translate(exc) from exc
 
@@ -106,11 +156,16 @@ class SessionDocumentsBase(StoreBase):
         """
         if self._closed:
             raise self._closed_error()
-        sid, texts = check_id(session_id, _SID), check_messages(messages)
-        expected = check_count(expected_length, "expected_length")
-        label, meta = check_label(label), check_metadata(metadata)
+        write = MessageWrite(
+            check_id(session_id, _SID),
+            check_messages(messages),
+            check_count(expected_length, "expected_length"),
+            None,
+            check_label(label),
+            check_metadata(metadata),
+        )
         try:
-            return await self._replace_messages(sid, None, texts, expected, label, meta)
+            return await self._write_messages(write)
         except self._catches as exc:
             raise self._translate(exc) from exc
 
@@ -134,12 +189,16 @@ class SessionDocumentsBase(StoreBase):
         """
         if self._closed:
             raise self._closed_error()
-        sid, texts = check_id(session_id, _SID), check_messages(messages)
-        begin = check_count(start, "start")
-        expected = check_count(expected_length, "expected_length")
-        label, meta = check_label(label), check_metadata(metadata)
+        write = MessageWrite(
+            check_id(session_id, _SID),
+            check_messages(messages),
+            check_count(expected_length, "expected_length"),
+            check_count(start, "start"),
+            check_label(label),
+            check_metadata(metadata),
+        )
         try:
-            return await self._replace_messages(sid, begin, texts, expected, label, meta)
+            return await self._write_messages(write)
         except self._catches as exc:
             raise self._translate(exc) from exc
 
@@ -221,30 +280,12 @@ class SessionDocumentsBase(StoreBase):
     ) -> SessionRecord: ...
 
     @abstractmethod
-    async def _fork_session(
-        self,
-        parent_id: str,
-        session_id: str,
-        at: int | None,
-        label: str | None,
-        metadata: dict[str, Any] | None,
-    ) -> SessionRecord:
-        """Fork; ``at`` is at least 0 but may exceed the parent's length (refuse it)."""
+    async def _fork_session(self, fork: ForkRequest) -> SessionRecord:
+        """Fork in O(1) (see :class:`ForkRequest`)."""
 
     @abstractmethod
-    async def _replace_messages(
-        self,
-        session_id: str,
-        start: int | None,
-        messages: list[str],
-        expected_length: int,
-        label: str | None,
-        metadata: dict[str, Any] | None,
-    ) -> SessionRecord:
-        """Append (``start is None``) or truncate at ``start`` and append.
-
-        ``start`` is at least 0 but may exceed the length (refuse it).
-        """
+    async def _write_messages(self, write: MessageWrite) -> SessionRecord:
+        """Append, or cut at ``write.start`` and append, atomically (see :class:`MessageWrite`)."""
 
     @abstractmethod
     async def _read_messages(self, session_id: str, last: int | None) -> list[str]: ...

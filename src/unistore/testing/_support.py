@@ -112,7 +112,7 @@ def require(store: Store, *capabilities: Capability) -> None:
     declared = store.capabilities
     missing = [cap.value for cap in capabilities if cap not in declared]
     if missing:
-        pytest.skip(f"{type(store).__name__} does not declare {', '.join(missing)}")
+        pytest.skip(f"the {store.url.scheme} driver does not declare {', '.join(missing)}")
 
 
 class IdFactory:

@@ -16,12 +16,11 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from unistore.errors import CorruptionError, SessionNotFoundError
+from unistore.errors import CorruptionError
 from unistore.protocols import SessionRecord
-from unistore.sdk import short
+from unistore.sdk import micros_to_datetime, session_record
 from unistore_fs._fsio import fsync_dir, open_dir, read_file, write_atomic
 from unistore_fs._names import encode_name
 from unistore_fs._root import Root
@@ -31,24 +30,11 @@ __all__ = [
     "SessionMeta",
     "load_meta",
     "load_meta_in",
-    "micros_to_datetime",
-    "not_found",
     "write_meta",
 ]
 
 META_FILE: Final = "meta.json"
 FIRST_LOG: Final = "messages.jsonl"
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def micros_to_datetime(micros: int) -> datetime:
-    """Convert Unix microseconds to an aware UTC datetime (exactly)."""
-    return _EPOCH + timedelta(microseconds=micros)
-
-
-def not_found(session_id: str) -> SessionNotFoundError:
-    """Return the error for a missing session."""
-    return SessionNotFoundError(f"no session {short(session_id)}", session_id=session_id)
 
 
 @dataclass
@@ -77,14 +63,14 @@ class SessionMeta:
 
     def record(self) -> SessionRecord:
         """Return the public record."""
-        return SessionRecord(
-            id=self.id,
+        return session_record(
+            self.id,
             label=self.label,
             parent_id=self.parent_id,
             fork_point=self.fork_point,
-            metadata=json.loads(json.dumps(self.metadata)),
-            created_at=micros_to_datetime(self.created_us),
-            updated_at=micros_to_datetime(self.updated_us),
+            metadata=self.metadata,
+            created_us=self.created_us,
+            updated_us=self.updated_us,
             message_count=self.count,
         )
 

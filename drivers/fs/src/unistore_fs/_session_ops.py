@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Sequence
 from typing import Any, Final
 
-from unistore.errors import (
-    CorruptionError,
-    SessionConflictError,
-    SessionExistsError,
-    StoreTimeoutError,
-    ValidationError,
-)
+from unistore.errors import CorruptionError, StoreTimeoutError
 from unistore.protocols import SessionRecord
-from unistore.sdk import short
+from unistore.sdk import (
+    ForkRequest,
+    MessageWrite,
+    length_conflict,
+    position_error,
+    session_exists,
+    session_not_found,
+    short,
+)
 from unistore_fs._fsio import (
     TEMP_PREFIX,
     fsync_dir,
@@ -52,7 +53,6 @@ from unistore_fs._session_meta import (
     SessionMeta,
     load_meta,
     load_meta_in,
-    not_found,
     write_meta,
 )
 
@@ -98,7 +98,7 @@ def _check_point(value: int | None, length: int, what: str) -> int:
     # The SDK checked the type and the sign; only the session knows its length.
     point = length if value is None else value
     if point > length:
-        raise ValidationError(f"{what} must be between 0 and {length}, got {value!r}")
+        raise position_error(what, length, value)
     return point
 
 
@@ -117,9 +117,7 @@ def create(
         return lock
     with lock:
         if load_meta_in(lock.dir_fd, session_id) is not None:
-            raise SessionExistsError(
-                f"session {short(session_id)} already exists", session_id=session_id
-            )
+            raise session_exists(session_id)
         _clear(lock.dir_fd)
         micros = stamp(root, session_id)
         meta = SessionMeta(
@@ -135,37 +133,27 @@ def create(
         return meta.record()
 
 
-def fork(
-    root: Root,
-    parent_id: str,
-    session_id: str,
-    at: int | None,
-    label: str | None,
-    metadata: dict[str, Any] | None,
-) -> SessionRecord | Busy:
-    """Create ``session_id`` sharing the parent's first ``at`` messages (a pointer, O(1))."""
+def fork(root: Root, request: ForkRequest) -> SessionRecord | Busy:
+    """Create ``request.session_id`` sharing the parent's first ``request.at`` messages (O(1))."""
+    parent_id, session_id = request.parent_id, request.session_id
     plock = _lock(root, parent_id, create=False)
     if plock is None:
-        raise not_found(parent_id)
+        raise session_not_found(parent_id)
     if isinstance(plock, Busy):
         return plock
     with plock:
         parent = load_meta_in(plock.dir_fd, parent_id)
         if parent is None:
-            raise not_found(parent_id)
-        point = _check_point(at, parent.count, "fork point")
+            raise session_not_found(parent_id)
+        point = _check_point(request.at, parent.count, "fork point")
         if session_id == parent_id:
-            raise SessionExistsError(
-                f"session {short(session_id)} already exists", session_id=session_id
-            )
+            raise session_exists(session_id)
         clock = try_lock_dir(root.sessions_fd, encode_name(session_id), create=True)
         if isinstance(clock, Busy):
             return clock
         with clock:
             if load_meta_in(clock.dir_fd, session_id) is not None:
-                raise SessionExistsError(
-                    f"session {short(session_id)} already exists", session_id=session_id
-                )
+                raise session_exists(session_id)
             _clear(clock.dir_fd)
             if point and session_id not in parent.forks:
                 # The parent learns of the fork first: a crash in between leaves a
@@ -177,8 +165,8 @@ def fork(
                 id=session_id,
                 created_us=micros,
                 updated_us=micros,
-                label=label,
-                metadata=metadata or {},
+                label=request.label,
+                metadata=request.metadata or {},
                 parent_id=parent_id,
                 fork_point=point,
                 count=point,
@@ -291,35 +279,22 @@ def _cut(root: Root, dir_fd: int, meta: SessionMeta, start: int, data: bytes) ->
     return dropped_base
 
 
-def write_messages(
-    root: Root,
-    session_id: str,
-    start: int | None,
-    messages: Sequence[str],
-    expected_length: int,
-    label: str | None,
-    metadata: dict[str, Any] | None,
-) -> SessionRecord | Busy:
-    """Append (``start`` None) or truncate at ``start`` and append, if the length matches."""
-    data = encode_messages(messages)
+def write_messages(root: Root, write: MessageWrite) -> SessionRecord | Busy:
+    """Append (``write.start`` None) or cut at ``write.start`` and append, if the length matches."""
+    session_id, start = write.session_id, write.start
+    data = encode_messages(write.messages)
     dropped_base = None
     lock = _lock(root, session_id, create=False)
     if lock is None:
-        raise not_found(session_id)
+        raise session_not_found(session_id)
     if isinstance(lock, Busy):
         return lock
     with lock:
         meta = load_meta_in(lock.dir_fd, session_id)
         if meta is None:
-            raise not_found(session_id)
-        if meta.count != expected_length:
-            raise SessionConflictError(
-                f"session {short(session_id)} has {meta.count} messages, "
-                f"expected {expected_length}",
-                session_id=session_id,
-                expected=expected_length,
-                actual=meta.count,
-            )
+            raise session_not_found(session_id)
+        if meta.count != write.expected_length:
+            raise length_conflict(session_id, write.expected_length, meta.count)
         old_log = meta.log
         if start is not None and start != meta.count:
             start = _check_point(start, meta.count, "replace start")
@@ -329,11 +304,11 @@ def write_messages(
         elif data:
             append_lines(root, lock.dir_fd, meta, data)
             meta.log_size += len(data)
-        meta.count += len(messages)
-        if label is not None:
-            meta.label = label
-        if metadata is not None:
-            meta.metadata = metadata
+        meta.count += len(write.messages)
+        if write.label is not None:
+            meta.label = write.label
+        if write.metadata is not None:
+            meta.metadata = write.metadata
         meta.updated_us = stamp(root, session_id)
         write_meta(root, lock.dir_fd, meta)
         if old_log != meta.log or random.random() < _TIDY_CHANCE:
@@ -350,13 +325,13 @@ def update(
     """Replace label and/or metadata and bump ``updated_at``."""
     lock = _lock(root, session_id, create=False)
     if lock is None:
-        raise not_found(session_id)
+        raise session_not_found(session_id)
     if isinstance(lock, Busy):
         return lock
     with lock:
         meta = load_meta_in(lock.dir_fd, session_id)
         if meta is None:
-            raise not_found(session_id)
+            raise session_not_found(session_id)
         if label is not None:
             meta.label = label
         if metadata is not None:
@@ -393,7 +368,7 @@ def read_messages(root: Root, session_id: str, last: int | None) -> list[str]:
     for _ in range(_READ_ATTEMPTS):
         meta = load_meta(root, session_id)
         if meta is None:
-            raise not_found(session_id)
+            raise session_not_found(session_id)
         low = 0 if last is None else max(0, meta.count - last)
         chain = [meta]
         try:

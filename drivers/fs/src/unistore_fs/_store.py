@@ -20,17 +20,7 @@ import aiofiles.os
 
 from unistore import StoreURL
 from unistore.protocols import SessionPage, SessionRecord, SlotKind
-from unistore.sdk import (
-    CounterBase,
-    HashBase,
-    KeyValueBase,
-    NamespaceLifecycleBase,
-    NamespaceListingBase,
-    SessionDocumentsBase,
-    TransactionBase,
-    TransactionsBase,
-    TTLBase,
-)
+from unistore.sdk import ForkRequest, FullStoreBase, MessageWrite, TransactionBase
 from unistore_fs import _ns_ops, _session_ops, _slot_ops
 from unistore_fs._errors import ERRORS
 from unistore_fs._locks import Busy, KeyedMutex, lock_deadline
@@ -58,16 +48,7 @@ def _session_key(session_id: str) -> str:
     return f"s:{session_id}"
 
 
-class FileStore(
-    KeyValueBase,
-    HashBase,
-    CounterBase,
-    TTLBase,
-    NamespaceLifecycleBase,
-    NamespaceListingBase,
-    TransactionsBase,
-    SessionDocumentsBase,
-):
+class FileStore(FullStoreBase):
     """A store kept in a folder: ``file:///var/lib/app/store``.
 
     Layout (browsable; names are encoded by :mod:`unistore_fs._names`)::
@@ -315,28 +296,12 @@ class FileStore(
         args = (session_id, label, metadata)
         return await self._write(_session_key(session_id), _session_ops.create, *args)
 
-    async def _fork_session(
-        self,
-        parent_id: str,
-        session_id: str,
-        at: int | None,
-        label: str | None,
-        metadata: dict[str, Any] | None,
-    ) -> SessionRecord:
-        args = (parent_id, session_id, at, label, metadata)
-        return await self._write(_session_key(parent_id), _session_ops.fork, *args)
+    async def _fork_session(self, fork: ForkRequest) -> SessionRecord:
+        return await self._write(_session_key(fork.parent_id), _session_ops.fork, fork)
 
-    async def _replace_messages(
-        self,
-        session_id: str,
-        start: int | None,
-        messages: list[str],
-        expected_length: int,
-        label: str | None,
-        metadata: dict[str, Any] | None,
-    ) -> SessionRecord:
-        args = (session_id, start, messages, expected_length, label, metadata)
-        return await self._write(_session_key(session_id), _session_ops.write_messages, *args)
+    async def _write_messages(self, write: MessageWrite) -> SessionRecord:
+        key = _session_key(write.session_id)
+        return await self._write(key, _session_ops.write_messages, write)
 
     async def _read_messages(self, session_id: str, last: int | None) -> list[str]:
         return await self._read(_session_ops.read_messages, session_id, last)

@@ -9,26 +9,28 @@ from __future__ import annotations
 import json
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import redis.asyncio as aioredis
 
-from unistore.errors import (
-    CorruptionError,
-    SessionConflictError,
-    SessionExistsError,
-    SessionNotFoundError,
-    ValidationError,
-)
+from unistore.errors import CorruptionError
 from unistore.protocols import SessionPage, SessionRecord
-from unistore.sdk import SessionDocumentsBase, decode_cursor, encode_cursor, short
+from unistore.sdk import (
+    ForkRequest,
+    MessageWrite,
+    SessionDocumentsBase,
+    decode_cursor,
+    encode_cursor,
+    length_conflict,
+    position_error,
+    session_exists,
+    session_not_found,
+    session_record,
+)
 from unistore_redis import _lua_sessions as lua
 from unistore_redis._keys import KeyLayout
 
 __all__ = ["RedisSessions"]
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _text(value: str) -> bytes:
@@ -46,18 +48,6 @@ def _label(label: str | None) -> tuple[bytes, bytes]:
 def _meta(metadata: dict[str, Any] | None) -> tuple[bytes, bytes]:
     # The SDK checked that it is JSON-compatible.
     return (b"0", b"") if metadata is None else (b"1", json.dumps(metadata).encode("ascii"))
-
-
-def _micros(raw: bytes) -> datetime:
-    return _EPOCH + timedelta(microseconds=int(raw))
-
-
-def _missing(session_id: str) -> SessionNotFoundError:
-    return SessionNotFoundError(f"no session {short(session_id)}", session_id=session_id)
-
-
-def _exists(session_id: str) -> SessionExistsError:
-    return SessionExistsError(f"session {short(session_id)} already exists", session_id=session_id)
 
 
 class RedisSessions(SessionDocumentsBase):
@@ -80,14 +70,14 @@ class RedisSessions(SessionDocumentsBase):
                 fields.get(b"parent"),
                 fields.get(b"fp"),
             )
-            return SessionRecord(
-                id=_decode(fields[b"id"]),
+            return session_record(
+                _decode(fields[b"id"]),
                 label=None if label is None else _decode(label),
                 parent_id=None if parent is None else _decode(parent),
                 fork_point=None if fork_point is None else int(fork_point),
                 metadata=json.loads(fields[b"meta"]),
-                created_at=_micros(fields[b"c"]),
-                updated_at=_micros(fields[b"u"]),
+                created_us=int(fields[b"c"]),
+                updated_us=int(fields[b"u"]),
                 message_count=int(fields[b"n"]),
             )
         except (KeyError, ValueError) as exc:
@@ -103,75 +93,55 @@ class RedisSessions(SessionDocumentsBase):
         args.append(json.dumps(metadata or {}).encode("ascii"))
         reply = await lua.CREATE.run(self._redis, [keys.listing, keys.clock], args)
         if reply[0] == 0:
-            raise _exists(session_id)
+            raise session_exists(session_id)
         return self._record(reply[1])
 
-    async def _fork_session(
-        self,
-        parent_id: str,
-        session_id: str,
-        at: int | None,
-        label: str | None,
-        metadata: dict[str, Any] | None,
-    ) -> SessionRecord:
+    async def _fork_session(self, fork: ForkRequest) -> SessionRecord:
         keys = self._keys
         args = [
-            keys.session_stem(parent_id),
-            keys.session_stem(session_id),
-            _text(session_id),
-            _text(parent_id),
-            b"" if at is None else at,
-            *_label(label),
-            json.dumps(metadata or {}).encode("ascii"),
+            keys.session_stem(fork.parent_id),
+            keys.session_stem(fork.session_id),
+            _text(fork.session_id),
+            _text(fork.parent_id),
+            b"" if fork.at is None else fork.at,
+            *_label(fork.label),
+            json.dumps(fork.metadata or {}).encode("ascii"),
         ]
         reply = await lua.FORK.run(self._redis, [keys.listing, keys.clock], args)
         status = reply[0]
         if status == -1:
-            raise _missing(parent_id)
+            raise session_not_found(fork.parent_id)
         if status == -3:
-            raise ValidationError(f"fork point must be between 0 and {reply[1]}, got {at!r}")
+            raise position_error("fork point", reply[1], fork.at)
         if status == 0:
-            raise _exists(session_id)
+            raise session_exists(fork.session_id)
         return self._record(reply[1])
 
-    async def _replace_messages(
-        self,
-        session_id: str,
-        start: int | None,
-        messages: list[str],
-        expected_length: int,
-        label: str | None,
-        metadata: dict[str, Any] | None,
-    ) -> SessionRecord:
+    async def _write_messages(self, write: MessageWrite) -> SessionRecord:
         keys = self._keys
         args: list[bytes | int] = [
-            keys.session_stem(session_id),
-            b"" if start is None else start,
-            expected_length,
-            *_label(label),
-            *_meta(metadata),
-            *map(_text, messages),
+            keys.session_stem(write.session_id),
+            b"" if write.start is None else write.start,
+            write.expected_length,
+            *_label(write.label),
+            *_meta(write.metadata),
+            *map(_text, write.messages),
         ]
         reply = await lua.APPEND.run(self._redis, [keys.listing, keys.clock], args)
         status = reply[0]
         if status == -1:
-            raise _missing(session_id)
+            raise session_not_found(write.session_id)
         if status == -2:
-            raise SessionConflictError(
-                f"session {short(session_id)} has {reply[1]} messages, expected {expected_length}",
-                session_id=session_id,
-                expected=expected_length,
-                actual=reply[1],
-            )
+            raise length_conflict(write.session_id, write.expected_length, reply[1])
         if status == -3:
-            raise ValidationError(f"replace start must be between 0 and {reply[1]}, got {start!r}")
+            raise position_error("replace start", reply[1], write.start)
         return self._record(reply[1])
 
     async def _read_messages(self, session_id: str, last: int | None) -> list[str]:
         args = [self._keys.session_stem(session_id), b"" if last is None else last]
         reply = await lua.READ.run(self._redis, [self._keys.listing], args)
         if reply[0] == -1:
-            raise _missing(session_id)
+            raise session_not_found(session_id)
         return [_decode(message) for message in reply[1]]
 
     async def _get_session(self, session_id: str) -> SessionRecord | None:
@@ -199,7 +169,7 @@ class RedisSessions(SessionDocumentsBase):
         args = [keys.session_stem(session_id), *_label(label), *_meta(metadata)]
         reply = await lua.UPDATE.run(self._redis, [keys.listing, keys.clock], args)
         if reply[0] == -1:
-            raise _missing(session_id)
+            raise session_not_found(session_id)
         return self._record(reply[1])
 
     async def _delete_session(self, session_id: str) -> bool:

@@ -13,19 +13,13 @@ from redis.asyncio.connection import ConnectionPool
 from unistore import StoreURL
 from unistore.protocols import SlotKind
 from unistore.sdk import (
-    CounterBase,
     DeleteOp,
     ErrorTable,
-    HashBase,
+    FullStoreBase,
     HDelOp,
     HSetOp,
-    KeyValueBase,
-    NamespaceLifecycleBase,
-    NamespaceListingBase,
     Op,
     SetOp,
-    TransactionsBase,
-    TTLBase,
 )
 from unistore_redis import _lua_slots as lua
 from unistore_redis._config import OPTIONS, build_client, validate
@@ -55,16 +49,7 @@ def _closer(pool: ConnectionPool) -> Callable[[], None]:
     return release
 
 
-class RedisStore(
-    KeyValueBase,
-    HashBase,
-    CounterBase,
-    TTLBase,
-    NamespaceLifecycleBase,
-    NamespaceListingBase,
-    TransactionsBase,
-    RedisSessions,
-):
+class RedisStore(RedisSessions, FullStoreBase):
     """A unistore store on a Redis server (``redis://``, ``rediss://``, ``redis+unix://``).
 
     Every namespaced operation is one round trip: a plain command for reads,

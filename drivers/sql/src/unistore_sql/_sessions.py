@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -35,19 +34,22 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
-from unistore.errors import (
-    CorruptionError,
-    SessionConflictError,
-    SessionExistsError,
-    SessionNotFoundError,
-    ValidationError,
-)
+from unistore.errors import CorruptionError, ValidationError
 from unistore.protocols import SessionPage, SessionRecord
-from unistore.sdk import decode_cursor, encode_cursor, short
+from unistore.sdk import (
+    ForkRequest,
+    MessageWrite,
+    decode_cursor,
+    encode_cursor,
+    length_conflict,
+    position_error,
+    session_exists,
+    session_not_found,
+    session_record,
+)
 from unistore_sql._keys import decode, digest, encode, micros
 from unistore_sql._schema import Tables
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: Largest message position or count (the columns are 32-bit integers).
 MAX_INDEX = 2**31 - 1
 _MAX_STAMP = 2**63 - 1
@@ -65,7 +67,7 @@ def metadata_json(metadata: dict[str, Any] | None) -> str | None:
 def within(value: int, what: str, upper: int) -> int:
     """Refuse a position past ``upper`` (a length, or what a 32-bit column holds)."""
     if value > upper:
-        raise ValidationError(f"{what} must be between 0 and {upper}, got {value}")
+        raise position_error(what, upper, value)
     return value
 
 
@@ -83,10 +85,6 @@ def read_cursor(cursor: str) -> After:
         return updated_us, bytes.fromhex(key)
     except ValueError:
         raise ValidationError(_BAD_CURSOR) from None
-
-
-def _missing(session_id: str) -> SessionNotFoundError:
-    return SessionNotFoundError(f"no session {short(session_id)}", session_id=session_id)
 
 
 def _text(raw: bytes | memoryview | None) -> str | None:
@@ -216,14 +214,14 @@ class SessionStatements:
             metadata = json.loads(row.metadata_json)
         except ValueError as exc:
             raise CorruptionError("stored session metadata is not valid JSON") from exc
-        return SessionRecord(
-            id=_text(row.sid) or "",
+        return session_record(
+            _text(row.sid) or "",
             label=_text(row.label),
             parent_id=_text(row.parent_id),
             fork_point=row.fork_point,
             metadata=metadata,
-            created_at=_EPOCH + timedelta(microseconds=row.created_us),
-            updated_at=_EPOCH + timedelta(microseconds=row.updated_us),
+            created_us=row.created_us,
+            updated_us=row.updated_us,
             message_count=row.message_count,
         )
 
@@ -272,28 +270,19 @@ class SessionStatements:
         row = self._new_row(session_id, label, meta, self._stamp())
         created = (await conn.execute(self.q_create, row)).first()
         if created is None:
-            raise SessionExistsError(
-                f"session {short(session_id)} already exists", session_id=session_id
-            )
+            raise session_exists(session_id)
         return self.record(created)
 
-    async def fork(
-        self,
-        conn: AsyncConnection,
-        parent_id: str,
-        session_id: str,
-        at: int | None,
-        label: str | None,
-        meta: str | None,
-    ) -> SessionRecord:
-        parent_key = digest(parent_id)
+    async def fork(self, conn: AsyncConnection, fork: ForkRequest) -> SessionRecord:
+        parent_key = digest(fork.parent_id)
         length = (await conn.execute(self.q_parent, {"k": parent_key})).scalar()
         if length is None:
-            raise _missing(parent_id)
-        point = length if at is None else within(at, "fork point", length)
-        row = self._new_row(session_id, label, meta, self._stamp())
+            raise session_not_found(fork.parent_id)
+        point = length if fork.at is None else within(fork.at, "fork point", length)
+        meta = metadata_json(fork.metadata)
+        row = self._new_row(fork.session_id, fork.label, meta, self._stamp())
         row.update(
-            parent_id=encode(parent_id),
+            parent_id=encode(fork.parent_id),
             fork_point=point,
             base_key=parent_key if point else None,
             own_start=point,
@@ -301,9 +290,7 @@ class SessionStatements:
         )
         created = (await conn.execute(self.q_create, row)).first()
         if created is None:
-            raise SessionExistsError(
-                f"session {short(session_id)} already exists", session_id=session_id
-            )
+            raise session_exists(fork.session_id)
         return self.record(created)
 
     def _finish(
@@ -326,43 +313,30 @@ class SessionStatements:
             stmt = stmt.where(s.c.message_count == guard)
         return stmt.values(**values).returning(*self.cols)
 
-    async def append(
-        self,
-        conn: AsyncConnection,
-        session_id: str,
-        messages: list[str],
-        expected: int,
-        label: str | None,
-        meta: str | None,
-    ) -> SessionRecord:
-        key = digest(session_id)
-        stmt = self._finish(key, expected + len(messages), label, meta, guard=expected)
+    async def append(self, conn: AsyncConnection, write: MessageWrite) -> SessionRecord:
+        key, expected, messages = digest(write.session_id), write.expected_length, write.messages
+        meta = metadata_json(write.metadata)
+        stmt = self._finish(key, expected + len(messages), write.label, meta, guard=expected)
         row = (await conn.execute(stmt)).first()
         if row is None:
             actual = (await conn.execute(self.q_count, {"k": key})).scalar()
             if actual is None:
-                raise _missing(session_id)
-            raise _conflict(session_id, expected, actual)
+                raise session_not_found(write.session_id)
+            raise length_conflict(write.session_id, expected, actual)
         await self._insert_messages(conn, key, expected, messages)
         return self.record(row)
 
     async def replace(
-        self,
-        conn: AsyncConnection,
-        session_id: str,
-        start: int,
-        messages: list[str],
-        expected: int,
-        label: str | None,
-        meta: str | None,
+        self, conn: AsyncConnection, write: MessageWrite, start: int
     ) -> SessionRecord:
-        key = digest(session_id)
+        """Cut at ``start`` (``write.start``, checked by the caller) and append."""
+        key, messages = digest(write.session_id), write.messages
         head = (await conn.execute(self.q_head, {"k": key})).first()
         if head is None:
-            raise _missing(session_id)
+            raise session_not_found(write.session_id)
         count = head.message_count
-        if count != expected:
-            raise _conflict(session_id, expected, count)
+        if count != write.expected_length:
+            raise length_conflict(write.session_id, write.expected_length, count)
         own_start, base_key = head.own_start, head.base_key
         if start != count:
             within(start, "replace start", count)
@@ -375,8 +349,9 @@ class SessionStatements:
                 if start == 0:
                     base_key = None
         await self._insert_messages(conn, key, start, messages)
+        meta = metadata_json(write.metadata)
         stmt = self._finish(
-            key, start + len(messages), label, meta, own_start=own_start, base_key=base_key
+            key, start + len(messages), write.label, meta, own_start=own_start, base_key=base_key
         )
         row = (await conn.execute(stmt)).first()
         assert row is not None  # the row is locked by this transaction
@@ -387,7 +362,7 @@ class SessionStatements:
         params = {"k": key, "last": MAX_INDEX if last is None else last}
         bodies = list((await conn.execute(self.q_read, params)).scalars().all())
         if not bodies and (await conn.execute(self.q_exists, {"k": key})).first() is None:
-            raise _missing(session_id)
+            raise session_not_found(session_id)
         return bodies
 
     async def get(self, conn: AsyncConnection, session_id: str) -> SessionRecord | None:
@@ -427,7 +402,7 @@ class SessionStatements:
         )
         row = (await conn.execute(stmt)).first()
         if row is None:
-            raise _missing(session_id)
+            raise session_not_found(session_id)
         return self.record(row)
 
     async def delete(self, conn: AsyncConnection, session_id: str) -> bool:
@@ -438,12 +413,3 @@ class SessionStatements:
         await conn.execute(self.q_drop_all, {"k": key})
         await conn.execute(self.q_drop_session, {"k": key})
         return True
-
-
-def _conflict(session_id: str, expected: int, actual: int) -> SessionConflictError:
-    return SessionConflictError(
-        f"session {short(session_id)} has {actual} messages, expected {expected}",
-        session_id=session_id,
-        expected=expected,
-        actual=actual,
-    )

@@ -18,16 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from unistore import StoreURL
 from unistore.protocols import SessionPage, SessionRecord, SlotKind
-from unistore.sdk import (
-    CounterBase,
-    HashBase,
-    KeyValueBase,
-    NamespaceLifecycleBase,
-    NamespaceListingBase,
-    SessionDocumentsBase,
-    TransactionsBase,
-    TTLBase,
-)
+from unistore.sdk import ForkRequest, FullStoreBase, MessageWrite
 from unistore_sql._db import Database, Mode
 from unistore_sql._engine import Settings, resolve
 from unistore_sql._errors import ERRORS
@@ -53,16 +44,7 @@ _READ, _WRITE_ONE, _WRITE = Mode.READ, Mode.WRITE_ONE, Mode.WRITE
 _MAX_PAGE = 10_000
 
 
-class SQLStore(
-    KeyValueBase,
-    HashBase,
-    CounterBase,
-    TTLBase,
-    NamespaceLifecycleBase,
-    NamespaceListingBase,
-    TransactionsBase,
-    SessionDocumentsBase,
-):
+class SQLStore(FullStoreBase):
     """A store in SQL tables, on SQLite (aiosqlite) or PostgreSQL (asyncpg, psycopg).
 
     Open it with :func:`unistore.connect` (``sqlite:///app.db``,
@@ -330,43 +312,28 @@ class SQLStore(
 
         return await self._run("create_session", op, _WRITE_ONE, idempotent=False)
 
-    async def _fork_session(
-        self,
-        parent_id: str,
-        session_id: str,
-        at: int | None,
-        label: str | None,
-        metadata: dict[str, Any] | None,
-    ) -> SessionRecord:
-        s, meta = self._s, metadata_json(metadata)
+    async def _fork_session(self, fork: ForkRequest) -> SessionRecord:
+        s = self._s
 
         async def op(conn: AsyncConnection) -> SessionRecord:
-            return await s.fork(conn, parent_id, session_id, at, label, meta)
+            return await s.fork(conn, fork)
 
         return await self._run("fork_session", op, _WRITE, idempotent=False)
 
-    async def _replace_messages(
-        self,
-        session_id: str,
-        start: int | None,
-        messages: list[str],
-        expected_length: int,
-        label: str | None,
-        metadata: dict[str, Any] | None,
-    ) -> SessionRecord:
+    async def _write_messages(self, write: MessageWrite) -> SessionRecord:
         # Positions are 32-bit columns: refuse what they cannot hold before any I/O.
-        expected = within(expected_length, "expected_length", MAX_INDEX)
-        s, meta = self._s, metadata_json(metadata)
+        within(write.expected_length, "expected_length", MAX_INDEX)
+        s, start = self._s, write.start
         if start is None:
 
             async def op(conn: AsyncConnection) -> SessionRecord:
-                return await s.append(conn, session_id, messages, expected, label, meta)
+                return await s.append(conn, write)
 
             return await self._run("append_messages", op, _WRITE, idempotent=False)
-        begin = within(start, "replace start", MAX_INDEX)
+        within(start, "replace start", MAX_INDEX)
 
         async def replace(conn: AsyncConnection) -> SessionRecord:
-            return await s.replace(conn, session_id, begin, messages, expected, label, meta)
+            return await s.replace(conn, write, start)
 
         return await self._run("replace_messages", replace, _WRITE, idempotent=False)
 

@@ -26,6 +26,8 @@ from unistore._sessions._kv._storage import MessageStorage
 from unistore.errors import NotSupportedError, ValidationError
 from unistore.protocols import Capability, NamespaceLifecycle, SessionPage, SessionRecord
 from unistore.sdk import (
+    ForkRequest,
+    MessageWrite,
     check_count,
     check_cursor,
     check_id,
@@ -145,10 +147,14 @@ class KVSessionDocuments:
             SessionExistsError: ``session_id`` is taken.
             ValidationError: ``at`` is negative or beyond the parent's length.
         """
-        parent, sid = check_id(parent_id, "a parent session id"), check_id(session_id, _SID)
-        point = None if at is None else check_count(at, "at")
-        text, meta = check_label(label), check_metadata(metadata)
-        return await self._fork_session(parent, sid, point, text, meta)
+        fork = ForkRequest(
+            check_id(parent_id, "a parent session id"),
+            check_id(session_id, _SID),
+            None if at is None else check_count(at, "at"),
+            check_label(label),
+            check_metadata(metadata),
+        )
+        return await self._fork_session(fork)
 
     async def append_messages(
         self,
@@ -168,10 +174,15 @@ class KVSessionDocuments:
             SessionNotFoundError: No such session.
             SessionConflictError: The stored length differs; nothing written.
         """
-        sid, texts = check_id(session_id, _SID), check_messages(messages)
-        expected = check_count(expected_length, "expected_length")
-        text, meta = check_label(label), check_metadata(metadata)
-        return await self._replace_messages(sid, None, texts, expected, text, meta)
+        write = MessageWrite(
+            check_id(session_id, _SID),
+            check_messages(messages),
+            check_count(expected_length, "expected_length"),
+            None,
+            check_label(label),
+            check_metadata(metadata),
+        )
+        return await self._write_messages(write)
 
     async def replace_messages(
         self,
@@ -193,11 +204,15 @@ class KVSessionDocuments:
             SessionConflictError: The stored length differs; nothing written.
             ValidationError: ``start`` is negative or beyond the length.
         """
-        sid, texts = check_id(session_id, _SID), check_messages(messages)
-        begin = check_count(start, "start")
-        expected = check_count(expected_length, "expected_length")
-        text, meta = check_label(label), check_metadata(metadata)
-        return await self._replace_messages(sid, begin, texts, expected, text, meta)
+        write = MessageWrite(
+            check_id(session_id, _SID),
+            check_messages(messages),
+            check_count(expected_length, "expected_length"),
+            check_count(start, "start"),
+            check_label(label),
+            check_metadata(metadata),
+        )
+        return await self._write_messages(write)
 
     async def read_messages(self, session_id: str, *, last: int | None = None) -> list[str]:
         """Return all messages, or only the last ``last`` ones, in order.
@@ -249,31 +264,21 @@ class KVSessionDocuments:
         attempt = partial(self._ops.create, session_id, label, metadata or {})
         return await self._runner.run(attempt, session_id)
 
-    async def _fork_session(
-        self,
-        parent_id: str,
-        session_id: str,
-        at: int | None,
-        label: str | None,
-        metadata: dict[str, Any] | None,
-    ) -> SessionRecord:
-        attempt = partial(self._ops.fork, parent_id, session_id, at, label, metadata or {})
-        return await self._runner.run(attempt, session_id)
-
-    async def _replace_messages(
-        self,
-        session_id: str,
-        start: int | None,
-        messages: list[str],
-        expected_length: int,
-        label: str | None,
-        metadata: dict[str, Any] | None,
-    ) -> SessionRecord:
+    async def _fork_session(self, fork: ForkRequest) -> SessionRecord:
         attempt = partial(
-            self._ops.replace, session_id, start, messages, expected_length, label, metadata
+            self._ops.fork,
+            fork.parent_id,
+            fork.session_id,
+            fork.at,
+            fork.label,
+            fork.metadata or {},
         )
-        edit = start is not None and start != expected_length
-        return await self._runner.run(attempt, session_id, hinted=edit)
+        return await self._runner.run(attempt, fork.session_id)
+
+    async def _write_messages(self, write: MessageWrite) -> SessionRecord:
+        attempt = partial(self._ops.replace, write)
+        edit = write.start is not None and write.start != write.expected_length
+        return await self._runner.run(attempt, write.session_id, hinted=edit)
 
     async def _read_messages(self, session_id: str, last: int | None) -> list[str]:
         attempt = partial(self._ops.read, session_id, last)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import time
-from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from unistore.errors import CorruptionError
@@ -35,14 +34,12 @@ __all__ = [
     "LEAF_SHIFT",
     "TOP_SHIFT",
     "chunk_slot",
-    "datetime_to_micros",
     "decode_id",
     "encode_id",
     "entry_field",
     "forks_slot",
     "leaf_slot",
     "meta_slot",
-    "micros_to_datetime",
     "mid_slot",
     "now_micros",
     "parse_entry_field",
@@ -64,22 +61,10 @@ TOP_SHIFT: Final = 40
 
 INDEX_SLOT: Final = "index"
 
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-
 
 def now_micros() -> int:
     """Return the current UTC time in microseconds since the epoch."""
     return time.time_ns() // 1000
-
-
-def micros_to_datetime(micros: int) -> datetime:
-    """Turn epoch microseconds into a timezone-aware UTC datetime, exactly."""
-    return _EPOCH + timedelta(microseconds=micros)
-
-
-def datetime_to_micros(moment: datetime) -> int:
-    """Invert :func:`micros_to_datetime`."""
-    return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
 def encode_id(session_id: str) -> str:

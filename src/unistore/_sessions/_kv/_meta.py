@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from unistore._sessions._kv._layout import encode_id, micros_to_datetime
+from unistore._sessions._kv._layout import encode_id
 from unistore.errors import CorruptionError
 from unistore.protocols import SessionRecord
+from unistore.sdk import session_record
 
 __all__ = ["Meta", "record_from_entry"]
 
@@ -88,14 +89,14 @@ class Meta:
 
     def record(self) -> SessionRecord:
         """Return the public record."""
-        return SessionRecord(
-            id=self.id,
+        return session_record(
+            self.id,
             label=self.label,
             parent_id=self.parent_id,
             fork_point=self.fork_point,
-            metadata=json.loads(json.dumps(self.metadata)),
-            created_at=micros_to_datetime(self.created),
-            updated_at=micros_to_datetime(self.updated),
+            metadata=self.metadata,
+            created_us=self.created,
+            updated_us=self.updated,
             message_count=self.length,
         )
 
@@ -123,14 +124,14 @@ def record_from_entry(value: bytes) -> SessionRecord:
     """
     try:
         sid, label, parent, point, metadata, created, updated, length = json.loads(value)
-        return SessionRecord(
-            id=sid,
+        return session_record(
+            sid,
             label=label,
             parent_id=parent,
             fork_point=point,
             metadata=metadata,
-            created_at=micros_to_datetime(int(created)),
-            updated_at=micros_to_datetime(int(updated)),
+            created_us=int(created),
+            updated_us=int(updated),
             message_count=int(length),
         )
     except (ValueError, TypeError) as exc:

@@ -8,7 +8,7 @@ from unistore._sessions._kv._documents import KVSessionDocuments
 from unistore._sessions._kv._layout import DEFAULT_NAMESPACE
 from unistore._sessions._kv._ops import KVSessionStore
 from unistore.protocols import SessionPage, SessionRecord
-from unistore.sdk import SessionDocumentsBase
+from unistore.sdk import ForkRequest, MessageWrite, SessionDocumentsBase
 
 __all__ = ["KVSessionDocumentsMixin"]
 
@@ -52,28 +52,11 @@ class KVSessionDocumentsMixin(SessionDocumentsBase):
     ) -> SessionRecord:
         return await self.kv_sessions._create_session(session_id, label, metadata)
 
-    async def _fork_session(
-        self,
-        parent_id: str,
-        session_id: str,
-        at: int | None,
-        label: str | None,
-        metadata: dict[str, Any] | None,
-    ) -> SessionRecord:
-        return await self.kv_sessions._fork_session(parent_id, session_id, at, label, metadata)
+    async def _fork_session(self, fork: ForkRequest) -> SessionRecord:
+        return await self.kv_sessions._fork_session(fork)
 
-    async def _replace_messages(
-        self,
-        session_id: str,
-        start: int | None,
-        messages: list[str],
-        expected_length: int,
-        label: str | None,
-        metadata: dict[str, Any] | None,
-    ) -> SessionRecord:
-        return await self.kv_sessions._replace_messages(
-            session_id, start, messages, expected_length, label, metadata
-        )
+    async def _write_messages(self, write: MessageWrite) -> SessionRecord:
+        return await self.kv_sessions._write_messages(write)
 
     async def _read_messages(self, session_id: str, last: int | None) -> list[str]:
         return await self.kv_sessions._read_messages(session_id, last)

@@ -14,7 +14,6 @@ from typing import Any, Protocol
 
 from unistore._sessions._kv._index import add_entry, move_entry, remove_entry
 from unistore._sessions._kv._layout import (
-    datetime_to_micros,
     encode_id,
     forks_slot,
     meta_slot,
@@ -22,19 +21,20 @@ from unistore._sessions._kv._layout import (
 )
 from unistore._sessions._kv._meta import Meta
 from unistore._sessions._kv._storage import Hints, MessageStorage
-from unistore.errors import SessionConflictError, SessionExistsError, ValidationError
 from unistore.protocols import Hash, SessionRecord, Store, Transaction, Transactions
-from unistore.sdk import short
+from unistore.sdk import (
+    MessageWrite,
+    datetime_to_micros,
+    length_conflict,
+    position_error,
+    session_exists,
+)
 
 __all__ = ["KVSessionStore", "Operations"]
 
 
 class KVSessionStore(Store, Hash, Transactions, Protocol):
     """What generic session documents need of a store: hashes and transactions."""
-
-
-def _exists(session_id: str) -> SessionExistsError:
-    return SessionExistsError(f"session {short(session_id)} already exists", session_id=session_id)
 
 
 class Operations:
@@ -73,7 +73,7 @@ class Operations:
         slot = meta_slot(encode_id(session_id))
         async with self._tx([slot]) as tx:
             if await tx.hgetall(slot):
-                raise _exists(session_id)
+                raise session_exists(session_id)
             stamp = self._stamp()
             meta = Meta(session_id, label, metadata=metadata, created=stamp, updated=stamp)
             tx.hset(slot, meta.to_fields(), ttl=self._ttl)
@@ -96,12 +96,10 @@ class Operations:
         async with self._tx([slot, meta_slot(encode_id(parent_id))]) as tx:
             parent = await self._storage.load(tx, parent_id)
             if await tx.hgetall(slot):
-                raise _exists(session_id)
+                raise session_exists(session_id)
             point = parent.length if at is None else at
             if point > parent.length:
-                raise ValidationError(
-                    f"fork point must be between 0 and {parent.length}, got {at!r}"
-                )
+                raise position_error("fork point", parent.length, at)
             base: str | None = None
             if point:
                 # A prefix the parent itself borrows is read from its base
@@ -128,41 +126,28 @@ class Operations:
             await tx.commit()
             return child.record()
 
-    async def replace(
-        self,
-        session_id: str,
-        start: int | None,
-        texts: list[str],
-        expected_length: int,
-        label: str | None,
-        metadata: dict[str, Any] | None,
-        hints: Hints,
-    ) -> SessionRecord:
+    async def replace(self, write: MessageWrite, hints: Hints) -> SessionRecord:
         """Append (``start is None``) or truncate at ``start`` and append."""
+        session_id, start, expected_length = write.session_id, write.start, write.expected_length
+        texts = write.messages
         encoded = encode_id(session_id)
         # An append watches only its own record; an edit also the forks.
         edit = start is not None and start != expected_length
         async with self._tx(self._storage.watch(session_id, hints, forks=edit)) as tx:
             meta = await self._storage.load(tx, session_id)
             if meta.length != expected_length:
-                raise SessionConflictError(
-                    f"session {short(session_id)} has {meta.length} messages, "
-                    f"expected {expected_length}",
-                    session_id=session_id,
-                    expected=expected_length,
-                    actual=meta.length,
-                )
+                raise length_conflict(session_id, expected_length, meta.length)
             cut = meta.length if start is None else start
             if cut > meta.length:
-                raise ValidationError(
-                    f"replace start must be between 0 and {meta.length}, got {start!r}"
-                )
+                raise position_error("replace start", meta.length, start)
             if cut < meta.length:
                 await self._storage.materialise_forks(tx, meta, cut, hints)
                 self._storage.truncate(tx, meta, cut)
             self._storage.queue_messages(tx, encoded, cut, texts)
             meta.length = cut + len(texts)
-            return await self._save(tx, meta, label, metadata, full=cut != expected_length)
+            return await self._save(
+                tx, meta, write.label, write.metadata, full=cut != expected_length
+            )
 
     async def update(
         self,

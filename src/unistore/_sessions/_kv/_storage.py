@@ -18,10 +18,11 @@ from unistore._sessions._kv._layout import (
     meta_slot,
 )
 from unistore._sessions._kv._meta import Meta
-from unistore.errors import CorruptionError, SessionNotFoundError
+from unistore.errors import CorruptionError
 from unistore.protocols import Transaction
+from unistore.sdk import session_not_found
 
-__all__ = ["Hints", "Inconsistent", "MessageStorage", "Restart", "not_found"]
+__all__ = ["Hints", "Inconsistent", "MessageStorage", "Restart"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +49,6 @@ class Inconsistent(Restart):
     """
 
 
-def not_found(session_id: str) -> SessionNotFoundError:
-    """Return the error for a missing session."""
-    return SessionNotFoundError(f"no session {session_id[:80]!r}", session_id=session_id)
-
-
 class MessageStorage:
     """Reads and queued writes of session messages in chunks of ``chunk`` messages."""
 
@@ -63,7 +59,7 @@ class MessageStorage:
     async def load(self, tx: Transaction, session_id: str) -> Meta:
         fields = await tx.hgetall(meta_slot(encode_id(session_id)))
         if not fields:
-            raise not_found(session_id)
+            raise session_not_found(session_id)
         return Meta.from_fields(fields)
 
     async def chain(self, tx: Transaction, first: Meta, hints: Hints) -> list[Meta]:
