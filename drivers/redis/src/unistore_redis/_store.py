@@ -90,7 +90,7 @@ class RedisStore(RedisSessions, FullStoreBase):
 
     @property
     def _redis(self) -> aioredis.Redis:
-        # SDK-CANDIDATE: a "first I/O" hook. The pool connects lazily, so the
+        # The pool connects lazily, so the
         # finaliser is registered when an operation first uses the client: a
         # store that never did anything holds nothing and must not warn.
         if self._unheld:
