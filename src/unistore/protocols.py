@@ -18,8 +18,9 @@ Every write carries a TTL in seconds (a positive ``float``). There is no write
 without expiry. An expired slot is invisible to every operation at once, and the
 driver reclaims its space lazily or with a bounded sweep.
 
-Session messages are opaque JSON texts (``str``, one per message, never
-containing a raw newline); session metadata is a JSON-compatible mapping.
+Session messages are opaque JSON texts (``str``, one per message, valid UTF-8
+and without NUL; a driver that stores one message per line escapes newlines);
+session metadata is a JSON-compatible mapping.
 """
 
 from __future__ import annotations
