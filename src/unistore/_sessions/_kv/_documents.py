@@ -14,7 +14,6 @@ writer wins. A failed ``expected_length`` check is a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any, Final
 
@@ -28,14 +27,9 @@ from unistore.protocols import Capability, NamespaceLifecycle, SessionPage, Sess
 from unistore.sdk import (
     ForkRequest,
     MessageWrite,
+    SessionDocumentsBase,
     check_count,
-    check_cursor,
     check_id,
-    check_label,
-    check_last,
-    check_limit,
-    check_messages,
-    check_metadata,
     check_ttl,
 )
 
@@ -48,7 +42,7 @@ _REQUIRED = (Capability.HASH, Capability.TRANSACTIONS)
 _SID = "a session id"
 
 
-class KVSessionDocuments:
+class KVSessionDocuments(SessionDocumentsBase):
     """The SessionDocuments protocol on top of a store's hashes and transactions.
 
     A store that has Hash and Transactions (KeyValue, TTL and
@@ -56,10 +50,10 @@ class KVSessionDocuments:
     one of these; an SDK store gets them by inheriting
     :class:`~unistore.KVSessionDocumentsMixin`, which does the delegating.
 
-    The public methods check their arguments with the SDK's rules
-    (:mod:`unistore.sdk`); the ``_``-prefixed ones take checked arguments and
-    are the :class:`~unistore.sdk.SessionDocumentsBase` primitives the mixin
-    delegates to.
+    It is a :class:`~unistore.sdk.SessionDocumentsBase`: the SDK's public
+    methods check the arguments, and its ``_``-prefixed primitives (which the
+    mixin delegates to) take checked ones. Closing it closes nothing: the
+    store stays the caller's.
 
     All data lives in one namespace of the store (``namespace``); keep it
     apart from the application's namespaces. Appends write only the new
@@ -101,6 +95,7 @@ class KVSessionDocuments:
         if check_count(max_attempts, "max_attempts") < 1:
             raise ValidationError("max_attempts must be at least 1")
         ttl = check_ttl(slot_ttl)
+        super().__init__(store.url)
         self._store = store
         self._ns = namespace
         self._ops = Operations(store, namespace, MessageStorage(chunk_size, ttl), ttl)
@@ -113,148 +108,6 @@ class KVSessionDocuments:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} on {self._store!r} namespace={self._ns!r}>"
-
-    # -- SessionDocuments: checked arguments, then the primitive ---------------------
-
-    async def create_session(
-        self,
-        session_id: str,
-        *,
-        label: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> SessionRecord:
-        """Create an empty session.
-
-        Raises:
-            SessionExistsError: The id is taken.
-        """
-        sid, text = check_id(session_id, _SID), check_label(label)
-        return await self._create_session(sid, text, check_metadata(metadata))
-
-    async def fork_session(
-        self,
-        parent_id: str,
-        session_id: str,
-        *,
-        at: int | None = None,
-        label: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> SessionRecord:
-        """Create ``session_id`` sharing the first ``at`` messages of the parent, in O(1).
-
-        Raises:
-            SessionNotFoundError: The parent does not exist.
-            SessionExistsError: ``session_id`` is taken.
-            ValidationError: ``at`` is negative or beyond the parent's length.
-        """
-        fork = ForkRequest(
-            check_id(parent_id, "a parent session id"),
-            check_id(session_id, _SID),
-            None if at is None else check_count(at, "at"),
-            check_label(label),
-            check_metadata(metadata),
-        )
-        return await self._fork_session(fork)
-
-    async def append_messages(
-        self,
-        session_id: str,
-        messages: Sequence[str],
-        *,
-        expected_length: int,
-        label: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> SessionRecord:
-        """Append messages if the session has exactly ``expected_length``.
-
-        Writes only the new messages and the record: one transaction whose cost
-        does not depend on the session's length.
-
-        Raises:
-            SessionNotFoundError: No such session.
-            SessionConflictError: The stored length differs; nothing written.
-        """
-        write = MessageWrite(
-            check_id(session_id, _SID),
-            check_messages(messages),
-            check_count(expected_length, "expected_length"),
-            None,
-            check_label(label),
-            check_metadata(metadata),
-        )
-        return await self._write_messages(write)
-
-    async def replace_messages(
-        self,
-        session_id: str,
-        start: int,
-        messages: Sequence[str],
-        *,
-        expected_length: int,
-        label: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> SessionRecord:
-        """Drop messages from index ``start`` on and append ``messages``.
-
-        Forks that share a dropped message first get their own copy of what
-        they share.
-
-        Raises:
-            SessionNotFoundError: No such session.
-            SessionConflictError: The stored length differs; nothing written.
-            ValidationError: ``start`` is negative or beyond the length.
-        """
-        write = MessageWrite(
-            check_id(session_id, _SID),
-            check_messages(messages),
-            check_count(expected_length, "expected_length"),
-            check_count(start, "start"),
-            check_label(label),
-            check_metadata(metadata),
-        )
-        return await self._write_messages(write)
-
-    async def read_messages(self, session_id: str, *, last: int | None = None) -> list[str]:
-        """Return all messages, or only the last ``last`` ones, in order.
-
-        Raises:
-            SessionNotFoundError: No such session.
-        """
-        return await self._read_messages(check_id(session_id, _SID), check_last(last))
-
-    async def get_session(self, session_id: str) -> SessionRecord | None:
-        """Return a session's record, or ``None``."""
-        return await self._get_session(check_id(session_id, _SID))
-
-    async def list_sessions(self, *, limit: int = 50, cursor: str | None = None) -> SessionPage:
-        """Return records newest first (by ``updated_at``, then id), paged.
-
-        Reads the listing index only, never a ``meta`` slot or a message.
-        """
-        return await self._list_sessions(check_limit(limit), check_cursor(cursor))
-
-    async def update_session(
-        self,
-        session_id: str,
-        *,
-        label: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> SessionRecord:
-        """Replace the label and/or metadata (``None`` keeps the stored one).
-
-        Raises:
-            SessionNotFoundError: No such session.
-        """
-        sid, text = check_id(session_id, _SID), check_label(label)
-        return await self._update_session(sid, text, check_metadata(metadata))
-
-    async def delete_session(self, session_id: str) -> bool:
-        """Delete a session after giving each of its forks its own messages.
-
-        Returns:
-            Whether the session existed.
-        """
-        return await self._delete_session(check_id(session_id, _SID))
 
     # -- the SessionDocumentsBase primitives (checked arguments) ---------------------
 
