@@ -102,10 +102,7 @@ class SessionDocumentsBase(StoreBase):
             raise self._closed_error()
         sid = check_id(session_id, _SID)
         label, meta = check_label(label), check_metadata(metadata)
-        try:
-            return await self._create_session(sid, label, meta)
-        except self._catches as exc:
-            raise self._translate(exc) from exc
+        return await self._mapped(self._create_session(sid, label, meta))
 
     @final
     async def fork_session(
@@ -133,10 +130,7 @@ class SessionDocumentsBase(StoreBase):
             check_label(label),
             check_metadata(metadata),
         )
-        try:
-            return await self._fork_session(fork)
-        except self._catches as exc:
-            raise self._translate(exc) from exc
+        return await self._mapped(self._fork_session(fork))
 
     @final
     async def append_messages(
@@ -164,10 +158,7 @@ class SessionDocumentsBase(StoreBase):
             check_label(label),
             check_metadata(metadata),
         )
-        try:
-            return await self._write_messages(write)
-        except self._catches as exc:
-            raise self._translate(exc) from exc
+        return await self._mapped(self._write_messages(write))
 
     @final
     async def replace_messages(
@@ -197,10 +188,7 @@ class SessionDocumentsBase(StoreBase):
             check_label(label),
             check_metadata(metadata),
         )
-        try:
-            return await self._write_messages(write)
-        except self._catches as exc:
-            raise self._translate(exc) from exc
+        return await self._mapped(self._write_messages(write))
 
     @final
     async def read_messages(self, session_id: str, *, last: int | None = None) -> list[str]:
@@ -212,10 +200,7 @@ class SessionDocumentsBase(StoreBase):
         if self._closed:
             raise self._closed_error()
         sid, tail = check_id(session_id, _SID), check_last(last)
-        try:
-            return await self._read_messages(sid, tail)
-        except self._catches as exc:
-            raise self._translate(exc) from exc
+        return await self._mapped(self._read_messages(sid, tail))
 
     @final
     async def get_session(self, session_id: str) -> SessionRecord | None:
@@ -223,10 +208,7 @@ class SessionDocumentsBase(StoreBase):
         if self._closed:
             raise self._closed_error()
         sid = check_id(session_id, _SID)
-        try:
-            return await self._get_session(sid)
-        except self._catches as exc:
-            raise self._translate(exc) from exc
+        return await self._mapped(self._get_session(sid))
 
     @final
     async def list_sessions(self, *, limit: int = 50, cursor: str | None = None) -> SessionPage:
@@ -234,10 +216,7 @@ class SessionDocumentsBase(StoreBase):
         if self._closed:
             raise self._closed_error()
         size, after = check_limit(limit), check_cursor(cursor)
-        try:
-            return await self._list_sessions(size, after)
-        except self._catches as exc:
-            raise self._translate(exc) from exc
+        return await self._mapped(self._list_sessions(size, after))
 
     @final
     async def update_session(
@@ -256,10 +235,7 @@ class SessionDocumentsBase(StoreBase):
             raise self._closed_error()
         sid = check_id(session_id, _SID)
         label, meta = check_label(label), check_metadata(metadata)
-        try:
-            return await self._update_session(sid, label, meta)
-        except self._catches as exc:
-            raise self._translate(exc) from exc
+        return await self._mapped(self._update_session(sid, label, meta))
 
     @final
     async def delete_session(self, session_id: str) -> bool:
@@ -267,10 +243,7 @@ class SessionDocumentsBase(StoreBase):
         if self._closed:
             raise self._closed_error()
         sid = check_id(session_id, _SID)
-        try:
-            return await self._delete_session(sid)
-        except self._catches as exc:
-            raise self._translate(exc) from exc
+        return await self._mapped(self._delete_session(sid))
 
     # -- primitives -------------------------------------------------------------
 

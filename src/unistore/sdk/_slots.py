@@ -83,10 +83,7 @@ class KeyValueBase(StoreBase):
         if self._closed:
             raise self._closed_error()
         ns, slot = check_id(ns, _NS), check_id(slot, _SLOT)
-        try:
-            return await self._delete(ns, slot)
-        except self._catches as exc:
-            raise self._translate(exc) from exc
+        return await self._mapped(self._delete(ns, slot))
 
     @abstractmethod
     async def _get(self, ns: str, slot: str) -> bytes | None: ...
@@ -158,10 +155,7 @@ class HashBase(StoreBase):
         names = check_fields(fields)
         if not names:
             return 0
-        try:
-            return await self._hdel(ns, slot, names)
-        except self._catches as exc:
-            raise self._translate(exc) from exc
+        return await self._mapped(self._hdel(ns, slot, names))
 
     @final
     async def hgetall(self, ns: str, slot: str) -> dict[str, bytes]:
@@ -169,10 +163,7 @@ class HashBase(StoreBase):
         if self._closed:
             raise self._closed_error()
         ns, slot = check_id(ns, _NS), check_id(slot, _SLOT)
-        try:
-            return await self._hgetall(ns, slot)
-        except self._catches as exc:
-            raise self._translate(exc) from exc
+        return await self._mapped(self._hgetall(ns, slot))
 
     @final
     async def hkeys(self, ns: str, slot: str) -> list[str]:
@@ -180,10 +171,7 @@ class HashBase(StoreBase):
         if self._closed:
             raise self._closed_error()
         ns, slot = check_id(ns, _NS), check_id(slot, _SLOT)
-        try:
-            return await self._hkeys(ns, slot)
-        except self._catches as exc:
-            raise self._translate(exc) from exc
+        return await self._mapped(self._hkeys(ns, slot))
 
     @abstractmethod
     async def _hget(self, ns: str, slot: str, field: str) -> bytes | None: ...
@@ -254,10 +242,7 @@ class TTLBase(StoreBase):
         if self._closed:
             raise self._closed_error()
         ns, slot = check_id(ns, _NS), check_id(slot, _SLOT)
-        try:
-            return await self._get_ttl(ns, slot)
-        except self._catches as exc:
-            raise self._translate(exc) from exc
+        return await self._mapped(self._get_ttl(ns, slot))
 
     @final
     async def expire(self, ns: str, slot: str, ttl: float) -> bool:
@@ -269,10 +254,7 @@ class TTLBase(StoreBase):
             raise self._closed_error()
         ns, slot = check_id(ns, _NS), check_id(slot, _SLOT)
         seconds = check_ttl(ttl)
-        try:
-            return await self._expire(ns, slot, seconds)
-        except self._catches as exc:
-            raise self._translate(exc) from exc
+        return await self._mapped(self._expire(ns, slot, seconds))
 
     @abstractmethod
     async def _get_ttl(self, ns: str, slot: str) -> float | None: ...
@@ -298,11 +280,7 @@ class NamespaceLifecycleBase(StoreBase):
         if self._closed:
             raise self._closed_error()
         ns = check_id(ns, _NS)
-        try:
-            names = await self._slots(ns)
-        except self._catches as exc:
-            raise self._translate(exc) from exc
-        return sorted(names)
+        return sorted(await self._mapped(self._slots(ns)))
 
     @final
     async def slot_kind(self, ns: str, slot: str) -> SlotKind | None:
@@ -310,10 +288,7 @@ class NamespaceLifecycleBase(StoreBase):
         if self._closed:
             raise self._closed_error()
         ns, slot = check_id(ns, _NS), check_id(slot, _SLOT)
-        try:
-            return await self._slot_kind(ns, slot)
-        except self._catches as exc:
-            raise self._translate(exc) from exc
+        return await self._mapped(self._slot_kind(ns, slot))
 
     @final
     async def touch(self, ns: str, *, ttl: float) -> int:
@@ -322,10 +297,7 @@ class NamespaceLifecycleBase(StoreBase):
             raise self._closed_error()
         ns = check_id(ns, _NS)
         seconds = check_ttl(ttl)
-        try:
-            return await self._touch(ns, seconds)
-        except self._catches as exc:
-            raise self._translate(exc) from exc
+        return await self._mapped(self._touch(ns, seconds))
 
     @final
     async def purge(self, ns: str) -> int:
@@ -333,10 +305,7 @@ class NamespaceLifecycleBase(StoreBase):
         if self._closed:
             raise self._closed_error()
         ns = check_id(ns, _NS)
-        try:
-            return await self._purge(ns)
-        except self._catches as exc:
-            raise self._translate(exc) from exc
+        return await self._mapped(self._purge(ns))
 
     @abstractmethod
     async def _slots(self, ns: str) -> list[str]: ...

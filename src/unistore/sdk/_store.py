@@ -6,10 +6,10 @@ import time
 import warnings
 import weakref
 from abc import ABC
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import ClassVar, NoReturn, Self, final
+from typing import ClassVar, NoReturn, Self, TypeVar, final
 
 from unistore._url import StoreURL
 from unistore.errors import StoreClosedError, UnistoreError
@@ -19,6 +19,7 @@ from unistore.sdk._errors import NO_ERRORS, ErrorTable
 __all__ = ["CLOCK_OPTION", "StoreBase"]
 
 Release = Callable[[], object]
+T = TypeVar("T")
 
 
 def _release_dropped(shown: str, releases: list[Release]) -> None:
@@ -119,6 +120,16 @@ class StoreBase(ABC):  # noqa: B024 - abstract through its capability bases
     def _fail(self, exc: BaseException) -> NoReturn:
         """Raise the translation of ``exc`` from it (for driver code outside primitives)."""
         raise self._translate(exc) from exc
+
+    async def _mapped(self, call: Awaitable[T]) -> T:
+        """Await a primitive's coroutine, translating the driver's exceptions.
+
+        The hottest public methods inline this instead, to spare a frame.
+        """
+        try:
+            return await call
+        except self._catches as exc:
+            raise self._translate(exc) from exc
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
