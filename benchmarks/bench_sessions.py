@@ -69,9 +69,9 @@ class CountingStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    async def read_messages(self, session_id: str, *, last: int | None = None) -> list[str]:
+    async def read_messages(self, session_id: str, **options: Any) -> list[str]:
         self.message_reads += 1
-        return await self.inner.read_messages(session_id, last=last)  # type: ignore[no-any-return]
+        return await self.inner.read_messages(session_id, **options)  # type: ignore[no-any-return]
 
 
 async def timed(call: Callable[[], Awaitable[Any]]) -> float:

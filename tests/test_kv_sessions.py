@@ -10,6 +10,7 @@ commit, so they can check atomicity and retries.
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import uuid
@@ -33,10 +34,18 @@ from unistore import (
     ValidationError,
 )
 from unistore._memory import MemoryStore
-from unistore._sessions._kv import _ops as kv_ops_module
-from unistore._sessions._kv._layout import LEAF_SHIFT, TOP_SHIFT, encode_id
+from unistore._sessions._kv._index import RECLAIM_BATCH
+from unistore._sessions._kv._layout import (
+    LEAF_SHIFT,
+    LEGACY_SLOT_TTL,
+    SCOPES_SLOT,
+    TOP_SHIFT,
+    Names,
+    encode_id,
+)
 from unistore.protocols import SessionDocuments, SessionRecord, SlotKind
 from unistore.sdk import (
+    CLOCK_OPTION,
     DeleteOp,
     HashBase,
     HDelOp,
@@ -50,7 +59,16 @@ from unistore.sdk import (
     TransactionsBase,
     TTLBase,
 )
-from unistore.testing import HOSTILE_IDS, ForksSuite, IsolationSuite, SessionsSuite
+from unistore.testing import (
+    HOSTILE_IDS,
+    ExactlyOnceSuite,
+    ForksSuite,
+    IsolationSuite,
+    PopSuite,
+    RetentionSuite,
+    ScopesSuite,
+    SessionsSuite,
+)
 
 NS = "unistore.sessions"
 
@@ -124,9 +142,9 @@ class ToyStore(
 
     NAME = "kvsessions-toy"
 
-    def __init__(self, url: StoreURL) -> None:
-        super().__init__(url)
-        self.inner = MemoryStore(StoreURL.parse(f"memory://{url.host or ''}"))
+    def __init__(self, url: StoreURL, *, clock: Callable[[], float] | None = None) -> None:
+        super().__init__(url, clock=clock)
+        self.inner = MemoryStore(StoreURL.parse(f"memory://{url.host or ''}"), clock=clock)
         self.ops: list[LogEntry] = []
         self.before_commit: Callable[[], Awaitable[None]] | None = None
         self.conflicts = 0
@@ -138,7 +156,7 @@ class ToyStore(
         self.log("get", slot)
         return await self.inner.get(ns, slot)
 
-    async def _set(self, ns: str, slot: str, value: bytes, ttl: float) -> None:
+    async def _set(self, ns: str, slot: str, value: bytes, ttl: float | None) -> None:
         self.log("set", slot, 1)
         await self.inner.set(ns, slot, value, ttl=ttl)
 
@@ -146,11 +164,23 @@ class ToyStore(
         self.log("delete", slot)
         return await self.inner.delete(ns, slot)
 
+    async def _get_many(self, ns: str, slots: list[str]) -> list[bytes | None]:
+        self.log("get_many", ",".join(slots))
+        return await self.inner.get_many(ns, slots)
+
+    async def _set_many(self, ns: str, mapping: dict[str, bytes], ttl: float | None) -> None:
+        self.log("set_many", ",".join(mapping), len(mapping))
+        await self.inner.set_many(ns, mapping, ttl=ttl)
+
+    async def _delete_many(self, ns: str, slots: list[str]) -> int:
+        self.log("delete_many", ",".join(slots))
+        return await self.inner.delete_many(ns, slots)
+
     async def _hget(self, ns: str, slot: str, field: str) -> bytes | None:
         self.log("hget", slot)
         return await self.inner.hget(ns, slot, field)
 
-    async def _hset(self, ns: str, slot: str, mapping: dict[str, bytes], ttl: float) -> int:
+    async def _hset(self, ns: str, slot: str, mapping: dict[str, bytes], ttl: float | None) -> int:
         self.log("hset", slot, len(mapping))
         return await self.inner.hset(ns, slot, mapping, ttl=ttl)
 
@@ -172,8 +202,8 @@ class ToyStore(
     async def _expire(self, ns: str, slot: str, ttl: float) -> bool:
         return await self.inner.expire(ns, slot, ttl)
 
-    async def _slots(self, ns: str) -> list[str]:
-        return await self.inner.slots(ns)
+    async def _slots(self, ns: str, prefix: str) -> list[str]:
+        return await self.inner.slots(ns, prefix)
 
     async def _slot_kind(self, ns: str, slot: str) -> SlotKind | None:
         return await self.inner.slot_kind(ns, slot)
@@ -200,37 +230,42 @@ class ToyStoreWithoutLifecycle(ToyStore):
     CAPABILITIES = frozenset({Capability.HASH, Capability.TRANSACTIONS})
 
 
-unistore.register("kvsessions-toy", lambda url, options: ToyStore(url))
+unistore.register(
+    "kvsessions-toy",
+    lambda url, options: ToyStore(url, clock=options["clock"]),
+    options=(CLOCK_OPTION,),
+)
 
 
 def msgs(*names: str) -> list[str]:
     return [json.dumps({"m": name}) for name in names]
 
 
-@pytest.fixture
-async def store() -> AsyncIterator[ToyStore]:
-    # Built directly: connect() may wrap a store that declares fewer capabilities.
-    opened = ToyStore(StoreURL.parse(f"kvsessions-toy://t{uuid.uuid4().hex[:12]}"))
-    async with opened:
-        yield opened
-        await opened.destroy()
-
-
 class Clock:
-    """A fake clock for the generic sessions, in microseconds."""
+    """A manual clock counted in whole microseconds (the store reads it in seconds)."""
 
     def __init__(self, start: int = 1_700_000_000_000_000) -> None:
         self.now = start
 
-    def __call__(self) -> int:
-        return self.now
+    def __call__(self) -> float:
+        return self.now / 1_000_000
+
+    def advance(self, seconds: float) -> None:
+        self.now += round(seconds * 1_000_000)
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(kv_ops_module, "now_micros", fake)
-    return fake
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def store(clock: Clock) -> AsyncIterator[ToyStore]:
+    # Built directly: connect() may wrap a store that declares fewer capabilities.
+    opened = ToyStore(StoreURL.parse(f"kvsessions-toy://t{uuid.uuid4().hex[:12]}"), clock=clock)
+    async with opened:
+        yield opened
+        await opened.destroy()
 
 
 async def _all(store: ToyStore, limit: int = 3) -> list[SessionRecord]:
@@ -248,8 +283,16 @@ async def _all(store: ToyStore, limit: int = 3) -> list[SessionRecord]:
 # -- the conformance suite ----------------------------------------------------------
 
 
-class TestKVSessionsConformance(SessionsSuite, ForksSuite, IsolationSuite):
-    """The session, fork and isolation conformance tests on the toy store."""
+class TestKVSessionsConformance(
+    SessionsSuite,
+    ForksSuite,
+    PopSuite,
+    ExactlyOnceSuite,
+    ScopesSuite,
+    RetentionSuite,
+    IsolationSuite,
+):
+    """Every session conformance test, and the isolation ones, on the toy store."""
 
     @pytest.fixture
     def store_url(self) -> str:
@@ -266,13 +309,15 @@ async def test_create_append_read(store: ToyStore) -> None:
     assert dict(created.metadata) == {"k": [1, None]}
     with pytest.raises(SessionExistsError):
         await store.create_session("s")
-    record = await store.append_messages("s", msgs("a", "b"), expected_length=0)
-    assert record.message_count == 2
+    assert await store.append_messages("s", msgs("a", "b"), expected_length=0) == 2
+    record = await store.get_session("s")
+    assert record is not None
     assert record.updated_at > created.updated_at
-    record = await store.append_messages("s", msgs("c"), expected_length=2, label="M")
+    assert await store.append_messages("s", msgs("c"), expected_length=2, label="M") == 3
+    record = await store.get_session("s")
+    assert record is not None
     assert (record.label, record.message_count) == ("M", 3)
     assert await store.read_messages("s") == msgs("a", "b", "c")
-    assert await store.get_session("s") == record
 
 
 async def test_conflict_writes_nothing_and_is_not_retried(store: ToyStore) -> None:
@@ -324,8 +369,7 @@ async def test_replace_and_read_last(store: ToyStore) -> None:
     await store.append_messages("s", msgs(*"abcdef"), expected_length=0)
     with pytest.raises(ValidationError):
         await store.replace_messages("s", 7, [], expected_length=6)
-    record = await store.replace_messages("s", 2, msgs("x", "y", "z", "w"), expected_length=6)
-    assert record.message_count == 6
+    assert await store.replace_messages("s", 2, msgs("x", "y", "z", "w"), expected_length=6) == 6
     assert await store.read_messages("s") == msgs("a", "b", "x", "y", "z", "w")
     assert await store.read_messages("s", last=2) == msgs("z", "w")
     assert await store.read_messages("s", last=0) == []
@@ -444,7 +488,7 @@ async def test_listing_walks_leaves_and_periods(store: ToyStore, clock: Clock) -
 
 async def test_equal_timestamps_sort_by_id(store: ToyStore, clock: Clock) -> None:
     # Two stores stamp independently: with a stopped clock both write the same time.
-    other = ToyStore(store.url)
+    other = ToyStore(store.url, clock=clock)
     async with other:
         await store.create_session("a")
         await other.create_session("b")
@@ -628,8 +672,7 @@ async def test_remembered_watches_that_went_stale_are_dropped(store: ToyStore) -
 async def test_conflicts_are_retried_then_give_up(store: ToyStore) -> None:
     await store.create_session("s")
     store.conflicts = 3
-    record = await store.append_messages("s", msgs("a"), expected_length=0)
-    assert record.message_count == 1
+    assert await store.append_messages("s", msgs("a"), expected_length=0) == 1
     store.conflicts = 1000
     with pytest.raises(ContentionError) as info:
         await store.append_messages("s", msgs("b"), expected_length=1)
@@ -662,8 +705,8 @@ async def test_layout_keeps_to_its_namespace(store: ToyStore) -> None:
     slots = await store.slots(NS)
     assert {f"meta/{e}", f"msgs/{e}/0", "index"} <= set(slots)
     assert await store.slots("app") == ["k"]
-    for slot in slots:  # sessions do not expire: 100 years
-        assert (await store.get_ttl(NS, slot) or 0) > 3e9, slot
+    for slot in slots:  # slots never expire: sessions expire through their own ttl
+        assert await store.get_ttl(NS, slot) == math.inf, slot
 
 
 async def test_clear(store: ToyStore) -> None:
@@ -716,3 +759,255 @@ def test_importing_generic_sessions_loads_no_product() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+# -- scopes -------------------------------------------------------------------------------
+
+#: Scopes that a naive layout would confuse with each other or with slot names.
+SCOPES = [
+    None,
+    "a",
+    "a/",
+    "a/b",
+    "b",
+    "scope",
+    "scope/",
+    "scopes",
+    "meta",
+    "index",
+    "*",
+    "%",
+    "..",
+    ":",
+    "{x}",
+    "\u00e9",
+    "\U0001f600",
+    " ",
+    "x" * 1024,
+]
+
+
+async def test_scoped_slots_never_collide(store: ToyStore) -> None:
+    owned: dict[str, set[str]] = {}
+    seen: set[str] = set()
+    for scope in SCOPES:
+        # Ids that look like slot names, and a fork so that every slot kind exists.
+        await store.create_session("meta/x", scope=scope)
+        await store.append_messages("meta/x", msgs("m"), scope=scope)
+        await store.fork_session("meta/x", "index", at=1, scope=scope)
+        await store.append_messages("index", msgs("n"), scope=scope)
+        now = set(await store.slots(NS))
+        owned[scope or ""] = now - seen - {SCOPES_SLOT}
+        seen = now
+    for slot in seen:
+        assert not set(slot) & set(":{}*\x00"), slot
+    prefixes = {scope: Names.of(scope).prefix for scope in owned}
+    for scope, slots in owned.items():
+        assert len(slots) >= 6, (scope, slots)
+        for slot in slots:
+            assert slot.startswith(prefixes[scope]), (scope, slot)
+            # No other non-default scope's prefix claims it: prefixes are prefix-free.
+            assert [s for s, prefix in prefixes.items() if prefix and slot.startswith(prefix)] == (
+                [scope] if scope else []
+            )
+    assert {Names.scope_of(f) for f in await store.hkeys(NS, SCOPES_SLOT)} == set(owned) - {""}
+    # Removing one scope's sessions leaves exactly the others' slots.
+    for sid in ("index", "meta/x"):
+        assert await store.delete_session(sid, scope="a/") is True
+    assert (await store.list_sessions(scope="a/")).items == []
+    assert set(await store.slots(NS)) == seen - owned["a/"]
+    for scope in SCOPES:
+        if scope != "a/":
+            assert await store.read_messages("index", scope=scope) == msgs("m", "n")
+
+
+async def test_iter_scopes_forgets_a_scope_left_empty(store: ToyStore) -> None:
+    await store.create_session("s", scope="a")
+    await store.create_session("s", scope="b")
+    assert sorted([s async for s in store.iter_scopes()], key=str) == ["a", "b"]
+    await store.delete_session("s", scope="a")
+    await store.list_sessions(scope="a")  # a listing forgets the emptied index directories
+    assert [s async for s in store.iter_scopes()] == ["b"]
+    assert await store.hkeys(NS, SCOPES_SLOT) == [Names.of("b").field]
+    await store.create_session("s")
+    assert sorted([s async for s in store.iter_scopes()], key=str) == [None, "b"]
+
+
+# -- data written by the first layout -------------------------------------------------------
+
+#: The slots the first layout (no scopes, no retention, no tokens) wrote for a session
+#: ``p`` of three messages and its fork ``f`` at 2 with one message of its own.
+FIRST_LAYOUT: dict[str, dict[str, str]] = {
+    "forks/cA": {"Zg": "2"},
+    "index": {"1633": "1"},
+    "index/1633": {"1672811": "1"},
+    "index/1633/1672811": {
+        "00001796167590656253/cA": (
+            '["p","P",null,null,{"k":1},1796167590655914,1796167590656253,3]'
+        ),
+        "00001796167590656688/Zg": '["f","F","p",2,{},1796167590656474,1796167590656688,3]',
+    },
+    "meta/Zg": {
+        "id": '"f"',
+        "label": '"F"',
+        "parent": '"p"',
+        "fork_point": "2",
+        "base": '"p"',
+        "base_point": "2",
+        "metadata": "{}",
+        "created": "1796167590656474",
+        "updated": "1796167590656688",
+        "length": "3",
+    },
+    "meta/cA": {
+        "id": '"p"',
+        "label": '"P"',
+        "parent": "null",
+        "fork_point": "null",
+        "base": "null",
+        "base_point": "0",
+        "metadata": '{"k":1}',
+        "created": "1796167590655914",
+        "updated": "1796167590656253",
+        "length": "3",
+    },
+    "msgs/Zg/0": {"2": '"x"'},
+    "msgs/cA/0": {"0": '"a"', "1": '"b"', "2": '"c"'},
+}
+
+
+async def test_data_of_the_first_layout_still_loads(store: ToyStore) -> None:
+    for slot, fields in FIRST_LAYOUT.items():
+        mapping = {name: value.encode() for name, value in fields.items()}
+        await store.hset(NS, slot, mapping, ttl=LEGACY_SLOT_TTL)
+    p = await store.get_session("p")
+    assert p is not None
+    assert (p.label, dict(p.metadata), p.message_count) == ("P", {"k": 1}, 3)
+    assert (p.scope, p.ttl, p.expires_at) == (None, None, None)
+    f = await store.get_session("f")
+    assert f is not None
+    assert (f.parent_id, f.fork_point, f.message_count) == ("p", 2, 3)
+    assert await store.read_messages("p") == ['"a"', '"b"', '"c"']
+    assert await store.read_messages("f", last=2) == ['"b"', '"x"']
+    assert [r.id for r in await _all(store)] == ["f", "p"]
+    assert [r.message_count for r in await _all(store)] == [3, 3]
+    assert [s async for s in store.iter_scopes()] == [None]
+    assert await store.get_session("p", scope="other") is None
+    # Writes work on them and add the new fields.
+    assert await store.append_messages("p", ['"d"'], token="t1") == 4
+    assert await store.append_messages("p", ['"e"'], token="t1") == 4
+    assert await store.pop_messages("f", 2) == ['"b"', '"x"']  # below its fork point
+    assert await store.read_messages("p") == ['"a"', '"b"', '"c"', '"d"']
+    await store.fork_session("p", "g", at=4)
+    assert await store.delete_session("p") is True
+    assert await store.read_messages("f") == ['"a"']
+    assert await store.read_messages("g") == ['"a"', '"b"', '"c"', '"d"']
+    assert [r.id for r in await _all(store)] == ["g", "f"]
+
+
+# -- exactly once, unconditional appends ----------------------------------------------------
+
+
+async def test_tokens_live_in_the_record_and_only_the_latest_100(store: ToyStore) -> None:
+    await store.create_session("s")
+    for i in range(105):
+        await store.append_messages("s", msgs(str(i)), token=f"t{i}")
+    raw = await store.hget(NS, f"meta/{encode_id('s')}", "tokens")
+    assert raw is not None
+    tokens = json.loads(raw)
+    assert list(tokens) == [f"t{i}" for i in range(5, 105)]
+    assert tokens["t104"] == 105
+    assert await store.append_messages("s", msgs("again"), token="t5") == 6
+    assert await store.append_messages("s", msgs("again"), token="t0") == 106  # forgotten
+    # A fork starts with no tokens of its own.
+    await store.fork_session("s", "f")
+    assert await store.append_messages("f", msgs("x"), token="t104") == 107
+
+
+async def test_unconditional_appends_retry_instead_of_conflicting(store: ToyStore) -> None:
+    await store.create_session("s")
+
+    async def append_meanwhile() -> None:
+        assert await store.append_messages("s", msgs("b")) == 1
+
+    store.before_commit = append_meanwhile
+    store.ops.clear()
+    assert await store.append_messages("s", msgs("a")) == 2
+    assert [op for op, _, _ in store.ops].count("transaction") == 3  # lost once, retried
+    assert await store.read_messages("s") == msgs("b", "a")
+    store.conflicts = 5
+    assert await store.append_messages("s", msgs("c")) == 3
+    store.conflicts = 1000
+    with pytest.raises(ContentionError):
+        await store.append_messages("s", msgs("d"))
+    store.conflicts = 0
+    assert await store.read_messages("s") == msgs("b", "a", "c")
+
+
+# -- retention ------------------------------------------------------------------------------
+
+
+def _slots_of(slots: list[str], session_id: str) -> list[str]:
+    encoded = encode_id(session_id)
+    return [slot for slot in slots if slot.split("/")[1:2] == [encoded]]
+
+
+async def test_an_expired_session_is_reclaimed_and_its_fork_keeps_its_messages(
+    store: ToyStore, clock: Clock
+) -> None:
+    await store.create_session("p", ttl=10)
+    await store.append_messages("p", msgs("a", "b", "c"))
+    await store.fork_session("p", "f", at=2)
+    meta = await store.hgetall(NS, f"meta/{encode_id('p')}")
+    assert json.loads(meta["ttl"]) == 10
+    clock.advance(11)
+    assert _slots_of(await store.slots(NS), "p")  # invisible, but not reclaimed yet
+    assert await store.read_messages("f") == msgs("a", "b")
+    assert await store.get_session("p") is None  # this lookup reclaims it
+    assert _slots_of(await store.slots(NS), "p") == []
+    assert await store.hget(NS, f"meta/{encode_id('f')}", "base") == b"null"
+    assert await store.read_messages("f") == msgs("a", "b")
+    assert [r.id for r in await _all(store)] == ["f"]
+
+
+async def test_a_write_to_an_expired_session_reclaims_it_and_finds_nothing(
+    store: ToyStore, clock: Clock
+) -> None:
+    await store.create_session("s", ttl=1)
+    await store.append_messages("s", msgs("a"))
+    clock.advance(2)
+    with pytest.raises(SessionNotFoundError):
+        await store.append_messages("s", msgs("b"))
+    assert _slots_of(await store.slots(NS), "s") == []
+    created = await store.create_session("s")  # the id is free; nothing of the old one is left
+    assert (created.message_count, created.ttl) == (0, None)
+    assert await store.read_messages("s") == []
+
+
+async def test_a_listing_skips_expired_sessions_and_reclaims_a_batch(
+    store: ToyStore, clock: Clock
+) -> None:
+    for i in range(40):
+        await store.create_session(f"old{i}", ttl=5)
+    clock.advance(6)
+    await store.create_session("live")
+    page = await store.list_sessions(limit=1)
+    assert ([r.id for r in page.items], page.next_cursor) == (["live"], None)
+
+    def metas(slots: list[str]) -> int:
+        return sum(1 for slot in slots if slot.startswith("meta/"))
+
+    assert metas(await store.slots(NS)) == 41 - RECLAIM_BATCH
+    while metas(await store.slots(NS)) > 1:
+        await store.list_sessions()
+    assert [r.id for r in await _all(store)] == ["live"]
+
+
+async def test_slot_ttl_still_applies_to_every_slot(store: ToyStore) -> None:
+    sessions = KVSessionDocuments(store, namespace="finite", slot_ttl=60)
+    await sessions.create_session("s", scope="a")
+    await sessions.append_messages("s", msgs("a"), scope="a")
+    slots = await store.slots("finite")
+    assert slots
+    for slot in slots:
+        assert 0 < (await store.get_ttl("finite", slot) or 0) <= 60, slot

@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import math
+import weakref
+from collections.abc import AsyncIterator
 
 import pytest
 
 import unistore
 from unistore import InvalidURLError, StoreClosedError, TransactionConflictError, ValidationError
 from unistore._memory import MemoryStore
+from unistore.testing import ManualClock
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+async def store(clock: ManualClock) -> AsyncIterator[MemoryStore]:
+    async with MemoryStore(unistore.StoreURL.parse("memory://"), clock=clock) as opened:
+        yield opened
 
 
 async def test_expired_slots_are_reclaimed_not_just_hidden() -> None:
@@ -149,3 +165,108 @@ async def test_session_arguments_are_type_checked() -> None:
         with pytest.raises(ValidationError, match="session id"):
             await store.create_session(7)  # type: ignore[attr-defined]
         assert await store.read_messages("s") == []  # type: ignore[attr-defined]
+
+
+# -- slots without expiry ---------------------------------------------------------------
+
+
+async def test_slots_without_expiry_stay_out_of_the_expiry_queue(
+    store: MemoryStore, clock: ManualClock
+) -> None:
+    await store.set("ns", "s", b"x", ttl=None)
+    await store.hset("ns", "h", {"f": b"v"}, ttl=None)
+    await store.incr("ns", "c", ttl=None)
+    await store.set_many("ns", {"a": b"1", "b": b"2"}, ttl=None)
+    # Nothing to sweep, ever: the queue holds expiring slots only.
+    assert store.backend._expiry == []
+    assert await store.get_ttl("ns", "s") == math.inf
+    clock.advance(1e9)
+    assert await store.slots("ns") == ["a", "b", "c", "h", "s"]
+    await store.set("ns", "s", b"y", ttl=5)
+    assert len(store.backend._expiry) == 1
+    await store.set("ns", "s", b"z", ttl=None)  # the expiry goes; the stale entry is harmless
+    clock.advance(10)
+    assert await store.get("ns", "s") == b"z"
+
+
+async def test_prefix_listing_filters_in_the_driver(store: MemoryStore) -> None:
+    await store.set_many("ns", {"a/1": b"", "a/2": b"", "b/1": b""}, ttl=60)
+    assert sorted(await store._slots("ns", "a/")) == ["a/1", "a/2"]
+
+
+# -- sessions: scopes and retention ------------------------------------------------------
+
+
+async def test_each_scope_has_its_own_index_and_an_emptied_one_is_dropped(
+    store: MemoryStore,
+) -> None:
+    sessions = store._sessions
+    for scope in ("a", "b"):
+        for i in range(3):
+            await store.create_session(f"s{i}", scope=scope)
+    assert sorted(sessions._spaces) == ["a", "b"]
+    assert len(sessions._spaces["a"].order) == 3
+    for i in range(3):
+        await store.delete_session(f"s{i}", scope="a")
+    assert sorted(sessions._spaces) == ["b"]
+    assert [scope async for scope in store.iter_scopes()] == ["b"]
+
+
+async def test_expired_sessions_are_reclaimed_and_their_memory_freed(
+    store: MemoryStore, clock: ManualClock
+) -> None:
+    sessions = store._sessions
+    for i in range(100):
+        await store.create_session(f"s{i}", ttl=10)
+        await store.append_messages(f"s{i}", ["m"] * 50)
+    first = weakref.ref(sessions._spaces[""].sessions["s0"])
+    clock.advance(11)
+    # Each write sweeps a bounded batch (16 queue entries, some stale), soonest first.
+    await store.create_session("new0")
+    assert 101 - 16 <= sessions._count < 101
+    for i in range(1, 20):
+        await store.create_session(f"new{i}")
+    assert sessions._count == 20
+    assert len(sessions._spaces[""].order) == 20
+    gc.collect()
+    assert first() is None
+
+
+async def test_a_reclaimed_parent_is_freed_while_its_fork_keeps_the_messages(
+    store: MemoryStore, clock: ManualClock
+) -> None:
+    await store.create_session("p", ttl=5)
+    await store.append_messages("p", ["a", "b", "c"])
+    await store.fork_session("p", "f", at=2)
+    parent = weakref.ref(store._sessions._spaces[""].sessions["p"])
+    clock.advance(6)
+    assert await store.read_messages("f") == ["a", "b"]  # still shared, not yet reclaimed
+    assert await store.get_session("p") is None  # this lookup reclaims it
+    gc.collect()
+    assert parent() is None
+    assert await store.read_messages("f") == ["a", "b"]
+    assert store._sessions._spaces[""].sessions["f"].base is None
+
+
+async def test_a_listing_skips_expired_sessions_and_reclaims_a_batch(
+    store: MemoryStore, clock: ManualClock
+) -> None:
+    for i in range(40):
+        await store.create_session(f"old{i}", ttl=5)
+    clock.advance(6)
+    await store.create_session("live")  # its sweep reclaims a batch of 16
+    assert store._sessions._count == 41 - 16
+    page = await store.list_sessions(limit=1)
+    assert ([r.id for r in page.items], page.next_cursor) == (["live"], None)
+    assert store._sessions._count == 25 - 16
+    await store.list_sessions()
+    assert store._sessions._count == 1
+
+
+async def test_sliding_expiries_do_not_grow_the_expiry_queue_without_bound(
+    store: MemoryStore,
+) -> None:
+    await store.create_session("s", ttl=600)
+    for _ in range(5000):
+        await store.append_messages("s", ["m"])
+    assert len(store._sessions._expiry) <= 2 * store._sessions._count + 1024 + 1

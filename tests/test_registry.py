@@ -382,11 +382,20 @@ class _KVOnly(KeyValueBase):
     async def _get(self, ns: str, slot: str) -> bytes | None:
         return self.data.get((ns, slot))
 
-    async def _set(self, ns: str, slot: str, value: bytes, ttl: float) -> None:
+    async def _set(self, ns: str, slot: str, value: bytes, ttl: float | None) -> None:
         self.data[ns, slot] = value
 
     async def _delete(self, ns: str, slot: str) -> bool:
         return self.data.pop((ns, slot), None) is not None
+
+    async def _get_many(self, ns: str, slots: list[str]) -> list[bytes | None]:
+        return [self.data.get((ns, slot)) for slot in slots]
+
+    async def _set_many(self, ns: str, mapping: dict[str, bytes], ttl: float | None) -> None:
+        self.data.update({(ns, slot): value for slot, value in mapping.items()})
+
+    async def _delete_many(self, ns: str, slots: list[str]) -> int:
+        return sum(self.data.pop((ns, slot), None) is not None for slot in slots)
 
 
 async def test_a_store_declaring_less_raises_not_supported(clean_registry: None) -> None:

@@ -8,6 +8,7 @@ capabilities it does not declare (sessions, namespace listing) are skipped.
 from __future__ import annotations
 
 import importlib.util
+import math
 import sys
 import uuid
 from collections.abc import Iterator
@@ -21,8 +22,12 @@ import unistore
 from unistore.sdk import CLOCK_OPTION
 from unistore.testing import (
     ConformanceSuite,
+    ExactlyOnceSuite,
     ForksSuite,
     ManualClock,
+    PopSuite,
+    RetentionSuite,
+    ScopesSuite,
     SessionsSuite,
     ValidationSuite,
 )
@@ -99,7 +104,15 @@ def _tiny_with_sessions() -> type[Any]:
     return TinySessionStore
 
 
-class TestTinyWithGenericSessions(SessionsSuite, ForksSuite, ValidationSuite):
+class TestTinyWithGenericSessions(
+    SessionsSuite,
+    ForksSuite,
+    PopSuite,
+    ExactlyOnceSuite,
+    ScopesSuite,
+    RetentionSuite,
+    ValidationSuite,
+):
     """KVSessionDocumentsMixin gives a hash + transactions driver the sessions capability."""
 
     @pytest.fixture
@@ -112,3 +125,16 @@ class TestTinyWithGenericSessions(SessionsSuite, ForksSuite, ValidationSuite):
         )
         yield f"tiny-sessions://sessions-{uuid.uuid4().hex}"
         unistore.unregister("tiny-sessions")
+
+
+async def test_slots_without_ttl_never_expire() -> None:
+    clock = ManualClock(1_000.0)
+    async with unistore.connect("tiny://", clock=clock) as store:
+        await store.set_many("ns", {"a": b"1", "b": b"2"}, ttl=None)
+        await store.hset("ns", "h", {"f": b"v"}, ttl=None)
+        assert await store.get_ttl("ns", "a") == math.inf
+        clock.advance(1e9)
+        assert await store.get_many("ns", ["a", "h", "b", "gone"]) == [b"1", None, b"2", None]
+        assert await store.slots("ns", "a") == ["a"]
+        assert await store.delete_many("ns", ["a", "h", "gone"]) == 2
+        assert await store.slots("ns") == ["b"]

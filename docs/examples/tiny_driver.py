@@ -19,6 +19,7 @@ that atomicity from its server instead.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -49,7 +50,10 @@ __all__ = ["DRIVER", "TinyStore"]
 
 @dataclass
 class Entry:
-    """One slot: a scalar (``bytes``) or a hash (``dict``), its expiry and version."""
+    """One slot: a scalar (``bytes``) or a hash (``dict``), its expiry and version.
+
+    ``expires_at`` is ``math.inf`` for a slot that never expires.
+    """
 
     value: bytes | dict[str, bytes]
     expires_at: float
@@ -106,8 +110,11 @@ class TinyStore(
     def _entry(self, ns: str, slot: str) -> Entry | None:
         return self._table(ns).get(slot)
 
-    def _write(self, table: Table, slot: str, value: bytes | dict[str, bytes], ttl: float) -> None:
-        table[slot] = Entry(value, self.clock() + ttl, self.data.version())
+    def _write(
+        self, table: Table, slot: str, value: bytes | dict[str, bytes], ttl: float | None
+    ) -> None:
+        expires_at = math.inf if ttl is None else self.clock() + ttl
+        table[slot] = Entry(value, expires_at, self.data.version())
 
     def _save(self, ns: str, table: Table) -> None:
         if table:
@@ -118,7 +125,9 @@ class TinyStore(
     # The three writes a transaction also queues; they never change an Entry in
     # place, so a commit can apply them to a copy and swap it in.
 
-    def _apply_hset(self, table: Table, slot: str, mapping: dict[str, bytes], ttl: float) -> int:
+    def _apply_hset(
+        self, table: Table, slot: str, mapping: dict[str, bytes], ttl: float | None
+    ) -> int:
         old = _hash_of(table.get(slot), slot)
         if not old and not mapping:
             return 0
@@ -148,14 +157,30 @@ class TinyStore(
             raise SlotKindError(f"slot {slot!r} holds a hash, not a scalar")
         return entry.value
 
-    async def _set(self, ns: str, slot: str, value: bytes, ttl: float) -> None:
+    async def _set(self, ns: str, slot: str, value: bytes, ttl: float | None) -> None:
         table = self._table(ns)
         self._write(table, slot, value, ttl)
         self._save(ns, table)
 
     async def _delete(self, ns: str, slot: str) -> bool:
+        return await self._delete_many(ns, [slot]) == 1
+
+    # The batch forms: no await inside, so each is one atomic step.
+
+    async def _get_many(self, ns: str, slots: list[str]) -> list[bytes | None]:
         table = self._table(ns)
-        existed = table.pop(slot, None) is not None
+        values = [table[slot].value if slot in table else None for slot in slots]
+        return [value if isinstance(value, bytes) else None for value in values]
+
+    async def _set_many(self, ns: str, mapping: dict[str, bytes], ttl: float | None) -> None:
+        table = self._table(ns)
+        for slot, value in mapping.items():
+            self._write(table, slot, value, ttl)
+        self._save(ns, table)
+
+    async def _delete_many(self, ns: str, slots: list[str]) -> int:
+        table = self._table(ns)
+        existed = sum(table.pop(slot, None) is not None for slot in slots)
         self._save(ns, table)
         return existed
 
@@ -164,7 +189,7 @@ class TinyStore(
     async def _hget(self, ns: str, slot: str, field: str) -> bytes | None:
         return _hash_of(self._entry(ns, slot), slot).get(field)
 
-    async def _hset(self, ns: str, slot: str, mapping: dict[str, bytes], ttl: float) -> int:
+    async def _hset(self, ns: str, slot: str, mapping: dict[str, bytes], ttl: float | None) -> int:
         table = self._table(ns)
         added = self._apply_hset(table, slot, mapping, ttl)
         self._save(ns, table)
@@ -181,7 +206,7 @@ class TinyStore(
 
     # -- Counter: canonical int64 decimals, as Redis's INCRBY ------------------------
 
-    async def _incr(self, ns: str, slot: str, amount: int, ttl: float) -> int:
+    async def _incr(self, ns: str, slot: str, amount: int, ttl: float | None) -> int:
         table = self._table(ns)
         entry = table.get(slot)
         if entry is None:
@@ -200,6 +225,7 @@ class TinyStore(
 
     async def _get_ttl(self, ns: str, slot: str) -> float | None:
         entry = self._entry(ns, slot)
+        # math.inf - now is math.inf: the answer for a slot that never expires.
         return None if entry is None else entry.expires_at - self.clock()
 
     async def _expire(self, ns: str, slot: str, ttl: float) -> bool:
@@ -211,8 +237,8 @@ class TinyStore(
 
     # -- NamespaceLifecycle -----------------------------------------------------------
 
-    async def _slots(self, ns: str) -> list[str]:
-        return list(self._table(ns))
+    async def _slots(self, ns: str, prefix: str) -> list[str]:
+        return [slot for slot in self._table(ns) if slot.startswith(prefix)]
 
     async def _slot_kind(self, ns: str, slot: str) -> SlotKind | None:
         entry = self._entry(ns, slot)

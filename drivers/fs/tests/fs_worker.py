@@ -1,6 +1,7 @@
 """Child-process workloads for the multi-process and crash tests (run as a script).
 
     python fs_worker.py raw URL TASKS ROUNDS WORKER
+    python fs_worker.py append URL COUNT WORKER
     python fs_worker.py crash URL
 
 ``crash`` writes forever and prints the number of each finished iteration, so
@@ -19,6 +20,9 @@ from unistore import SessionConflictError
 
 CRASH_NS = "crash:ns"
 CRASH_SESSIONS = ("log-0", "log-1", "log-2")
+CRASH_MANY = ("many-a", "many-b", "many-c")
+CRASH_GONE = ("gone-a", "gone-b")
+APPEND_SESSION = "unconditional"
 PAD = "0123456789abcdef" * 64
 
 
@@ -62,6 +66,18 @@ async def raw(url: str, tasks: int, rounds: int, worker: int) -> None:
         await asyncio.gather(*(task(t) for t in range(tasks)))
 
 
+async def append(url: str, count: int, worker: int) -> None:
+    """Append ``count`` messages without a length check, each sent twice with its token."""
+    async with unistore.connect(url) as store:
+        for i in range(count):
+            message = json.dumps({"w": worker, "i": i})
+            token = f"w{worker}-{i}"
+            length = await store.append_messages(APPEND_SESSION, [message], token=token)
+            # A retry of an acknowledged append (as after a lost reply) changes nothing.
+            again = await store.append_messages(APPEND_SESSION, [message], token=token)
+            assert again == length, (again, length)
+
+
 async def crash(url: str) -> None:
     async with unistore.connect(url) as store:
         lengths = {}
@@ -81,6 +97,11 @@ async def crash(url: str) -> None:
                 tx.set("pair-b", value, ttl=600)
                 tx.hset("pair-h", {"v": value}, ttl=600)
                 await tx.commit()
+            await store.set_many(CRASH_NS, dict.fromkeys(CRASH_MANY, value), ttl=None)
+            if i % 2:
+                await store.delete_many(CRASH_NS, list(CRASH_GONE))
+            else:
+                await store.set_many(CRASH_NS, dict.fromkeys(CRASH_GONE, value), ttl=600)
             await store.hset(CRASH_NS, "hash", {f"f{i % 7}": value}, ttl=600)
             await store.incr(CRASH_NS, "count", ttl=600)
             sid = CRASH_SESSIONS[i % len(CRASH_SESSIONS)]
@@ -95,6 +116,8 @@ def main(argv: list[str]) -> None:
     mode, url = argv[0], argv[1]
     if mode == "raw":
         asyncio.run(raw(url, int(argv[2]), int(argv[3]), int(argv[4])))
+    elif mode == "append":
+        asyncio.run(append(url, int(argv[2]), int(argv[3])))
     elif mode == "crash":
         asyncio.run(crash(url))
     else:

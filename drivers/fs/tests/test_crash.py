@@ -1,4 +1,7 @@
-"""A writer killed with SIGKILL at random moments never leaves a torn value behind."""
+"""A writer killed with SIGKILL at random moments never leaves a torn value behind.
+
+Nor half a batch: ``set_many`` and ``delete_many`` land whole or not at all.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +36,8 @@ def _load_worker() -> ModuleType:
 _worker = _load_worker()
 CRASH_NS: str = _worker.CRASH_NS
 CRASH_SESSIONS: tuple[str, ...] = _worker.CRASH_SESSIONS
+CRASH_MANY: tuple[str, ...] = _worker.CRASH_MANY
+CRASH_GONE: tuple[str, ...] = _worker.CRASH_GONE
 check_value = _worker.check_value
 crash_message = _worker.crash_message
 WORKER = str(Path(__file__).with_name("fs_worker.py"))
@@ -80,6 +85,12 @@ async def test_sigkill_leaves_old_or_new_values_and_message_prefixes(tmp_path: P
             assert pair_a is not None
             assert pair_a == pair_b == pair_h["v"], "a multi-slot commit was half applied"
             check_value(pair_a)
+            many = await store.get_many(CRASH_NS, list(CRASH_MANY))
+            assert many[0] is not None
+            assert len(set(many)) == 1, "a set_many was half applied"
+            check_value(many[0])
+            gone = await store.get_many(CRASH_NS, list(CRASH_GONE))
+            assert len(set(gone)) == 1, "a set_many or delete_many was half applied"
             for value in (await store.hgetall(CRASH_NS, "hash")).values():
                 check_value(value)
             count = await store.get(CRASH_NS, "count")

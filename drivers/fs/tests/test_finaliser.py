@@ -34,7 +34,7 @@ async def test_a_dropped_store_closes_its_descriptors_and_warns(root: Path) -> N
     await store.set("n", "s", b"v", ttl=60)
     assert store._root is not None
     opened = {fd: _identity(fd) for fd in store._root.fds}
-    assert len(opened) == 4
+    assert len(opened) == 5  # the root, ns/, sessions/, session-index/, scopes/
     assert None not in opened.values()
     held = [store]
     del store

@@ -13,6 +13,7 @@ import unistore
 from unistore.testing.contention import run_contention
 
 WORKER = str(Path(__file__).with_name("fs_worker.py"))
+APPEND_SESSION = "unconditional"  # as in fs_worker.py
 PROCESSES = 4
 TASKS = 8
 
@@ -62,3 +63,19 @@ async def test_incr_hset_and_appends_from_four_processes_lose_nothing(tmp_path: 
         record = await store.get_session("shared")
         assert record is not None
         assert record.message_count == total
+
+
+@pytest.mark.slow
+async def test_unconditional_appends_from_four_processes_all_land_once(tmp_path: Path) -> None:
+    url = f"file://{tmp_path}/store"
+    per_worker = 50
+    async with unistore.connect(url) as store:
+        await store.create_session(APPEND_SESSION)
+    await _run_workers(*[["append", url, str(per_worker), str(w)] for w in range(PROCESSES)])
+    async with unistore.connect(url) as store:
+        messages = await store.read_messages(APPEND_SESSION)
+        assert len(messages) == PROCESSES * per_worker == 200
+        assert len(set(messages)) == 200
+        record = await store.get_session(APPEND_SESSION)
+        assert record is not None
+        assert record.message_count == 200

@@ -15,10 +15,13 @@ import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
+from redis.asyncio.connection import AbstractConnection
 
 import unistore
 from unistore import StoreURL
@@ -221,3 +224,26 @@ def _command_counts(client: redis.Redis) -> dict[str, int]:
 def command_counts() -> Callable[[redis.Redis], dict[str, int]]:
     """Return a function giving how often each command ran (scripts' inner calls included)."""
     return _command_counts
+
+
+@contextmanager
+def count_round_trips() -> Iterator[list[int]]:
+    """Count the requests sent by any redis-py asyncio connection."""
+    sent = [0]
+    original = AbstractConnection.send_packed_command
+
+    async def counting(self: AbstractConnection, *args: Any, **kwargs: Any) -> None:
+        sent[0] += 1
+        await original(self, *args, **kwargs)
+
+    AbstractConnection.send_packed_command = counting  # type: ignore[method-assign]
+    try:
+        yield sent
+    finally:
+        AbstractConnection.send_packed_command = original  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def round_trips() -> Callable[[], AbstractContextManager[list[int]]]:
+    """Return a context manager counting the requests sent inside it (``sent[0]``)."""
+    return count_round_trips

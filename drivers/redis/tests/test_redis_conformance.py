@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,8 +20,9 @@ class TestRedisConformance(ConformanceSuite):
         return url
 
     @pytest.fixture
-    def store_options(self, prefix: str) -> dict[str, Any]:
-        return {"key_prefix": prefix}
+    def store_options(self) -> dict[str, Any]:
+        # Not the ``prefix`` fixture: suite tests have parameters of that name.
+        return {"key_prefix": f"t-{uuid.uuid4().hex[:12]}"}
 
     @pytest.fixture(autouse=True)
     async def _destroy_prefix(

@@ -33,9 +33,11 @@ async def test_create_append_read(store: RedisStore) -> None:
     assert record.created_at.tzinfo is UTC
     with pytest.raises(SessionExistsError):
         await store.create_session("s")
-    record = await store.append_messages("s", msgs("a", "b"), expected_length=0)
-    assert record.message_count == 2
-    assert record.updated_at > record.created_at
+    assert await store.append_messages("s", msgs("a", "b"), expected_length=0) == 2
+    appended = await store.get_session("s")
+    assert appended is not None
+    assert appended.message_count == 2
+    assert appended.updated_at > appended.created_at
     with pytest.raises(SessionConflictError) as info:
         await store.append_messages("s", msgs("c"), expected_length=1)
     assert (info.value.expected, info.value.actual) == (1, 2)
@@ -57,8 +59,7 @@ async def test_create_append_read(store: RedisStore) -> None:
 async def test_replace_messages(store: RedisStore) -> None:
     await store.create_session("s")
     await store.append_messages("s", msgs("a", "b", "c"), expected_length=0)
-    record = await store.replace_messages("s", 1, msgs("x", "y"), expected_length=3)
-    assert record.message_count == 3
+    assert await store.replace_messages("s", 1, msgs("x", "y"), expected_length=3) == 3
     assert await store.read_messages("s") == msgs("a", "x", "y")
     await store.replace_messages("s", 0, [], expected_length=3)
     assert await store.read_messages("s") == []

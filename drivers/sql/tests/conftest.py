@@ -12,13 +12,18 @@ import asyncio
 import os
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 import unistore
 from unistore import StoreURL
+from unistore.testing import ManualClock
 from unistore_sql import SQLStore
 
 ENV_VAR = "UNISTORE_TEST_POSTGRES_URL"
@@ -118,18 +123,100 @@ def pg_url() -> str:
 
 
 @pytest.fixture
-def prefix() -> str:
+def table_prefix() -> str:
     """A table prefix no other test uses."""
     return unique_prefix()
 
 
 @pytest.fixture
-async def store(db_url: str, prefix: str) -> AsyncIterator[SQLStore]:
+async def store(db_url: str, table_prefix: str) -> AsyncIterator[SQLStore]:
     """A store with tables of its own, dropped after the test."""
-    opened = unistore.connect(db_url, table_prefix=prefix)
+    opened = unistore.connect(db_url, table_prefix=table_prefix)
     assert isinstance(opened, SQLStore)
     async with opened:
         try:
             yield opened
         finally:
             await opened.destroy()
+
+
+@pytest.fixture
+def manual_clock() -> ManualClock:
+    """The manual clock of :func:`timed_store`."""
+    return ManualClock()
+
+
+@pytest.fixture
+async def timed_store(
+    db_url: str, table_prefix: str, manual_clock: ManualClock
+) -> AsyncIterator[SQLStore]:
+    """A store on :func:`manual_clock`, sweeping only when told (``store.sweep()``)."""
+    opened = unistore.connect(
+        db_url, table_prefix=table_prefix, clock=manual_clock, sweep_interval=0
+    )
+    assert isinstance(opened, SQLStore)
+    async with opened:
+        try:
+            yield opened
+        finally:
+            await opened.destroy()
+
+
+@dataclass
+class Executed:
+    """One statement as the database client received it."""
+
+    statement: str
+    parameters: Any
+    many: bool
+
+
+@dataclass
+class Statements:
+    """The statements an engine sends while recording (``before_cursor_execute``)."""
+
+    engine: AsyncEngine
+    seen: list[Executed] = field(default_factory=list)
+
+    def _record(
+        self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
+    ) -> None:
+        self.seen.append(Executed(statement, parameters, many))
+
+    def start(self) -> None:
+        self.seen.clear()
+        event.listen(self.engine.sync_engine, "before_cursor_execute", self._record)
+
+    def stop(self) -> None:
+        event.remove(self.engine.sync_engine, "before_cursor_execute", self._record)
+
+    def data(self) -> list[Executed]:
+        """The statements seen, without transaction control (BEGIN, COMMIT, ...)."""
+        control = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SET ", "SELECT 1")
+        return [e for e in self.seen if not e.statement.lstrip().upper().startswith(control)]
+
+    async def plan(self, executed: Executed) -> str:
+        """Return the database's plan of a recorded statement, as one line of text.
+
+        PostgreSQL is told to avoid sequential scans, so that a small test
+        table shows the plan a large one would get when an index applies.
+        """
+        async with self.engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                prefix = "EXPLAIN QUERY PLAN "
+            else:
+                await conn.exec_driver_sql("SET enable_seqscan = off")
+                prefix = "EXPLAIN "
+            result = await conn.exec_driver_sql(prefix + executed.statement, executed.parameters)
+            lines = [str(row[-1]) for row in result]
+            await conn.rollback()
+        return " | ".join(lines)
+
+
+@pytest.fixture
+def statements(store: SQLStore) -> Iterator[Statements]:
+    """Records what the test's store sends between ``start()`` and ``stop()``."""
+    recorder = Statements(store.engine)
+    yield recorder
+    if event.contains(recorder.engine.sync_engine, "before_cursor_execute", recorder._record):
+        recorder.stop()

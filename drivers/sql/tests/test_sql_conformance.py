@@ -19,8 +19,8 @@ class TestSQLConformance(ConformanceSuite):
         return db_url
 
     @pytest.fixture
-    def store_options(self, prefix: str) -> dict[str, Any]:
-        return {"table_prefix": prefix}
+    def store_options(self, table_prefix: str) -> dict[str, Any]:
+        return {"table_prefix": table_prefix}
 
     @pytest.fixture(autouse=True)
     async def _drop_tables(
@@ -41,8 +41,8 @@ class TestSQLConformancePsycopg(ConformanceSuite):
         return replace(StoreURL.parse(pg_url), dialect="psycopg").render(hide_secrets=False)
 
     @pytest.fixture
-    def store_options(self, prefix: str) -> dict[str, Any]:
-        return {"table_prefix": prefix}
+    def store_options(self, table_prefix: str) -> dict[str, Any]:
+        return {"table_prefix": table_prefix}
 
     @pytest.fixture(autouse=True)
     async def _drop_tables(

@@ -88,8 +88,8 @@ async def test_missing_database_is_unavailable(pg_url: str) -> None:
 
 
 @pytest.mark.postgres
-async def test_rejected_value_names_no_value(pg_url: str, prefix: str) -> None:
-    async with open_store(pg_url, table_prefix=prefix) as store:
+async def test_rejected_value_names_no_value(pg_url: str, table_prefix: str) -> None:
+    async with open_store(pg_url, table_prefix=table_prefix) as store:
         try:
             await store.create_session("s")
             with pytest.raises(ValidationError) as info:
@@ -114,9 +114,9 @@ async def test_unopenable_sqlite_file_is_unavailable(tmp_path: Path) -> None:
         await asyncio.sleep(0.005)
 
 
-async def test_full_sqlite_database_is_a_capacity_error(tmp_path: Path, prefix: str) -> None:
+async def test_full_sqlite_database_is_a_capacity_error(tmp_path: Path, table_prefix: str) -> None:
     path = tmp_path / "small.db"
-    async with open_store(f"sqlite:///{path}", table_prefix=prefix) as store:
+    async with open_store(f"sqlite:///{path}", table_prefix=table_prefix) as store:
         await store.migrate()
     engine = create_async_engine(f"sqlite+aiosqlite:///{path}")
 
@@ -127,7 +127,7 @@ async def test_full_sqlite_database_is_a_capacity_error(tmp_path: Path, prefix: 
         cursor.close()
 
     try:
-        async with open_store("sqlite://", engine=engine, table_prefix=prefix) as store:
+        async with open_store("sqlite://", engine=engine, table_prefix=table_prefix) as store:
 
             async def fill() -> None:
                 for i in range(100):
@@ -142,9 +142,9 @@ async def test_full_sqlite_database_is_a_capacity_error(tmp_path: Path, prefix: 
 @pytest.mark.parametrize(
     "backend", ["sqlite-file", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
-async def test_exhausted_pool_is_a_timeout(db_url: str, prefix: str) -> None:
+async def test_exhausted_pool_is_a_timeout(db_url: str, table_prefix: str) -> None:
     options = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 0.2}
-    async with open_store(db_url, table_prefix=prefix, **options) as store:
+    async with open_store(db_url, table_prefix=table_prefix, **options) as store:
         try:
             await store.migrate()
             async with store.engine.connect() as held:
@@ -200,10 +200,10 @@ async def _backend_pid(store: SQLStore) -> int:
 @pytest.mark.postgres
 @pytest.mark.parametrize("pre_ping", [True, False])
 async def test_store_survives_its_connections_being_killed(
-    pg_url: str, prefix: str, pre_ping: bool
+    pg_url: str, table_prefix: str, pre_ping: bool
 ) -> None:
     # What a server restart looks like from the client: every pooled connection dies.
-    async with open_store(pg_url, table_prefix=prefix, pool_pre_ping=pre_ping) as store:
+    async with open_store(pg_url, table_prefix=table_prefix, pool_pre_ping=pre_ping) as store:
         try:
             await store.set("ns", "a", b"1", ttl=30)
             await _terminate(pg_url, await _backend_pid(store))
@@ -312,12 +312,12 @@ def _busy() -> sa_exc.OperationalError:
 
 
 async def test_instant_busy_replies_are_retried_for_the_whole_busy_timeout(
-    tmp_path: Path, prefix: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, table_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Some busy replies come back at once (SQLite's busy handler does not wait
     # for them); they must be retried for busy_timeout, not a number of times.
     url = f"sqlite:///{tmp_path}/busy.db"
-    async with open_store(url, table_prefix=prefix, busy_timeout=10) as store:
+    async with open_store(url, table_prefix=table_prefix, busy_timeout=10) as store:
         await store.set("ns", "a", b"0", ttl=30)
         real = store._db._attempt
         failures = iter(range(12))
@@ -340,9 +340,9 @@ async def test_delete_session_is_not_repeated_after_a_broken_connection(
     real = store._s.delete
     calls: list[str] = []
 
-    async def breaks_once(conn: Any, session_id: str) -> bool:
+    async def breaks_once(conn: Any, session_id: str, scope: str) -> bool:
         calls.append(session_id)
-        found = await real(conn, session_id)
+        found = await real(conn, session_id, scope)
         if len(calls) == 1:
             raise sa_exc.OperationalError(
                 "DELETE", None, ConnectionResetError(), connection_invalidated=True
@@ -350,7 +350,7 @@ async def test_delete_session_is_not_repeated_after_a_broken_connection(
         return found
 
     monkeypatch.setattr(store._s, "delete", breaks_once)
-    with pytest.raises(StoreUnavailableError):
+    with pytest.raises(StoreUnavailableError, match="may have been applied"):
         await store.delete_session("s")
     assert calls == ["s"]
 
@@ -367,10 +367,10 @@ def test_client_side_data_errors_are_validation_errors() -> None:
 
 @pytest.mark.postgres
 async def test_nul_in_a_message_is_a_validation_error_through_psycopg(
-    pg_url: str, prefix: str
+    pg_url: str, table_prefix: str
 ) -> None:
     url = replace(StoreURL.parse(pg_url), dialect="psycopg").render(hide_secrets=False)
-    async with open_store(url, table_prefix=prefix) as store:
+    async with open_store(url, table_prefix=table_prefix) as store:
         try:
             await store.create_session("s")
             with pytest.raises(ValidationError) as info:
@@ -380,11 +380,13 @@ async def test_nul_in_a_message_is_a_validation_error_through_psycopg(
             await store.destroy()
 
 
-async def test_unreadable_schema_version_is_a_corruption_error(tmp_path: Path, prefix: str) -> None:
-    async with open_store(f"sqlite:///{tmp_path}/v.db", table_prefix=prefix) as store:
+async def test_unreadable_schema_version_is_a_corruption_error(
+    tmp_path: Path, table_prefix: str
+) -> None:
+    async with open_store(f"sqlite:///{tmp_path}/v.db", table_prefix=table_prefix) as store:
         await store.get("ns", "a")
         async with store.engine.begin() as conn:
-            await conn.execute(text(f"UPDATE {prefix}meta SET value = 'two'"))
-    async with open_store(f"sqlite:///{tmp_path}/v.db", table_prefix=prefix) as store:
+            await conn.execute(text(f"UPDATE {table_prefix}meta SET value = 'two'"))
+    async with open_store(f"sqlite:///{tmp_path}/v.db", table_prefix=table_prefix) as store:
         with pytest.raises(CorruptionError, match="schema version"):
             await store.get("ns", "a")

@@ -64,9 +64,9 @@ async def test_a_touch_elsewhere_leaves_the_commit_alone(store: SQLStore) -> Non
     assert await store.get("ns", "a") == b"2"
 
 
-async def test_expiry_and_stamps_follow_the_injected_clock(db_url: str, prefix: str) -> None:
+async def test_expiry_and_stamps_follow_the_injected_clock(db_url: str, table_prefix: str) -> None:
     clock = ManualClock(start=1_000_000.0)
-    store = open_with(db_url, table_prefix=prefix, clock=clock)
+    store = open_with(db_url, table_prefix=table_prefix, clock=clock)
     async with store:
         try:
             assert store.clock is clock
@@ -97,20 +97,22 @@ async def test_errors_name_the_dialect(db_url: str, backend: str) -> None:
     assert str(info.value).startswith(f"{dialect} store {store.url}")
 
 
-async def test_a_dropped_unclosed_store_releases_its_engine(db_url: str, prefix: str) -> None:
-    await drop_unclosed(db_url, prefix)
+async def test_a_dropped_unclosed_store_releases_its_engine(db_url: str, table_prefix: str) -> None:
+    await drop_unclosed(db_url, table_prefix)
 
 
 @pytest.mark.postgres
-async def test_a_dropped_psycopg_store_releases_its_connections(pg_url: str, prefix: str) -> None:
+async def test_a_dropped_psycopg_store_releases_its_connections(
+    pg_url: str, table_prefix: str
+) -> None:
     await drop_unclosed(
-        replace(StoreURL.parse(pg_url), dialect="psycopg").render(hide_secrets=False), prefix
+        replace(StoreURL.parse(pg_url), dialect="psycopg").render(hide_secrets=False), table_prefix
     )
 
 
-async def drop_unclosed(db_url: str, prefix: str) -> None:
+async def drop_unclosed(db_url: str, table_prefix: str) -> None:
     before = aiosqlite_threads()
-    store = open_with(db_url, table_prefix=prefix)
+    store = open_with(db_url, table_prefix=table_prefix)
     await store.migrate()
     await store.set("ns", "a", b"1", ttl=30)
     with warnings.catch_warnings(record=True) as caught:
@@ -129,7 +131,7 @@ async def drop_unclosed(db_url: str, prefix: str) -> None:
     # No aiosqlite worker thread left behind, and asyncpg or psycopg did not
     # warn of an unclosed connection (the only warning caught is the store's).
     assert aiosqlite_threads() <= before
-    async with open_with(db_url, table_prefix=prefix) as cleanup:
+    async with open_with(db_url, table_prefix=table_prefix) as cleanup:
         await cleanup.destroy()
 
 

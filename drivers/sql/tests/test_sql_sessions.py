@@ -127,7 +127,7 @@ async def test_read_last_walks_only_what_it_needs(store: SQLStore) -> None:
         await store.read_messages("c", last=-1)
 
 
-async def test_listing_pages_by_keyset_through_the_index(store: SQLStore) -> None:
+async def test_listing_pages_by_keyset_through_the_index(store: SQLStore, statements: Any) -> None:
     for i in range(7):
         await store.create_session(f"s{i}")
     seen: list[str] = []
@@ -141,13 +141,11 @@ async def test_listing_pages_by_keyset_through_the_index(store: SQLStore) -> Non
     assert seen == [f"s{i}" for i in reversed(range(7))]
     with pytest.raises(ValidationError):
         await store.list_sessions(cursor="not a cursor")
-    if store.engine.dialect.name == "sqlite":
-        plan = await rows(
-            store,
-            "EXPLAIN QUERY PLAN SELECT sid FROM {p}sessions "
-            "ORDER BY updated_us DESC, sid DESC LIMIT 51",
-        )
-        assert f"ix_{store.table_prefix}sessions_updated" in " ".join(str(r[-1]) for r in plan)
+    statements.start()
+    await store.list_sessions(limit=3, cursor=cursor)
+    statements.stop()
+    (executed,) = statements.data()
+    assert f"ix_{store.table_prefix}sessions_scope" in await statements.plan(executed)
 
 
 async def test_listing_breaks_timestamp_ties_by_id(store: SQLStore) -> None:
@@ -165,7 +163,9 @@ async def test_listing_breaks_timestamp_ties_by_id(store: SQLStore) -> None:
 async def test_updates_bump_updated_at_strictly(store: SQLStore) -> None:
     first = await store.create_session("s")
     second = await store.update_session("s", label="L")
-    third = await store.append_messages("s", msgs("a"), expected_length=0)
+    assert await store.append_messages("s", msgs("a"), expected_length=0) == 1
+    third = await store.get_session("s")
+    assert third is not None
     assert first.updated_at < second.updated_at < third.updated_at
     assert third.created_at == first.created_at
     assert third.label == "L"
@@ -210,3 +210,43 @@ async def test_positions_are_checked_before_the_database_sees_them(
     with pytest.raises(ValidationError, match=what):
         await call(store)
     assert await store.read_messages("s") == msgs("a")
+
+
+async def test_pop_below_fork_points_changes_no_other_session(store: SQLStore) -> None:
+    await store.create_session("p")
+    await store.append_messages("p", msgs("a", "b", "c", "d"))
+    await store.fork_session("p", "c1", at=3)
+    await store.fork_session("p", "c2", at=3)
+    await store.append_messages("c1", msgs("x"))
+    # c1 drops its own row and two messages it shares with p: it keeps p as its base.
+    assert await store.pop_messages("c1", 3) == msgs("b", "c", "x")
+    assert await store.read_messages("c1") == msgs("a")
+    assert await storage(store, "c1") == (digest("p"), 1)
+    assert await message_rows(store, "c1") == []
+    assert await store.read_messages("p") == msgs("a", "b", "c", "d")
+    assert await store.read_messages("c2") == msgs("a", "b", "c")
+    # A fork of c1 shares c1's one message; popping it gives that fork its own copy.
+    await store.fork_session("c1", "g")
+    assert await store.pop_messages("c1", 5) == msgs("a")
+    assert await storage(store, "c1") == (None, 0)
+    assert await store.read_messages("g") == msgs("a")
+    assert await message_rows(store, "g") == [0]
+    assert await store.pop_messages("c1") == []
+    # Popping the parent materialises the forks that share what goes.
+    assert await store.pop_messages("p", 2) == msgs("c", "d")
+    assert await store.read_messages("c2") == msgs("a", "b", "c")
+    assert await message_rows(store, "c2") == [0, 1, 2]
+    assert await store.read_messages("p") == msgs("a", "b")
+    record = await store.get_session("p")
+    assert record is not None
+    assert record.message_count == 2
+
+
+async def test_pop_with_a_stale_length_changes_nothing(store: SQLStore) -> None:
+    await store.create_session("s")
+    await store.append_messages("s", msgs("a", "b"))
+    with pytest.raises(SessionConflictError) as info:
+        await store.pop_messages("s", expected_length=3)
+    assert (info.value.expected, info.value.actual) == (3, 2)
+    assert await store.pop_messages("s", expected_length=2) == msgs("b")
+    assert await message_rows(store, "s") == [0]

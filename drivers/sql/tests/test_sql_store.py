@@ -134,8 +134,8 @@ async def test_sweep_is_bounded_and_reclaims_fields(store: SQLStore) -> None:
     assert [bytes(r.slot) for r in await rows(store, "SELECT slot FROM {p}slots")] == [b"live"]
 
 
-async def test_writes_sweep_now_and_then(db_url: str, prefix: str) -> None:
-    store = unistore.connect(db_url, table_prefix=prefix, sweep_interval=0.05)
+async def test_writes_sweep_now_and_then(db_url: str, table_prefix: str) -> None:
+    store = unistore.connect(db_url, table_prefix=table_prefix, sweep_interval=0.05)
     assert isinstance(store, SQLStore)
     async with store:
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -22,6 +22,9 @@ class SessionRecord:
         created_at: Creation time (UTC).
         updated_at: Time of the last change (UTC); listings sort on it.
         message_count: Number of messages, inherited ones included.
+        scope: The scope the session lives in (``None``: the default scope).
+        ttl: Seconds the session lives after its last write, or ``None``.
+        expires_at: When it expires unless written again (UTC), or ``None``.
     """
 
     id: str
@@ -32,6 +35,9 @@ class SessionRecord:
     created_at: datetime
     updated_at: datetime
     message_count: int
+    scope: str | None = None
+    ttl: float | None = None
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,23 +58,40 @@ class SessionPage:
 class SessionDocuments(Protocol):
     """Sessions: a small record plus an ordered, append-only message log.
 
-    Forks share their parent's first ``fork_point`` messages without copying
-    them. What a session loads never changes because another session is
-    edited or deleted: a driver that must drop or rewrite messages a fork
-    still shares first gives that fork its own copy of them.
+    **Scopes.** Every call takes ``scope=`` (``None``: the default scope). A
+    scope is part of a session's identity and a security boundary: a session
+    addressed with another scope is :class:`~unistore.errors.SessionNotFoundError`,
+    with no hint that it exists; a listing shows one scope only; a fork lives
+    in its parent's scope. Scopes are opaque text: ``*``, ``%``, ``/`` and
+    ``..`` are not patterns or paths.
+
+    **Forks** share their parent's first ``fork_point`` messages without
+    copying them. What a session loads never changes because another session
+    is edited, deleted or expires: a driver that must drop or rewrite messages
+    a fork still shares first gives that fork its own copy of them.
+
+    **Retention.** A session made with ``ttl`` expires ``ttl`` seconds after
+    its last write; reads do not extend it. An expired session is gone for
+    every call and its space is reclaimed.
+
+    **Exactly once.** An append or edit with a ``token`` is idempotent: if the
+    session already applied a write with that token (one of its last 100 at
+    least), the call returns that write's result and changes nothing.
     """
 
     async def create_session(
         self,
         session_id: str,
         *,
+        scope: str | None = None,
         label: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        ttl: float | None = None,
     ) -> SessionRecord:
-        """Create an empty session.
+        """Create an empty session; ``ttl`` (seconds) makes it expire after its last write.
 
         Raises:
-            SessionExistsError: The id is taken.
+            SessionExistsError: The id is taken in this scope.
         """
         ...
 
@@ -78,16 +101,19 @@ class SessionDocuments(Protocol):
         session_id: str,
         *,
         at: int | None = None,
+        scope: str | None = None,
         label: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        ttl: float | None = None,
     ) -> SessionRecord:
         """Create ``session_id`` sharing the first ``at`` messages of the parent.
 
         ``at=None`` means all of them. Costs O(1) whatever the parent's length.
+        The fork lives in the parent's scope and has its own ``ttl``.
 
         Raises:
-            SessionNotFoundError: The parent does not exist.
-            SessionExistsError: ``session_id`` is taken.
+            SessionNotFoundError: The parent does not exist in this scope.
+            SessionExistsError: ``session_id`` is taken in this scope.
             ValidationError: ``at`` is negative or beyond the parent's length.
         """
         ...
@@ -97,17 +123,23 @@ class SessionDocuments(Protocol):
         session_id: str,
         messages: Sequence[str],
         *,
-        expected_length: int,
+        expected_length: int | None = None,
+        token: str | None = None,
+        scope: str | None = None,
         label: str | None = None,
         metadata: Mapping[str, Any] | None = None,
-    ) -> SessionRecord:
-        """Append messages if the session has exactly ``expected_length``.
+    ) -> int:
+        """Append messages atomically and return the session's new length.
 
-        ``label`` and ``metadata``, when not ``None``, replace the stored ones
-        in the same atomic step. Costs O(len(messages)), not O(session).
+        Without ``expected_length`` the append is unconditional: concurrent
+        writers all succeed, in some order. With it, the append happens only
+        if the session has exactly that many messages. ``label`` and
+        ``metadata``, when not ``None``, replace the stored ones in the same
+        atomic step. A ``token`` already applied returns the earlier result.
+        Costs O(len(messages)), not O(session).
 
         Raises:
-            SessionNotFoundError: No such session.
+            SessionNotFoundError: No such session in this scope.
             SessionConflictError: The stored length differs; nothing written.
         """
         ...
@@ -119,32 +151,58 @@ class SessionDocuments(Protocol):
         messages: Sequence[str],
         *,
         expected_length: int,
+        token: str | None = None,
+        scope: str | None = None,
         label: str | None = None,
         metadata: Mapping[str, Any] | None = None,
-    ) -> SessionRecord:
-        """Drop messages from index ``start`` on and append ``messages``.
+    ) -> int:
+        """Drop messages from index ``start`` on, append ``messages``; return the new length.
 
         Raises:
-            SessionNotFoundError: No such session.
+            SessionNotFoundError: No such session in this scope.
             SessionConflictError: The stored length differs; nothing written.
             ValidationError: ``start`` is negative or beyond the length.
         """
         ...
 
-    async def read_messages(self, session_id: str, *, last: int | None = None) -> list[str]:
-        """Return all messages, or only the last ``last`` ones, in order.
+    async def pop_messages(
+        self,
+        session_id: str,
+        n: int = 1,
+        *,
+        expected_length: int | None = None,
+        scope: str | None = None,
+    ) -> list[str]:
+        """Remove the last ``n`` messages atomically and return them in order.
+
+        A shorter session loses all it has; an empty one returns ``[]``.
 
         Raises:
-            SessionNotFoundError: No such session.
+            SessionNotFoundError: No such session in this scope.
+            SessionConflictError: ``expected_length`` was given and differs.
         """
         ...
 
-    async def get_session(self, session_id: str) -> SessionRecord | None:
+    async def read_messages(
+        self, session_id: str, *, last: int | None = None, scope: str | None = None
+    ) -> list[str]:
+        """Return all messages, or only the last ``last`` ones, in order.
+
+        Raises:
+            SessionNotFoundError: No such session in this scope.
+        """
+        ...
+
+    async def get_session(
+        self, session_id: str, *, scope: str | None = None
+    ) -> SessionRecord | None:
         """Return a session's record, or ``None``."""
         ...
 
-    async def list_sessions(self, *, limit: int = 50, cursor: str | None = None) -> SessionPage:
-        """Return records newest first (by ``updated_at``, then id), paged.
+    async def list_sessions(
+        self, *, scope: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> SessionPage:
+        """Return one scope's records newest first (by ``updated_at``, then id), paged.
 
         Reads records only, never messages.
         """
@@ -154,20 +212,28 @@ class SessionDocuments(Protocol):
         self,
         session_id: str,
         *,
+        scope: str | None = None,
         label: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> SessionRecord:
         """Replace the label and/or metadata (``None`` keeps the stored one).
 
         Raises:
-            SessionNotFoundError: No such session.
+            SessionNotFoundError: No such session in this scope.
         """
         ...
 
-    async def delete_session(self, session_id: str) -> bool:
+    async def delete_session(self, session_id: str, *, scope: str | None = None) -> bool:
         """Delete a session; forks of it keep loading what they loaded before.
 
         Returns:
             Whether the session existed.
+        """
+        ...
+
+    def iter_scopes(self) -> AsyncIterator[str | None]:
+        """Yield each scope that may hold sessions, once (``None``: the default).
+
+        For tooling (copy, inspection); it may cost O(sessions in the store).
         """
         ...

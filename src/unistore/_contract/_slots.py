@@ -71,7 +71,12 @@ class Store(Protocol):
 
 @runtime_checkable
 class KeyValue(Protocol):
-    """Scalar slots: get, set with TTL, delete."""
+    """Scalar slots: get, set with TTL, delete, and their batch forms.
+
+    A ``ttl`` is a positive number of seconds, or ``None`` for a slot that
+    never expires. The batch forms are atomic: one round trip on Redis, one
+    statement or transaction on SQL.
+    """
 
     async def get(self, ns: str, slot: str) -> bytes | None:
         """Return the value of a scalar slot, or ``None`` if absent or expired.
@@ -81,15 +86,30 @@ class KeyValue(Protocol):
         """
         ...
 
-    async def set(self, ns: str, slot: str, value: bytes, *, ttl: float) -> None:
+    async def set(self, ns: str, slot: str, value: bytes, *, ttl: float | None) -> None:
         """Store a scalar value and its expiry in one atomic step.
 
-        Replaces a slot of any kind.
+        Replaces a slot of any kind. ``ttl=None``: the slot never expires.
         """
         ...
 
     async def delete(self, ns: str, slot: str) -> bool:
         """Delete a slot of any kind; return whether it existed."""
+        ...
+
+    async def get_many(self, ns: str, slots: Sequence[str]) -> list[bytes | None]:
+        """Return the values of scalar slots, in the order asked, read at one instant.
+
+        Absent and expired slots, and slots holding a hash, read as ``None``.
+        """
+        ...
+
+    async def set_many(self, ns: str, mapping: Mapping[str, bytes], *, ttl: float | None) -> None:
+        """Store several scalar values with one expiry, all or none."""
+        ...
+
+    async def delete_many(self, ns: str, slots: Sequence[str]) -> int:
+        """Delete slots of any kind, all at once; return how many existed."""
         ...
 
 
@@ -101,8 +121,12 @@ class Hash(Protocol):
         """Return one field of a hash slot, or ``None``."""
         ...
 
-    async def hset(self, ns: str, slot: str, mapping: Mapping[str, bytes], *, ttl: float) -> int:
+    async def hset(
+        self, ns: str, slot: str, mapping: Mapping[str, bytes], *, ttl: float | None
+    ) -> int:
         """Set fields and (re)apply the slot's expiry in one atomic step.
+
+        ``ttl=None``: the hash never expires.
 
         Returns:
             The number of fields that did not exist before.
@@ -129,11 +153,11 @@ class Hash(Protocol):
 class Counter(Protocol):
     """Atomic counters."""
 
-    async def incr(self, ns: str, slot: str, amount: int = 1, *, ttl: float) -> int:
+    async def incr(self, ns: str, slot: str, amount: int = 1, *, ttl: float | None) -> int:
         """Add ``amount`` to a counter and return the new value.
 
-        A missing slot is created at 0 with expiry ``ttl``, in the same atomic
-        step; an existing counter keeps its expiry.
+        A missing slot is created at 0 with expiry ``ttl`` (``None``: never),
+        in the same atomic step; an existing counter keeps its expiry.
 
         Raises:
             SlotKindError: The slot holds a hash or a non-integer scalar.
@@ -146,7 +170,10 @@ class TTL(Protocol):
     """Reading and changing the expiry of one slot."""
 
     async def get_ttl(self, ns: str, slot: str) -> float | None:
-        """Return the seconds left before the slot expires, or ``None`` if absent."""
+        """Return the seconds left before the slot expires, or ``None`` if absent.
+
+        A slot that never expires returns ``math.inf``.
+        """
         ...
 
     async def expire(self, ns: str, slot: str, ttl: float) -> bool:
@@ -158,8 +185,12 @@ class TTL(Protocol):
 class NamespaceLifecycle(Protocol):
     """Whole-namespace operations, each O(slots in that namespace)."""
 
-    async def slots(self, ns: str) -> list[str]:
-        """Return the names of the live slots of a namespace, sorted."""
+    async def slots(self, ns: str, prefix: str = "") -> list[str]:
+        """Return the names of the live slots of a namespace that start with ``prefix``, sorted.
+
+        Costs O(matching slots) where the backend has an ordered index
+        (Redis, SQL), O(slots in the namespace) elsewhere.
+        """
         ...
 
     async def slot_kind(self, ns: str, slot: str) -> SlotKind | None:
@@ -215,7 +246,7 @@ class Transaction(Protocol):
         """Read a whole hash slot."""
         ...
 
-    def set(self, slot: str, value: bytes, *, ttl: float) -> None:
+    def set(self, slot: str, value: bytes, *, ttl: float | None) -> None:
         """Queue a scalar write."""
         ...
 
@@ -223,7 +254,7 @@ class Transaction(Protocol):
         """Queue a delete."""
         ...
 
-    def hset(self, slot: str, mapping: Mapping[str, bytes], *, ttl: float) -> None:
+    def hset(self, slot: str, mapping: Mapping[str, bytes], *, ttl: float | None) -> None:
         """Queue a hash write (fields and expiry)."""
         ...
 

@@ -22,7 +22,14 @@ from unistore._registry import hookimpl
 from unistore._url import StoreURL
 from unistore.errors import InvalidURLError
 from unistore.protocols import Driver, SessionPage, SessionRecord, SlotKind, Store
-from unistore.sdk import CLOCK_OPTION, ForkRequest, FullStoreBase, MessageWrite
+from unistore.sdk import (
+    CLOCK_OPTION,
+    ForkRequest,
+    FullStoreBase,
+    MessageWrite,
+    NewSession,
+    PopRequest,
+)
 
 __all__ = ["MemoryStore", "MemoryTransaction", "unistore_driver"]
 
@@ -69,16 +76,25 @@ class MemoryStore(FullStoreBase):
     async def _get(self, ns: str, slot: str) -> bytes | None:
         return self.backend.get(ns, slot)
 
-    async def _set(self, ns: str, slot: str, value: bytes, ttl: float) -> None:
+    async def _set(self, ns: str, slot: str, value: bytes, ttl: float | None) -> None:
         self.backend.set(ns, slot, value, ttl)
 
     async def _delete(self, ns: str, slot: str) -> bool:
         return self.backend.delete(ns, slot)
 
+    async def _get_many(self, ns: str, slots: list[str]) -> list[bytes | None]:
+        return self.backend.get_many(ns, slots)
+
+    async def _set_many(self, ns: str, mapping: dict[str, bytes], ttl: float | None) -> None:
+        self.backend.set_many(ns, mapping, ttl)
+
+    async def _delete_many(self, ns: str, slots: list[str]) -> int:
+        return self.backend.delete_many(ns, slots)
+
     async def _hget(self, ns: str, slot: str, field: str) -> bytes | None:
         return self.backend.hget(ns, slot, field)
 
-    async def _hset(self, ns: str, slot: str, mapping: dict[str, bytes], ttl: float) -> int:
+    async def _hset(self, ns: str, slot: str, mapping: dict[str, bytes], ttl: float | None) -> int:
         return self.backend.hset(ns, slot, mapping, ttl)
 
     async def _hdel(self, ns: str, slot: str, fields: list[str]) -> int:
@@ -87,7 +103,7 @@ class MemoryStore(FullStoreBase):
     async def _hgetall(self, ns: str, slot: str) -> dict[str, bytes]:
         return self.backend.hgetall(ns, slot)
 
-    async def _incr(self, ns: str, slot: str, amount: int, ttl: float) -> int:
+    async def _incr(self, ns: str, slot: str, amount: int, ttl: float | None) -> int:
         return self.backend.incr(ns, slot, amount, ttl)
 
     async def _get_ttl(self, ns: str, slot: str) -> float | None:
@@ -96,8 +112,8 @@ class MemoryStore(FullStoreBase):
     async def _expire(self, ns: str, slot: str, ttl: float) -> bool:
         return self.backend.expire(ns, slot, ttl)
 
-    async def _slots(self, ns: str) -> list[str]:
-        return self.backend.slots(ns)
+    async def _slots(self, ns: str, prefix: str) -> list[str]:
+        return self.backend.slots(ns, prefix)
 
     async def _slot_kind(self, ns: str, slot: str) -> SlotKind | None:
         return self.backend.slot_kind(ns, slot)
@@ -118,33 +134,39 @@ class MemoryStore(FullStoreBase):
 
     # -- sessions ---------------------------------------------------------------
 
-    async def _create_session(
-        self, session_id: str, label: str | None, metadata: dict[str, Any] | None
-    ) -> SessionRecord:
-        return self._sessions.create(session_id, label, metadata)
+    async def _create_session(self, new: NewSession) -> SessionRecord:
+        return self._sessions.create(new)
 
     async def _fork_session(self, fork: ForkRequest) -> SessionRecord:
         return self._sessions.fork(fork)
 
-    async def _write_messages(self, write: MessageWrite) -> SessionRecord:
+    async def _write_messages(self, write: MessageWrite) -> int:
         return self._sessions.write(write)
 
-    async def _read_messages(self, session_id: str, last: int | None) -> list[str]:
-        return self._sessions.read(session_id, last)
+    async def _pop_messages(self, pop: PopRequest) -> list[str]:
+        return self._sessions.pop(pop)
 
-    async def _get_session(self, session_id: str) -> SessionRecord | None:
-        return self._sessions.get(session_id)
+    async def _read_messages(self, session_id: str, last: int | None, scope: str) -> list[str]:
+        return self._sessions.read(session_id, last, scope)
 
-    async def _list_sessions(self, limit: int, cursor: str | None) -> SessionPage:
-        return self._sessions.list(limit, cursor)
+    async def _get_session(self, session_id: str, scope: str) -> SessionRecord | None:
+        return self._sessions.get(session_id, scope)
+
+    async def _list_sessions(self, limit: int, cursor: str | None, scope: str) -> SessionPage:
+        return self._sessions.page(limit, cursor, scope)
 
     async def _update_session(
-        self, session_id: str, label: str | None, metadata: dict[str, Any] | None
+        self, session_id: str, label: str | None, metadata: dict[str, Any] | None, scope: str
     ) -> SessionRecord:
-        return self._sessions.update(session_id, label, metadata)
+        return self._sessions.update(session_id, label, metadata, scope)
 
-    async def _delete_session(self, session_id: str) -> bool:
-        return self._sessions.delete(session_id)
+    async def _delete_session(self, session_id: str, scope: str) -> bool:
+        return self._sessions.delete(session_id, scope)
+
+    async def _scopes(self) -> AsyncIterator[str]:
+        # A snapshot: the caller may create or delete sessions between items.
+        for scope in self._sessions.scopes():
+            yield scope
 
     # -- administration ---------------------------------------------------------
 

@@ -6,6 +6,7 @@ Arguments arrive checked by the SDK's public methods; nothing here validates.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Final
 
@@ -16,13 +17,21 @@ from unistore.sdk import add_counter, parse_counter, short
 if TYPE_CHECKING:
     from unistore.sdk import TransactionBase
 
-__all__ = ["MemoryBackend", "Slot", "kind_error"]
+__all__ = ["NEVER", "MemoryBackend", "Slot", "kind_error"]
 
 _SCALAR: Final = SlotKind.SCALAR
 _HASH: Final = SlotKind.HASH
 
 #: Expired entries reclaimed per write, so that reclaiming never stalls one call.
 _SWEEP_BATCH: Final = 16
+
+#: The expiry of a slot that never expires: later than any clock reading, so
+#: the one ``expires_at <= now`` test serves both kinds of slot.
+NEVER: Final = math.inf
+
+
+def _expires_at(now: float, ttl: float | None) -> float:
+    return NEVER if ttl is None else now + ttl
 
 
 def kind_error(slot: str, expected: SlotKind, actual: SlotKind) -> SlotKindError:
@@ -31,7 +40,7 @@ def kind_error(slot: str, expected: SlotKind, actual: SlotKind) -> SlotKindError
 
 
 class Slot:
-    """One stored slot: its kind, value and expiry (on the backend's clock)."""
+    """One stored slot: its kind, value and expiry (on the backend's clock; :data:`NEVER`)."""
 
     __slots__ = ("expires_at", "kind", "value")
 
@@ -85,7 +94,9 @@ class MemoryBackend:
         self.notify(ns, slot)
 
     def _schedule(self, expires_at: float, ns: str, slot: str) -> None:
-        heapq.heappush(self._expiry, (expires_at, ns, slot))
+        # A slot that never expires needs no entry: the sweep would never pop it.
+        if expires_at != NEVER:
+            heapq.heappush(self._expiry, (expires_at, ns, slot))
         self._sweep()
 
     def _sweep(self) -> None:
@@ -105,6 +116,7 @@ class MemoryBackend:
                 (entry.expires_at, ns, slot)
                 for ns, slots in self._data.items()
                 for slot, entry in slots.items()
+                if entry.expires_at != NEVER
             ]
             heapq.heapify(self._expiry)
 
@@ -149,9 +161,34 @@ class MemoryBackend:
             raise kind_error(slot, _SCALAR, entry.kind)
         return entry.value  # type: ignore[return-value]
 
-    def set(self, ns: str, slot: str, value: bytes, ttl: float) -> None:
-        expires_at = self.clock() + ttl
+    def set(self, ns: str, slot: str, value: bytes, ttl: float | None) -> None:
+        expires_at = NEVER if ttl is None else self.clock() + ttl
         self._store(ns, slot, Slot(_SCALAR, value, expires_at))
+
+    def get_many(self, ns: str, names: Sequence[str]) -> list[bytes | None]:
+        slots = self._data.get(ns)
+        if slots is None:
+            return [None] * len(names)
+        now = self.clock()
+        out: list[bytes | None] = []
+        for slot in names:
+            entry = slots.get(slot)
+            if entry is None or entry.kind is not _SCALAR or entry.expires_at <= now:
+                # Expired entries are left to the sweep: reclaiming one here
+                # could empty (and drop) ``slots`` under the loop.
+                out.append(None)
+            else:
+                out.append(entry.value)  # type: ignore[arg-type]
+        return out
+
+    def set_many(self, ns: str, mapping: dict[str, bytes], ttl: float | None) -> None:
+        # Replacing any kind cannot fail, so writing one by one is all or none.
+        expires_at = _expires_at(self.clock(), ttl)
+        for slot, value in mapping.items():
+            self._store(ns, slot, Slot(_SCALAR, value, expires_at))
+
+    def delete_many(self, ns: str, names: Sequence[str]) -> int:
+        return sum(1 for slot in names if self.delete(ns, slot))
 
     def delete(self, ns: str, slot: str) -> bool:
         if self.lookup(ns, slot) is None:
@@ -175,8 +212,8 @@ class MemoryBackend:
         fields = self._hash(ns, slot)
         return {} if fields is None else dict(fields)
 
-    def hset(self, ns: str, slot: str, mapping: dict[str, bytes], ttl: float) -> int:
-        expires_at = self.clock() + ttl
+    def hset(self, ns: str, slot: str, mapping: dict[str, bytes], ttl: float | None) -> int:
+        expires_at = NEVER if ttl is None else self.clock() + ttl
         new = mapping
         fields = self._hash(ns, slot)
         # Copy-on-write keeps transaction snapshots intact.
@@ -203,11 +240,13 @@ class MemoryBackend:
             self._remove(ns, slot, self._data[ns])
         return removed
 
-    def incr(self, ns: str, slot: str, amount: int, ttl: float) -> int:
+    def incr(self, ns: str, slot: str, amount: int, ttl: float | None) -> int:
         entry = self.lookup(ns, slot)
         if entry is None:
             value = add_counter(0, amount, slot)
-            self._store(ns, slot, Slot(_SCALAR, str(value).encode(), self.clock() + ttl))
+            self._store(
+                ns, slot, Slot(_SCALAR, str(value).encode(), _expires_at(self.clock(), ttl))
+            )
             return value
         if entry.kind is not _SCALAR:
             raise kind_error(slot, _SCALAR, entry.kind)
@@ -219,6 +258,7 @@ class MemoryBackend:
 
     def get_ttl(self, ns: str, slot: str) -> float | None:
         entry = self.lookup(ns, slot)
+        # ``NEVER`` minus any time is still ``math.inf``, the contract's answer.
         return None if entry is None else max(0.0, entry.expires_at - self.clock())
 
     def expire(self, ns: str, slot: str, ttl: float) -> bool:
@@ -240,8 +280,11 @@ class MemoryBackend:
             self._remove(ns, slot, slots)
         return self._data.get(ns, {})
 
-    def slots(self, ns: str) -> list[str]:
-        return sorted(self._live_slots(ns))
+    def slots(self, ns: str, prefix: str = "") -> list[str]:
+        live = self._live_slots(ns)
+        if not prefix:
+            return list(live)
+        return [slot for slot in live if slot.startswith(prefix)]
 
     def namespaces(self) -> list[str]:
         """Return a snapshot of the namespaces that hold (possibly expired) slots."""

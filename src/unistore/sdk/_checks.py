@@ -20,6 +20,9 @@ from unistore.errors import SlotKindError, ValidationError
 __all__ = [
     "INT64_MAX",
     "INT64_MIN",
+    "RETENTION_MAX",
+    "SCOPE_MAX",
+    "TOKEN_MAX",
     "add_counter",
     "check_amount",
     "check_cursor",
@@ -32,6 +35,11 @@ __all__ = [
     "check_mapping",
     "check_messages",
     "check_metadata",
+    "check_pop",
+    "check_retention",
+    "check_scope",
+    "check_slot_names",
+    "check_token",
     "check_ttl",
     "check_value",
     "check_watch",
@@ -99,13 +107,49 @@ def check_ttl(ttl: object) -> float:
     raise ValidationError(f"ttl must be a positive finite number of seconds, got {ttl!r}"[:200])
 
 
-def check_mapping(mapping: object) -> dict[str, bytes]:
-    """Return hash fields as a ``dict`` of ``str`` names to ``bytes`` values."""
+def check_expiry(ttl: object) -> float | None:
+    """Return a driver-level TTL: ``None`` (the slot never expires) or :func:`check_ttl`'s."""
+    return None if ttl is None else check_ttl(ttl)
+
+
+#: The longest session retention accepted: 100 years, in seconds. Longer is
+#: "forever" in practice, and expiry stamps must stay exact integers.
+RETENTION_MAX: Final = 100 * 365.25 * 86400
+
+
+def check_retention(ttl: object) -> float | None:
+    """Return a session's retention: ``None`` (it never expires) or seconds, at most 100 years."""
+    seconds = check_expiry(ttl)
+    if seconds is not None and seconds > RETENTION_MAX:
+        raise ValidationError(
+            f"a session ttl must be at most {RETENTION_MAX:.0f} seconds (100 years); "
+            "use None for a session that never expires"
+        )
+    return seconds
+
+
+def check_slot_names(slots: object, *, distinct: bool = False) -> list[str]:
+    """Return the slot names of a batch call as a list, in order.
+
+    One ``str`` is refused: iterating it would name each of its characters.
+    ``distinct`` drops repeats (a delete counts each slot once).
+    """
+    if isinstance(slots, str | bytes | bytearray) or not isinstance(
+        slots, Sequence | set | frozenset
+    ):
+        raise ValidationError(f"slots must be a list of slot names, got {_kind(slots)}")
+    names = [check_id(slot, "a slot name") for slot in slots]
+    return list(dict.fromkeys(names)) if distinct else names
+
+
+def check_mapping(
+    mapping: object, name_is: str = "a hash field name", value_is: str = "a hash value"
+) -> dict[str, bytes]:
+    """Return hash fields (or a batch of slots) as a ``dict`` of ``str`` names to ``bytes``."""
     if not isinstance(mapping, Mapping):
-        raise ValidationError(f"hash fields must be a mapping, got {_kind(mapping)}")
+        raise ValidationError(f"{name_is}s and values must be a mapping, got {_kind(mapping)}")
     return {
-        check_id(name, "a hash field name"): check_value(value, "a hash value")
-        for name, value in mapping.items()
+        check_id(name, name_is): check_value(value, value_is) for name, value in mapping.items()
     }
 
 
@@ -169,6 +213,57 @@ def add_counter(current: int, amount: int, slot: str) -> int:
     if not INT64_MIN <= total <= INT64_MAX:
         raise ValidationError(f"incr of slot {short(slot)} would overflow a 64-bit integer")
     return total
+
+
+#: The longest idempotency token accepted, in characters.
+TOKEN_MAX: Final = 200
+
+#: The longest scope accepted, in characters: long enough for an
+#: ``app/user`` pair of UUIDs or e-mail addresses, short enough to index.
+SCOPE_MAX: Final = 1024
+
+
+def check_scope(scope: object) -> str:
+    """Return the scope of a session call: ``""`` for ``None`` (the default scope).
+
+    A scope is an opaque non-empty ``str`` of at most :data:`SCOPE_MAX`
+    characters without NUL; ``*``, ``%``, ``/`` and ``..`` are plain text in
+    it, never patterns or paths.
+    """
+    if scope is None:
+        return ""
+    if not isinstance(scope, str):
+        raise ValidationError(f"a scope must be a str or None, got {_kind(scope)}")
+    if not scope:
+        raise ValidationError("a scope must not be empty (None is the default scope)")
+    if len(scope) > SCOPE_MAX:
+        raise ValidationError(f"a scope must be at most {SCOPE_MAX} characters, got {len(scope)}")
+    if "\x00" in scope:
+        raise ValidationError("a scope must not contain a NUL character")
+    return str(scope)
+
+
+def check_token(token: object) -> str | None:
+    """Return an idempotency token: ``None`` or a non-empty ``str`` of printable ASCII.
+
+    At most :data:`TOKEN_MAX` characters; a UUID or any request id fits.
+    """
+    if token is None:
+        return None
+    if not isinstance(token, str):
+        raise ValidationError(f"an idempotency token must be a str or None, got {_kind(token)}")
+    if not 0 < len(token) <= TOKEN_MAX or not token.isascii() or not token.isprintable():
+        raise ValidationError(
+            f"an idempotency token must be 1 to {TOKEN_MAX} printable ASCII characters"
+        )
+    return str(token)
+
+
+def check_pop(n: object) -> int:
+    """Return how many messages to pop: an ``int`` (not ``bool``) of at least 1."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValidationError(f"n must be an int of at least 1, got {n!r}"[:200])
+    return int(n)
 
 
 def check_label(label: object) -> str | None:

@@ -23,6 +23,7 @@ from unistore.sdk._checks import short
 
 __all__ = [
     "datetime_to_micros",
+    "expiry_micros",
     "length_conflict",
     "micros_to_datetime",
     "position_error",
@@ -45,6 +46,11 @@ def datetime_to_micros(moment: datetime) -> int:
     return (moment - _EPOCH) // _MICRO
 
 
+def expiry_micros(now_us: int, ttl: float | None) -> int | None:
+    """Return the expiry stamp of a session written at ``now_us`` (``None``: no TTL)."""
+    return None if ttl is None else now_us + max(1, round(ttl * 1_000_000))
+
+
 def session_record(
     session_id: str,
     *,
@@ -55,8 +61,15 @@ def session_record(
     created_us: int,
     updated_us: int,
     message_count: int,
+    scope: str = "",
+    ttl: float | None = None,
+    expires_us: int | None = None,
 ) -> SessionRecord:
-    """Return the public record of a stored session (metadata deep-copied)."""
+    """Return the public record of a stored session (metadata deep-copied).
+
+    ``scope`` is the primitives' spelling (``""``: the default scope);
+    ``expires_us`` the expiry stamp, or ``None`` for a session without TTL.
+    """
     return SessionRecord(
         id=session_id,
         label=label,
@@ -66,6 +79,9 @@ def session_record(
         created_at=micros_to_datetime(created_us),
         updated_at=micros_to_datetime(updated_us),
         message_count=message_count,
+        scope=scope or None,
+        ttl=ttl,
+        expires_at=None if expires_us is None else micros_to_datetime(expires_us),
     )
 
 

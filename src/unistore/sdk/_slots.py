@@ -4,7 +4,8 @@ Each public method is final and does, in this order: the closed-store check,
 argument checks (:mod:`unistore.sdk._checks`), and the call into the driver's
 ``_``-prefixed primitive inside the driver's error table. Primitives receive
 checked arguments only: ``str`` ids, ``bytes`` values, TTLs as positive
-finite ``float`` seconds, ``dict`` mappings and duplicate-free field lists.
+finite ``float`` seconds or ``None`` (the slot never expires), ``dict``
+mappings and duplicate-free field lists.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from typing import ClassVar, final
 from unistore.protocols import Capability, SlotKind
 from unistore.sdk._checks import (
     check_amount,
+    check_expiry,
     check_fields,
     check_id,
     check_mapping,
+    check_slot_names,
     check_ttl,
     check_value,
 )
@@ -38,7 +41,13 @@ _SLOT = "a slot name"
 
 
 class KeyValueBase(StoreBase):
-    """Scalar slots. Primitives: :meth:`_get`, :meth:`_set`, :meth:`_delete`."""
+    """Scalar slots and their batch forms.
+
+    Primitives: :meth:`_get`, :meth:`_set`, :meth:`_delete`, and the batch
+    forms :meth:`_get_many`, :meth:`_set_many`, :meth:`_delete_many`, each
+    atomic and, where the backend allows, one round trip. Empty batches never
+    reach a primitive.
+    """
 
     _CAPABILITY: ClassVar[Capability | None] = Capability.KEY_VALUE
 
@@ -61,8 +70,11 @@ class KeyValueBase(StoreBase):
             raise self._translate(exc) from exc
 
     @final
-    async def set(self, ns: str, slot: str, value: bytes, *, ttl: float) -> None:
-        """Store a scalar value and its expiry in one atomic step (any kind is replaced)."""
+    async def set(self, ns: str, slot: str, value: bytes, *, ttl: float | None) -> None:
+        """Store a scalar value and its expiry in one atomic step (any kind is replaced).
+
+        ``ttl=None``: the slot never expires.
+        """
         if self._closed:
             raise self._closed_error()
         if type(ns) is not str:
@@ -71,7 +83,7 @@ class KeyValueBase(StoreBase):
             slot = check_id(slot, _SLOT)
         if type(value) is not bytes:
             value = check_value(value)
-        seconds = check_ttl(ttl)
+        seconds = None if ttl is None else check_ttl(ttl)
         try:
             await self._set(ns, slot, value, seconds)
         except self._catches as exc:
@@ -85,14 +97,60 @@ class KeyValueBase(StoreBase):
         ns, slot = check_id(ns, _NS), check_id(slot, _SLOT)
         return await self._mapped(self._delete(ns, slot))
 
+    @final
+    async def get_many(self, ns: str, slots: Sequence[str]) -> list[bytes | None]:
+        """Return the values of scalar slots in the order asked, read at one instant.
+
+        Absent and expired slots, and slots holding a hash, read as ``None``.
+        """
+        if self._closed:
+            raise self._closed_error()
+        ns, names = check_id(ns, _NS), check_slot_names(slots)
+        if not names:
+            return []
+        return await self._mapped(self._get_many(ns, names))
+
+    @final
+    async def set_many(self, ns: str, mapping: Mapping[str, bytes], *, ttl: float | None) -> None:
+        """Store several scalar values with one expiry, all or none (any kind is replaced)."""
+        if self._closed:
+            raise self._closed_error()
+        ns = check_id(ns, _NS)
+        values = check_mapping(mapping, "a slot name", "a slot value")
+        seconds = check_expiry(ttl)
+        if values:
+            await self._mapped(self._set_many(ns, values, seconds))
+
+    @final
+    async def delete_many(self, ns: str, slots: Sequence[str]) -> int:
+        """Delete slots of any kind, all at once; return how many existed."""
+        if self._closed:
+            raise self._closed_error()
+        ns, names = check_id(ns, _NS), check_slot_names(slots, distinct=True)
+        if not names:
+            return 0
+        return await self._mapped(self._delete_many(ns, names))
+
     @abstractmethod
     async def _get(self, ns: str, slot: str) -> bytes | None: ...
 
     @abstractmethod
-    async def _set(self, ns: str, slot: str, value: bytes, ttl: float) -> None: ...
+    async def _set(self, ns: str, slot: str, value: bytes, ttl: float | None) -> None: ...
 
     @abstractmethod
     async def _delete(self, ns: str, slot: str) -> bool: ...
+
+    @abstractmethod
+    async def _get_many(self, ns: str, slots: list[str]) -> list[bytes | None]:
+        """Read at least one slot (maybe repeated) at one instant, in order."""
+
+    @abstractmethod
+    async def _set_many(self, ns: str, mapping: dict[str, bytes], ttl: float | None) -> None:
+        """Write at least one slot atomically."""
+
+    @abstractmethod
+    async def _delete_many(self, ns: str, slots: list[str]) -> int:
+        """Delete at least one distinct slot atomically."""
 
 
 class HashBase(StoreBase):
@@ -124,8 +182,12 @@ class HashBase(StoreBase):
             raise self._translate(exc) from exc
 
     @final
-    async def hset(self, ns: str, slot: str, mapping: Mapping[str, bytes], *, ttl: float) -> int:
+    async def hset(
+        self, ns: str, slot: str, mapping: Mapping[str, bytes], *, ttl: float | None
+    ) -> int:
         """Set fields and (re)apply the slot's expiry in one atomic step.
+
+        ``ttl=None``: the hash never expires.
 
         Returns:
             The number of fields that did not exist before.
@@ -140,7 +202,7 @@ class HashBase(StoreBase):
         if type(slot) is not str:
             slot = check_id(slot, _SLOT)
         fields = check_mapping(mapping)
-        seconds = check_ttl(ttl)
+        seconds = None if ttl is None else check_ttl(ttl)
         try:
             return await self._hset(ns, slot, fields, seconds)
         except self._catches as exc:
@@ -177,7 +239,7 @@ class HashBase(StoreBase):
     async def _hget(self, ns: str, slot: str, field: str) -> bytes | None: ...
 
     @abstractmethod
-    async def _hset(self, ns: str, slot: str, mapping: dict[str, bytes], ttl: float) -> int:
+    async def _hset(self, ns: str, slot: str, mapping: dict[str, bytes], ttl: float | None) -> int:
         """Set the fields (maybe none: an existing hash still gets the new expiry)."""
 
     @abstractmethod
@@ -203,11 +265,11 @@ class CounterBase(StoreBase):
     _CAPABILITY: ClassVar[Capability | None] = Capability.COUNTER
 
     @final
-    async def incr(self, ns: str, slot: str, amount: int = 1, *, ttl: float) -> int:
+    async def incr(self, ns: str, slot: str, amount: int = 1, *, ttl: float | None) -> int:
         """Add ``amount`` to a counter and return the new value.
 
-        A missing slot is created at 0 with expiry ``ttl`` in the same atomic
-        step; an existing counter keeps its expiry.
+        A missing slot is created at 0 with expiry ``ttl`` (``None``: never)
+        in the same atomic step; an existing counter keeps its expiry.
 
         Raises:
             SlotKindError: The slot holds a hash or a value that is not a
@@ -221,14 +283,14 @@ class CounterBase(StoreBase):
         if type(slot) is not str:
             slot = check_id(slot, _SLOT)
         amount = check_amount(amount)
-        seconds = check_ttl(ttl)
+        seconds = None if ttl is None else check_ttl(ttl)
         try:
             return await self._incr(ns, slot, amount, seconds)
         except self._catches as exc:
             raise self._translate(exc) from exc
 
     @abstractmethod
-    async def _incr(self, ns: str, slot: str, amount: int, ttl: float) -> int: ...
+    async def _incr(self, ns: str, slot: str, amount: int, ttl: float | None) -> int: ...
 
 
 class TTLBase(StoreBase):
@@ -238,7 +300,10 @@ class TTLBase(StoreBase):
 
     @final
     async def get_ttl(self, ns: str, slot: str) -> float | None:
-        """Return the seconds left before the slot expires, or ``None`` if absent."""
+        """Return the seconds left before the slot expires, or ``None`` if absent.
+
+        A slot that never expires returns ``math.inf``.
+        """
         if self._closed:
             raise self._closed_error()
         ns, slot = check_id(ns, _NS), check_id(slot, _SLOT)
@@ -257,7 +322,8 @@ class TTLBase(StoreBase):
         return await self._mapped(self._expire(ns, slot, seconds))
 
     @abstractmethod
-    async def _get_ttl(self, ns: str, slot: str) -> float | None: ...
+    async def _get_ttl(self, ns: str, slot: str) -> float | None:
+        """Seconds left, ``math.inf`` for a slot without expiry, ``None`` if absent."""
 
     @abstractmethod
     async def _expire(self, ns: str, slot: str, ttl: float) -> bool: ...
@@ -266,7 +332,8 @@ class TTLBase(StoreBase):
 class NamespaceLifecycleBase(StoreBase):
     """Whole-namespace operations, each O(slots in that namespace).
 
-    Primitives: :meth:`_slots` (any order), :meth:`_slot_kind`, :meth:`_touch`,
+    Primitives: :meth:`_slots` (any order, filtered by prefix natively where
+    the backend has an ordered index), :meth:`_slot_kind`, :meth:`_touch`,
     :meth:`_purge`. A touch re-applies the expiry of every slot and counts as
     a change to every transaction watching one of them (as Redis's WATCH
     sees an EXPIRE), on every driver.
@@ -275,12 +342,14 @@ class NamespaceLifecycleBase(StoreBase):
     _CAPABILITY: ClassVar[Capability | None] = Capability.NAMESPACE_LIFECYCLE
 
     @final
-    async def slots(self, ns: str) -> list[str]:
-        """Return the names of the live slots of a namespace, sorted."""
+    async def slots(self, ns: str, prefix: str = "") -> list[str]:
+        """Return the names of the live slots of a namespace starting with ``prefix``, sorted."""
         if self._closed:
             raise self._closed_error()
-        ns = check_id(ns, _NS)
-        return sorted(await self._mapped(self._slots(ns)))
+        ns, prefix = check_id(ns, _NS), check_id(prefix, "a slot prefix")
+        found = await self._mapped(self._slots(ns, prefix))
+        # A driver may over-fetch (a range bound); the filter makes it exact.
+        return sorted(name for name in found if name.startswith(prefix))
 
     @final
     async def slot_kind(self, ns: str, slot: str) -> SlotKind | None:
@@ -308,7 +377,8 @@ class NamespaceLifecycleBase(StoreBase):
         return await self._mapped(self._purge(ns))
 
     @abstractmethod
-    async def _slots(self, ns: str) -> list[str]: ...
+    async def _slots(self, ns: str, prefix: str) -> list[str]:
+        """Return the live slots, at least those starting with ``prefix``."""
 
     @abstractmethod
     async def _slot_kind(self, ns: str, slot: str) -> SlotKind | None: ...

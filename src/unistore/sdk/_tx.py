@@ -20,10 +20,10 @@ from typing import ClassVar, Self, final
 from unistore.errors import TransactionConflictError, ValidationError
 from unistore.protocols import Capability
 from unistore.sdk._checks import (
+    check_expiry,
     check_fields,
     check_id,
     check_mapping,
-    check_ttl,
     check_value,
     check_watch,
 )
@@ -46,7 +46,7 @@ class SetOp:
 
     slot: str
     value: bytes
-    ttl: float
+    ttl: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +62,7 @@ class HSetOp:
 
     slot: str
     mapping: dict[str, bytes]
-    ttl: float
+    ttl: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,9 +210,9 @@ class TransactionBase(ABC):
         self._ops.append(op)
 
     @final
-    def set(self, slot: str, value: bytes, *, ttl: float) -> None:
+    def set(self, slot: str, value: bytes, *, ttl: float | None) -> None:
         """Queue a scalar write."""
-        self._queue(SetOp(check_id(slot, "a slot name"), check_value(value), check_ttl(ttl)))
+        self._queue(SetOp(check_id(slot, "a slot name"), check_value(value), check_expiry(ttl)))
 
     @final
     def delete(self, slot: str) -> None:
@@ -220,9 +220,11 @@ class TransactionBase(ABC):
         self._queue(DeleteOp(check_id(slot, "a slot name")))
 
     @final
-    def hset(self, slot: str, mapping: Mapping[str, bytes], *, ttl: float) -> None:
+    def hset(self, slot: str, mapping: Mapping[str, bytes], *, ttl: float | None) -> None:
         """Queue a hash write (fields and expiry)."""
-        self._queue(HSetOp(check_id(slot, "a slot name"), check_mapping(mapping), check_ttl(ttl)))
+        self._queue(
+            HSetOp(check_id(slot, "a slot name"), check_mapping(mapping), check_expiry(ttl))
+        )
 
     @final
     def hdel(self, slot: str, fields: Sequence[str]) -> None:

@@ -16,9 +16,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from unistore.testing._clock import ManualClock, pass_time
+    from unistore.testing._clock import ManualClock, pass_a_long_time, pass_time
     from unistore.testing._fixtures import SuiteFixtures
-    from unistore.testing._suite import ConformanceSuite
+    from unistore.testing._suite import SESSION_SUITES, ConformanceSuite
     from unistore.testing._support import (
         HOSTILE_IDS,
         LONG_TTL,
@@ -27,13 +27,20 @@ if TYPE_CHECKING:
         Reconnect,
         require,
     )
+    from unistore.testing.suite_batch import BatchSuite
     from unistore.testing.suite_counter import CounterSuite
+    from unistore.testing.suite_exactly_once import ExactlyOnceSuite
     from unistore.testing.suite_forks import ForksSuite
     from unistore.testing.suite_hash import HashSuite
     from unistore.testing.suite_isolation import IsolationSuite
     from unistore.testing.suite_kv import KeyValueSuite
     from unistore.testing.suite_lifecycle import NamespaceLifecycleSuite
     from unistore.testing.suite_listing import NamespaceListingSuite
+    from unistore.testing.suite_persistent import PersistentSlotsSuite
+    from unistore.testing.suite_pop import PopSuite
+    from unistore.testing.suite_prefix import PrefixSuite
+    from unistore.testing.suite_retention import RetentionSuite
+    from unistore.testing.suite_scopes import ScopesSuite
     from unistore.testing.suite_sessions import SessionsSuite
     from unistore.testing.suite_store import StoreSuite
     from unistore.testing.suite_transactions import TransactionsSuite
@@ -41,8 +48,11 @@ if TYPE_CHECKING:
     from unistore.testing.suite_validation import ValidationSuite
 
 __all__ = [
+    "SESSION_SUITES",
+    "BatchSuite",
     "ConformanceSuite",
     "CounterSuite",
+    "ExactlyOnceSuite",
     "ForksSuite",
     "FullStore",
     "HOSTILE_IDS",
@@ -54,20 +64,29 @@ __all__ = [
     "ManualClock",
     "NamespaceLifecycleSuite",
     "NamespaceListingSuite",
+    "PersistentSlotsSuite",
+    "PopSuite",
+    "PrefixSuite",
     "Reconnect",
+    "RetentionSuite",
+    "ScopesSuite",
     "SessionsSuite",
     "StoreSuite",
     "SuiteFixtures",
     "TTLSuite",
     "TransactionsSuite",
     "ValidationSuite",
+    "pass_a_long_time",
     "pass_time",
     "require",
 ]
 
 _HOMES = {
+    "SESSION_SUITES": "_suite",
+    "BatchSuite": "suite_batch",
     "ConformanceSuite": "_suite",
     "CounterSuite": "suite_counter",
+    "ExactlyOnceSuite": "suite_exactly_once",
     "ForksSuite": "suite_forks",
     "FullStore": "_support",
     "HOSTILE_IDS": "_support",
@@ -79,13 +98,19 @@ _HOMES = {
     "ManualClock": "_clock",
     "NamespaceLifecycleSuite": "suite_lifecycle",
     "NamespaceListingSuite": "suite_listing",
+    "PersistentSlotsSuite": "suite_persistent",
+    "PopSuite": "suite_pop",
+    "PrefixSuite": "suite_prefix",
     "Reconnect": "_support",
+    "RetentionSuite": "suite_retention",
+    "ScopesSuite": "suite_scopes",
     "SessionsSuite": "suite_sessions",
     "StoreSuite": "suite_store",
     "SuiteFixtures": "_fixtures",
     "TTLSuite": "suite_ttl",
     "TransactionsSuite": "suite_transactions",
     "ValidationSuite": "suite_validation",
+    "pass_a_long_time": "_clock",
     "pass_time": "_clock",
     "require": "_support",
 }

@@ -16,7 +16,14 @@ from typing import Any
 import unistore
 from unistore.errors import UnknownSchemeError
 
-__all__ = ["ManualClock", "clock_for", "pass_time", "supports_clock"]
+__all__ = [
+    "LONG_WHILE",
+    "ManualClock",
+    "clock_for",
+    "pass_a_long_time",
+    "pass_time",
+    "supports_clock",
+]
 
 
 class ManualClock:
@@ -93,3 +100,21 @@ async def pass_time(store_or_clock: Any, seconds: float) -> None:
     clock.advance(seconds)
     # Let other tasks run, as a real wait would.
     await asyncio.sleep(0)
+
+
+#: How far :func:`pass_a_long_time` moves a manual clock: longer than any
+#: "practically forever" TTL a driver might use in place of no expiry.
+LONG_WHILE = 400 * 24 * 3600.0
+
+
+async def pass_a_long_time(store_or_clock: Any, real_seconds: float) -> None:
+    """Let a long while pass: :data:`LONG_WHILE` on a manual clock, else really wait.
+
+    Args:
+        store_or_clock: As for :func:`pass_time`.
+        real_seconds: How long to sleep when time is real (keep it short).
+    """
+    if clock_of(store_or_clock) is None:
+        await asyncio.sleep(real_seconds)
+    else:
+        await pass_time(store_or_clock, LONG_WHILE)

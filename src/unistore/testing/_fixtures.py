@@ -38,6 +38,10 @@ class SuiteFixtures:
         short_ttl: The TTL (seconds) of writes that a test lets expire.
         expiry_wait: How long a test lets pass for a ``short_ttl`` write to
             expire. Raise both for a store whose clock is coarse or far away.
+        session_ttl: The TTL (seconds) of sessions that a retention test lets
+            expire; the tests let fractions and multiples of it pass. Lower it
+            for a store on server time (it really sleeps 1.2 times this, a few
+            times), raise it for a coarse clock.
         manual_clock: Connect drivers that declare a ``clock`` option with a
             :class:`~unistore.testing.ManualClock`, so that expiry tests
             advance it instead of sleeping. Set it to ``False`` to test the
@@ -46,6 +50,7 @@ class SuiteFixtures:
 
     short_ttl: ClassVar[float] = 0.25
     expiry_wait: ClassVar[float] = 0.45
+    session_ttl: ClassVar[float] = 1.0
     manual_clock: ClassVar[bool] = True
 
     @pytest.fixture

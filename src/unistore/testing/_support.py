@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -33,7 +33,9 @@ __all__ = [
     "Reconnect",
     "assert_utc",
     "collect_sessions",
+    "listed_ids",
     "require",
+    "walk_sessions",
 ]
 
 #: TTL of writes that must outlive the test (seconds). Leftovers expire on their own.
@@ -116,12 +118,19 @@ def require(store: Store, *capabilities: Capability) -> None:
 
 
 class IdFactory:
-    """Hands out unique namespaces and session ids, and remembers them for cleanup."""
+    """Hands out unique namespaces, session ids and scopes, and remembers them for cleanup.
+
+    Attributes:
+        namespaces: The namespaces to purge.
+        sessions: The sessions of the default scope to delete.
+        scoped: The ``(scope, session id)`` pairs of other scopes to delete.
+    """
 
     def __init__(self) -> None:
         self.run = uuid.uuid4().hex
         self.namespaces: list[str] = []
         self.sessions: list[str] = []
+        self.scoped: list[tuple[str, str]] = []
         self._count = 0
 
     def _next(self) -> str:
@@ -142,10 +151,17 @@ class IdFactory:
             self.namespaces.append(ns)
         return ns
 
-    def track_session(self, session_id: str) -> str:
-        """Remember a session the test creates, so that cleanup deletes it."""
-        if session_id not in self.sessions:
-            self.sessions.append(session_id)
+    def scope(self, suffix: str = "") -> str:
+        """Return a fresh scope (``conformance-scope-<unique>`` + ``suffix``)."""
+        return f"conformance-scope-{self._next()}{suffix}"
+
+    def track_session(self, session_id: str, scope: str | None = None) -> str:
+        """Remember a session the test creates (in ``scope``), so that cleanup deletes it."""
+        if scope is None:
+            if session_id not in self.sessions:
+                self.sessions.append(session_id)
+        elif (scope, session_id) not in self.scoped:
+            self.scoped.append((scope, session_id))
         return session_id
 
     async def cleanup(self, store: FullStore) -> None:
@@ -157,6 +173,8 @@ class IdFactory:
             # Children first keeps the work of drivers that materialise forks small.
             for session_id in reversed(self.sessions):
                 await store.delete_session(session_id)
+            for scope, session_id in reversed(self.scoped):
+                await store.delete_session(session_id, scope=scope)
 
 
 Reconnect = Callable[[], AbstractAsyncContextManager[FullStore]]
@@ -200,26 +218,53 @@ def sort_key(record: SessionRecord) -> tuple[datetime, str]:
 
 
 async def collect_sessions(
-    store: FullStore, wanted: Iterable[str], *, limit: int, to_the_end: bool = False
+    store: FullStore,
+    wanted: Iterable[str],
+    *,
+    limit: int,
+    to_the_end: bool = False,
+    scope: str | None = None,
 ) -> list[SessionRecord]:
-    """Walk ``list_sessions`` pages until every wanted id was seen.
+    """Walk the ``list_sessions`` pages of ``scope`` until every wanted id was seen.
 
     Other sessions of a shared store may appear in between; they are checked for
-    order and duplicates but otherwise ignored.
+    order, duplicates and scope but otherwise ignored.
 
     Returns:
         The records of the wanted sessions, in listing order.
     """
     targets = set(wanted)
-    seen: set[str] = set()
     found: list[SessionRecord] = []
+    async with aclosing(walk_sessions(store, limit=limit, scope=scope)) as records:
+        async for record in records:
+            if record.id in targets:
+                found.append(record)
+            if not to_the_end and targets <= {r.id for r in found}:
+                break
+    missing = targets - {r.id for r in found}
+    assert not missing, f"{len(missing)} session(s) never listed"
+    return found
+
+
+async def walk_sessions(
+    store: FullStore, *, limit: int, scope: str | None = None
+) -> AsyncGenerator[SessionRecord, None]:
+    """Yield every record ``list_sessions`` lists in ``scope``, page by page.
+
+    Each page is checked: at most ``limit`` items, newest first across pages,
+    no id twice, and every record of the scope asked.
+    """
+    seen: set[str] = set()
     cursor: str | None = None
     previous: SessionRecord | None = None
     for _ in range(100_000):
-        page = await store.list_sessions(limit=limit, cursor=cursor)
+        page = await store.list_sessions(scope=scope, limit=limit, cursor=cursor)
         assert len(page.items) <= limit, f"page of {len(page.items)} items for limit={limit}"
         for record in page.items:
             assert record.id not in seen, f"session {record.id[:40]!r} listed twice"
+            assert record.scope == scope, (
+                f"listing scope {_shown(scope)} returned a record of scope {_shown(record.scope)}"
+            )
             seen.add(record.id)
             if previous is not None:
                 assert sort_key(previous) > sort_key(record), (
@@ -227,16 +272,20 @@ async def collect_sessions(
                     f"({previous.updated_at}) before {record.id[:40]!r} ({record.updated_at})"
                 )
             previous = record
-            if record.id in targets:
-                found.append(record)
+            yield record
         if page.next_cursor is None:
-            break
-        if not to_the_end and targets <= {r.id for r in found}:
-            break
+            return
         cursor = page.next_cursor
-    missing = targets - {r.id for r in found}
-    assert not missing, f"{len(missing)} session(s) never listed"
-    return found
+    raise AssertionError("the listing never ended (100000 pages)")
+
+
+async def listed_ids(store: FullStore, *, scope: str | None = None, limit: int = 100) -> set[str]:
+    """Return the ids of every session listed in ``scope`` (walking every page)."""
+    return {record.id async for record in walk_sessions(store, limit=limit, scope=scope)}
+
+
+def _shown(scope: str | None) -> str:
+    return "None" if scope is None else repr(scope[:40])
 
 
 async def gather(*calls: Awaitable[Any]) -> list[Any]:

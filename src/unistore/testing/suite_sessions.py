@@ -130,16 +130,14 @@ class SessionsSuite(SuiteFixtures):
 
     @pytest.mark.asyncio
     async def test_append_messages(self, store: FullStore, ids: IdFactory) -> None:
-        """Appends add to the end in order; the record counts every message."""
+        """Appends add to the end in order and return the new length; the record counts all."""
         require(store, SESSIONS)
         sid = ids.session()
         await store.create_session(sid)
-        record = await store.append_messages(sid, MESSAGES[:2], expected_length=0)
-        assert record.message_count == 2
-        record = await store.append_messages(sid, MESSAGES[2:], expected_length=2)
-        assert record.message_count == len(MESSAGES)
-        record = await store.append_messages(sid, [], expected_length=len(MESSAGES))
-        assert record.message_count == len(MESSAGES)
+        assert await store.append_messages(sid, MESSAGES[:2], expected_length=0) == 2
+        assert await store.append_messages(sid, MESSAGES[2:], expected_length=2) == len(MESSAGES)
+        length = await store.append_messages(sid, [], expected_length=len(MESSAGES))
+        assert length == len(MESSAGES)
         assert await store.read_messages(sid) == MESSAGES
         stored = await store.get_session(sid)
         assert stored is not None
@@ -178,7 +176,7 @@ class SessionsSuite(SuiteFixtures):
         )
         winners = [r for r in results if not isinstance(r, BaseException)]
         losers = [r for r in results if isinstance(r, BaseException)]
-        assert len(winners) == 1
+        assert winners == [1]
         assert all(isinstance(r, SessionConflictError) for r in losers), losers
         assert len(await store.read_messages(sid)) == 1
 
@@ -190,54 +188,71 @@ class SessionsSuite(SuiteFixtures):
         require(store, SESSIONS)
         sid = ids.session()
         await store.create_session(sid, label="old", metadata={"k": 1})
-        record = await store.append_messages(
+        length = await store.append_messages(
             sid, msgs("a"), expected_length=0, label="new", metadata={"k": 2}
         )
+        assert length == 1
+        record = await store.get_session(sid)
+        assert record is not None
         assert (record.label, dict(record.metadata)) == ("new", {"k": 2})
-        record = await store.append_messages(sid, msgs("b"), expected_length=1)
+        assert await store.append_messages(sid, msgs("b"), expected_length=1) == 2
+        record = await store.get_session(sid)
+        assert record is not None
         assert (record.label, dict(record.metadata)) == ("new", {"k": 2})
-        assert await store.get_session(sid) == record
+        assert await store.append_messages(sid, msgs("c"), label="newer") == 3
+        record = await store.get_session(sid)
+        assert record is not None
+        assert (record.label, dict(record.metadata), record.message_count) == (
+            "newer",
+            {"k": 2},
+            3,
+        )
 
     @pytest.mark.asyncio
     async def test_writes_bump_updated_at(
         self, store: FullStore, ids: IdFactory, clock: ManualClock | None
     ) -> None:
-        """append, replace and update move updated_at forward, never created_at."""
+        """Appends (with or without expected_length), replace and update move updated_at only."""
         require(store, SESSIONS)
         sid = ids.session()
         created = await store.create_session(sid)
         await tick(clock)
-        appended = await store.append_messages(sid, msgs("a"), expected_length=0)
+        await store.append_messages(sid, msgs("a"), expected_length=0)
+        appended = await store.get_session(sid)
         await tick(clock)
-        replaced = await store.replace_messages(sid, 0, msgs("b"), expected_length=1)
+        await store.replace_messages(sid, 0, msgs("b"), expected_length=1)
+        replaced = await store.get_session(sid)
+        await tick(clock)
+        await store.append_messages(sid, msgs("c"))
+        unconditional = await store.get_session(sid)
         await tick(clock)
         updated = await store.update_session(sid, label="x")
-        stamps = [r.updated_at for r in (created, appended, replaced, updated)]
+        records = [created, appended, replaced, unconditional, updated]
+        assert all(r is not None for r in records)
+        stamps = [r.updated_at for r in records if r is not None]
         assert stamps == sorted(stamps), stamps
         assert len(set(stamps)) == len(stamps), stamps
-        assert {r.created_at for r in (created, appended, replaced, updated)} == {
-            created.created_at
-        }
+        assert {r.created_at for r in records if r is not None} == {created.created_at}
 
     @pytest.mark.asyncio
     async def test_replace_messages(self, store: FullStore, ids: IdFactory) -> None:
-        """A replace truncates at start then appends: in the middle, at the end, at 0."""
+        """A replace truncates at start then appends, returning the new length."""
         require(store, SESSIONS)
         sid = ids.session()
         await store.create_session(sid)
         await store.append_messages(sid, msgs("a", "b", "c", "d"), expected_length=0)
-        record = await store.replace_messages(sid, 2, msgs("x"), expected_length=4)
-        assert record.message_count == 3
+        assert await store.replace_messages(sid, 2, msgs("x"), expected_length=4) == 3
         assert await store.read_messages(sid) == msgs("a", "b", "x")
-        record = await store.replace_messages(sid, 3, msgs("y", "z"), expected_length=3)
+        assert await store.replace_messages(sid, 3, msgs("y", "z"), expected_length=3) == 5
         assert await store.read_messages(sid) == msgs("a", "b", "x", "y", "z")
-        record = await store.replace_messages(sid, 1, [], expected_length=5)
-        assert record.message_count == 1
+        assert await store.replace_messages(sid, 1, [], expected_length=5) == 1
         assert await store.read_messages(sid) == msgs("a")
-        record = await store.replace_messages(sid, 0, msgs("new"), expected_length=1)
+        assert await store.replace_messages(sid, 0, msgs("new"), expected_length=1) == 1
         assert await store.read_messages(sid) == msgs("new")
-        record = await store.append_messages(sid, msgs("more"), expected_length=1)
+        assert await store.append_messages(sid, msgs("more"), expected_length=1) == 2
         assert await store.read_messages(sid) == msgs("new", "more")
+        record = await store.get_session(sid)
+        assert record is not None
         assert record.message_count == 2
 
     @pytest.mark.asyncio

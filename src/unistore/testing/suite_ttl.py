@@ -1,4 +1,7 @@
-"""Conformance tests of expiry: every write has a TTL, and expired slots vanish."""
+"""Conformance tests of expiry: TTLs are positive seconds, and expired slots vanish.
+
+Writes without expiry (``ttl=None``) are in :mod:`unistore.testing.suite_persistent`.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ class TTLSuite(SuiteFixtures):
     async def test_non_positive_ttl_is_rejected(
         self, store: FullStore, ns: str, ttl: float
     ) -> None:
-        """There is no write without expiry: a TTL <= 0 raises ValidationError."""
+        """A TTL <= 0 is no TTL (``None`` is how to say "never"): it raises ValidationError."""
         caps = store.capabilities
         if not caps & {KV, HASH, COUNTER}:
             pytest.skip("no capability that writes slots")
@@ -121,8 +124,8 @@ class TTLSuite(SuiteFixtures):
         assert await store.get(ns, "gone") == b"back"
         if HASH in store.capabilities:
             assert await store.hset(ns, "to-hash", {"f": b"v"}, ttl=LONG_TTL) == 1
-        if TTL in store.capabilities:
-            assert await store.get_ttl(ns, "to-hash") is not None
+            if TTL in store.capabilities:
+                assert await store.get_ttl(ns, "to-hash") is not None
 
     @pytest.mark.asyncio
     async def test_expired_hash_is_invisible(

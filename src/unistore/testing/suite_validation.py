@@ -32,8 +32,8 @@ SESSIONS = Capability.SESSION_DOCUMENTS
 #: Ids that are not ``str``: each must be refused, never converted.
 BAD_IDS: list[Any] = [5, None, b"s", True]
 
-#: TTLs that are not a positive finite number of seconds.
-BAD_TTLS: list[Any] = [True, False, 0, -1, -0.5, math.nan, math.inf, -math.inf, "5", None]
+#: TTLs that are neither a positive finite number of seconds nor ``None`` (never expires).
+BAD_TTLS: list[Any] = [True, False, 0, -1, -0.5, math.nan, math.inf, -math.inf, "5"]
 
 #: Field lists that are not a list of names: a str would name each character.
 BAD_FIELDS: list[Any] = ["xy", b"xy", "x", 5, None, [5], ["x", b"y"]]
@@ -145,7 +145,7 @@ class ValidationSuite(SuiteFixtures):
     async def test_a_ttl_that_is_not_positive_finite_seconds_is_refused(
         self, store: FullStore, ns: str, ttl: Any
     ) -> None:
-        """``ttl=True`` is not one second; NaN, infinity, strings and None are refused too."""
+        """``ttl=True`` is not one second; NaN, infinity and strings are refused too."""
         caps = store.capabilities
         if not caps & {KV, HASH, COUNTER}:
             pytest.skip("no capability that writes slots")
@@ -172,6 +172,25 @@ class ValidationSuite(SuiteFixtures):
                 left = await store.get_ttl(ns, "kept")
                 assert left is not None
                 assert 90 < left <= 100, f"the TTL changed to {left}"
+
+    @pytest.mark.asyncio
+    async def test_expire_and_touch_need_a_ttl(self, store: FullStore, ns: str) -> None:
+        """``None`` means "never expires" for writes only: expire and touch refuse it."""
+        caps = store.capabilities
+        if KV not in caps or not caps & {TTL, LIFECYCLE}:
+            pytest.skip("the driver declares neither ttl nor namespace_lifecycle with key_value")
+        await store.set(ns, "kept", b"v", ttl=100)
+        if TTL in caps:
+            with pytest.raises(ValidationError, match="ttl"):
+                await store.expire(ns, "kept", None)  # type: ignore[arg-type]
+        if LIFECYCLE in caps:
+            with pytest.raises(ValidationError, match="ttl"):
+                await store.touch(ns, ttl=None)  # type: ignore[arg-type]
+        assert await store.get(ns, "kept") == b"v"
+        if TTL in caps:
+            left = await store.get_ttl(ns, "kept")
+            assert left is not None
+            assert 90 < left <= 100, f"the TTL changed to {left}"
 
     @pytest.mark.asyncio
     @pytest.mark.parametrize("fields", BAD_FIELDS, ids=repr)

@@ -27,6 +27,7 @@ from unistore_fs._nsdir import JOURNAL, lock_ns, open_ns, recover_journal, remov
 from unistore_fs._records import (
     SLOT_SUFFIX,
     SlotRecord,
+    decode_head,
     decode_record,
     encode_record,
     namespace_of,
@@ -87,18 +88,56 @@ def _records(
     return out
 
 
-def slots(root: Root, ns: str) -> tuple[list[str], int]:
-    """Return the sorted live slot names and how many expired files were seen."""
+def _may_start_with(file_name: str, prefix: str) -> bool:
+    """Whether a slot file's name allows its slot to start with ``prefix`` (no read needed).
+
+    A hashed (long) name keeps a readable head of the slot name: the slot can
+    match only if that head and the prefix agree as far as both go. A name
+    this store did not make is read, and judged by its content.
+    """
+    if not prefix:
+        return True
+    stem = file_name[: -len(SLOT_SUFFIX)]
+    head, hashed, _ = stem.partition("~")
+    try:
+        known = decode_name(head) if hashed else decode_name(stem)
+    except (ValueError, IndexError):
+        return True
+    if known is None:
+        return True
+    if hashed:
+        return known.startswith(prefix) or prefix.startswith(known)
+    return known.startswith(prefix)
+
+
+def slots(root: Root, ns: str, prefix: str) -> tuple[list[str], int]:
+    """Return the live slot names (at least those starting with ``prefix``).
+
+    Also returns how many expired files were seen. Files whose names rule out
+    the prefix are never opened; the others are read for their name and expiry
+    only (values are not decoded).
+    """
     dir_fd = open_ns(root, ns)
     if dir_fd is None:
         return [], 0
+    now = root.clock()
+    live: list[str] = []
+    expired = 0
     try:
-        records = _records(dir_fd, ns)
+        for file_name in _slot_files(dir_fd):
+            if not _may_start_with(file_name, prefix):
+                continue
+            data = read_file(file_name, dir_fd)
+            if data is None:
+                continue  # removed meanwhile
+            slot, expires_at = decode_head(data, ns)
+            if expires_at > now:
+                live.append(slot)
+            else:
+                expired += 1
     finally:
         os.close(dir_fd)
-    now = root.clock()
-    live = sorted(slot for _, slot, record in records if record.live(now))
-    return live, len(records) - len(live)
+    return live, expired
 
 
 def touch(root: Root, ns: str, ttl: float) -> int | Busy:

@@ -9,7 +9,8 @@ or, for a scalar, ``"value": "<base64>"`` instead of ``"fields"``. The full
 namespace and slot names are stored inside, so hashed (long) file names stay
 reversible and a file moved by hand is detected. ``version`` is a random token
 written by every change of the value; transactions compare it. ``expires_at``
-is a Unix time in seconds.
+is a Unix time in seconds, or ``null`` for a slot that never expires (held as
+``math.inf`` in memory, so every comparison with a time needs no special case).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import os
 from dataclasses import dataclass
 from typing import Any, Final
@@ -28,8 +30,10 @@ from unistore_fs._names import encode_name
 
 __all__ = [
     "SlotRecord",
+    "decode_head",
     "decode_record",
     "encode_record",
+    "expiry",
     "kind_error",
     "namespace_of",
     "new_version",
@@ -42,6 +46,11 @@ SLOT_SUFFIX: Final = ".json"
 def slot_file(slot: str) -> str:
     """Return the file name of a slot inside its namespace directory."""
     return encode_name(slot) + SLOT_SUFFIX
+
+
+def expiry(now: float, ttl: float | None) -> float:
+    """Return the expiry time of a slot written at ``now`` (``math.inf``: never)."""
+    return math.inf if ttl is None else now + ttl
 
 
 def new_version() -> str:
@@ -59,6 +68,7 @@ class SlotRecord:
     """A decoded slot file."""
 
     kind: SlotKind
+    #: Unix time in seconds; ``math.inf`` for a slot that never expires.
     expires_at: float
     version: str
     value: bytes = b""
@@ -92,7 +102,7 @@ def encode_record(ns: str, slot: str, record: SlotRecord) -> bytes:
         "slot": slot,
         "kind": record.kind.value,
         "version": record.version,
-        "expires_at": record.expires_at,
+        "expires_at": None if math.isinf(record.expires_at) else record.expires_at,
     }
     if record.kind is SlotKind.HASH:
         doc["fields"] = {name: _b64(value) for name, value in (record.fields or {}).items()}
@@ -108,6 +118,39 @@ def namespace_of(data: bytes) -> str | None:
     except (ValueError, KeyError, TypeError):
         return None
     return ns if isinstance(ns, str) else None
+
+
+def _expires_at(raw: object) -> float:
+    if raw is None:
+        return math.inf
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or math.isnan(raw):
+        raise TypeError("expires_at")
+    return float(raw)
+
+
+def _mismatch() -> CorruptionError:
+    return CorruptionError(
+        "a slot file names another namespace or slot than its path "
+        "(moved by hand, or a digest collision)"
+    )
+
+
+def decode_head(data: bytes, ns: str) -> tuple[str, float]:
+    """Return the slot name and expiry a slot file records, without decoding its value.
+
+    Raises:
+        CorruptionError: The file cannot be parsed or belongs to another namespace.
+    """
+    try:
+        doc = json.loads(data)
+        name = doc["slot"]
+        if not isinstance(name, str) or doc["ns"] != ns:
+            raise _mismatch()
+        return name, _expires_at(doc["expires_at"])
+    except CorruptionError:
+        raise
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CorruptionError(f"a slot file cannot be decoded: {type(exc).__name__}") from exc
 
 
 def decode_record(data: bytes, ns: str | None, slot: str | None) -> tuple[str, SlotRecord]:
@@ -127,12 +170,9 @@ def decode_record(data: bytes, ns: str | None, slot: str | None) -> tuple[str, S
             or (ns is not None and doc["ns"] != ns)
             or (slot is not None and name != slot)
         ):
-            raise CorruptionError(
-                "a slot file names another namespace or slot than its path "
-                "(moved by hand, or a digest collision)"
-            )
+            raise _mismatch()
         kind = SlotKind(doc["kind"])
-        expires_at = float(doc["expires_at"])
+        expires_at = _expires_at(doc["expires_at"])
         version = str(doc["version"])
         if kind is SlotKind.HASH:
             raw = doc["fields"]

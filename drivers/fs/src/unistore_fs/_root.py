@@ -22,15 +22,25 @@ from unistore_fs._fsio import (
     write_temp,
 )
 
-__all__ = ["LAYOUT_DIRS", "VERSION_FILE", "Root", "destroy_layout", "open_root"]
+__all__ = [
+    "INDEX_DIR",
+    "LAYOUT_DIRS",
+    "SESSIONS_DIR",
+    "VERSION_FILE",
+    "Root",
+    "destroy_layout",
+    "open_root",
+]
 
 VERSION_FILE: Final = "VERSION"
 VERSION_TEXT: Final = b"unistore-fs layout 1\n"
 NS_DIR: Final = "ns"
 SESSIONS_DIR: Final = "sessions"
 INDEX_DIR: Final = "session-index"
+#: The sessions of the non-default scopes, one folder per scope.
+SCOPES_DIR: Final = "scopes"
 #: Everything the store owns inside its root (``destroy`` removes only these).
-LAYOUT_DIRS: Final = (NS_DIR, SESSIONS_DIR, INDEX_DIR)
+LAYOUT_DIRS: Final = (NS_DIR, SESSIONS_DIR, INDEX_DIR, SCOPES_DIR)
 
 
 @dataclass(eq=False)
@@ -48,6 +58,7 @@ class Root:
     ns_fd: int
     sessions_fd: int
     index_fd: int
+    scopes_fd: int
     sync: bool
     lock_timeout: float
     #: The store's wall clock (seconds since the epoch), for every expiry and stamp.
@@ -58,7 +69,7 @@ class Root:
     @property
     def fds(self) -> tuple[int, ...]:
         """The open descriptors, innermost first."""
-        return (self.index_fd, self.sessions_fd, self.ns_fd, self.root_fd)
+        return (self.scopes_fd, self.index_fd, self.sessions_fd, self.ns_fd, self.root_fd)
 
     def close(self) -> None:
         """Close every descriptor (called once, when retired and unused)."""
@@ -126,6 +137,7 @@ def open_root(
         ns_fd=fds[1],
         sessions_fd=fds[2],
         index_fd=fds[3],
+        scopes_fd=fds[4],
         sync=sync,
         lock_timeout=lock_timeout,
         clock=clock,

@@ -1,4 +1,9 @@
-"""The session listing index: ``<root>/session-index/updates.jsonl``.
+"""The session listing index of one scope: ``session-index/updates.jsonl``.
+
+Each scope has its own index (``<root>/session-index/`` for the default
+scope, ``<root>/scopes/<scope>/session-index/`` for the others), so listing
+one scope never reads another's lines and costs the same however many
+sessions other scopes hold.
 
 Every change of a session's ``updated_at`` appends one line ``{"t": <micros>,
 "id": <session id>}`` under the index lock, with ``t`` strictly greater than
@@ -44,7 +49,7 @@ from unistore_fs._fsio import (
     write_atomic,
 )
 from unistore_fs._locks import LOCK_NAME, lock_deadline
-from unistore_fs._root import Root
+from unistore_fs._scopes import Space
 from unistore_fs._session_meta import SessionMeta, load_meta
 
 __all__ = ["INDEX_LOG", "list_page", "stamp"]
@@ -58,11 +63,6 @@ _CHUNK: Final = 1 << 16
 #: (a write between its index line and its metadata may still be running).
 _PENDING_US: Final = 60_000_000
 _MIN_GROWTH: Final = 256 * 1024
-
-
-def _micros(root: Root) -> int:
-    """Return the store clock's time in Unix microseconds."""
-    return round(root.clock() * 1_000_000)
 
 
 def _entry(micros: int, session_id: str) -> bytes:
@@ -159,13 +159,13 @@ def _first_after(fd: int, end: int, micros: int) -> int:
 class _IndexLock:
     """The index's own lock; held only briefly and never while waiting for another."""
 
-    def __init__(self, root: Root) -> None:
-        self._root = root
+    def __init__(self, space: Space) -> None:
+        self._space = space
         self._fd = -1
 
     def __enter__(self) -> None:
-        fd = open_file(LOCK_NAME, self._root.index_fd, os.O_RDWR | os.O_CREAT)
-        deadline = lock_deadline(self._root.lock_timeout, "the session index")
+        fd = open_file(LOCK_NAME, self._space.index_fd, os.O_RDWR | os.O_CREAT)
+        deadline = lock_deadline(self._space.lock_timeout, "the session index")
         try:
             while True:
                 try:
@@ -182,13 +182,13 @@ class _IndexLock:
         close_quietly(self._fd)
 
 
-def stamp(root: Root, session_id: str) -> int:
+def stamp(space: Space, session_id: str) -> int:
     """Append an index line for ``session_id`` and return its (unique) time in microseconds.
 
     The caller writes the session's metadata with this time afterwards.
     """
-    with _IndexLock(root):
-        fd = open_file(INDEX_LOG, root.index_fd, os.O_RDWR | os.O_CREAT)
+    with _IndexLock(space):
+        fd = open_file(INDEX_LOG, space.index_fd, os.O_RDWR | os.O_CREAT)
         try:
             size = os.fstat(fd).st_size
             end = _complete_end(fd, size)
@@ -198,23 +198,23 @@ def stamp(root: Root, session_id: str) -> int:
             for _, line in _lines_backward(fd, end):
                 last = _parse(line)[0]
                 break
-            micros = max(_micros(root), last + 1)
+            micros = max(space.now_us(), last + 1)
             line = _entry(micros, session_id)
             write_all(fd, line, end)
-            if root.sync:
+            if space.sync:
                 fsync_file(fd)
                 if end == 0:
-                    fsync_dir(root.index_fd)
+                    fsync_dir(space.index_fd)
             grown = end + len(line)
         finally:
             os.close(fd)
-        if grown > _threshold(root):
-            _compact(root)
+        if grown > _threshold(space):
+            _compact(space)
     return micros
 
 
-def _threshold(root: Root) -> int:
-    data = read_file(INDEX_STATE, root.index_fd)
+def _threshold(space: Space) -> int:
+    data = read_file(INDEX_STATE, space.index_fd)
     try:
         compacted = int(json.loads(data)["compacted_size"]) if data else 0
     except (ValueError, KeyError, TypeError):
@@ -222,9 +222,9 @@ def _threshold(root: Root) -> int:
     return 2 * compacted + _MIN_GROWTH
 
 
-def _compact(root: Root) -> None:
+def _compact(space: Space) -> None:
     """Rewrite the index with the line each live session's metadata points to."""
-    data = read_file(INDEX_LOG, root.index_fd) or b""
+    data = read_file(INDEX_LOG, space.index_fd) or b""
     times: dict[str, list[int]] = {}
     for line in data[: data.rfind(b"\n") + 1].split(b"\n")[:-1]:
         try:
@@ -232,11 +232,11 @@ def _compact(root: Root) -> None:
         except CorruptionError:
             continue
         times.setdefault(session_id, []).append(micros)
-    recent = _micros(root) - _PENDING_US
+    recent = space.now_us() - _PENDING_US
     keep: set[tuple[int, str]] = set()
     for session_id, stamps in times.items():
         try:
-            meta = load_meta(root, session_id)
+            meta = load_meta(space, session_id)
         except CorruptionError:
             # Leave an unreadable session's lines for a person to look at.
             keep.update((t, session_id) for t in stamps)
@@ -248,29 +248,33 @@ def _compact(root: Root) -> None:
             keep.add((meta.updated_us, session_id))
         keep.update((t, session_id) for t in stamps if t > newest and t > recent)
     out = b"".join(_entry(micros, session_id) for micros, session_id in sorted(keep))
-    write_atomic(root.index_fd, INDEX_LOG, out, sync=root.sync)
+    write_atomic(space.index_fd, INDEX_LOG, out, sync=space.sync)
     state = json.dumps({"compacted_size": len(out)}).encode("ascii")
-    write_atomic(root.index_fd, INDEX_STATE, state, sync=root.sync)
-    for entry in list_names(root.index_fd):
+    write_atomic(space.index_fd, INDEX_STATE, state, sync=space.sync)
+    for entry in list_names(space.index_fd):
         if entry.name.startswith(TEMP_PREFIX):
-            remove_quietly(entry.name, root.index_fd)  # left by a crash; we hold the lock
-    if root.sync:
-        fsync_dir(root.index_fd)
+            remove_quietly(entry.name, space.index_fd)  # left by a crash; we hold the lock
+    if space.sync:
+        fsync_dir(space.index_fd)
 
 
-def _load_listed(root: Root, session_id: str) -> SessionMeta | None:
+def _load_listed(space: Space, session_id: str) -> SessionMeta | None:
     try:
-        return load_meta(root, session_id)
+        return load_meta(space, session_id)
     except CorruptionError:
         logger.warning("session listing skipped a session whose metadata cannot be read")
         return None
 
 
-def list_page(root: Root, limit: int, cursor: str | None) -> SessionPage:
-    """Return one page of sessions, newest first, reading ~``limit`` metadata files."""
+def list_page(space: Space, limit: int, cursor: str | None) -> SessionPage:
+    """Return one page of live sessions, newest first, reading ~``limit`` metadata files.
+
+    Expired sessions not reclaimed yet are skipped like deleted ones.
+    """
+    now_us = space.now_us()
     after = None if cursor is None else decode_cursor(cursor, int, str)
     try:
-        fd = open_file(INDEX_LOG, root.index_fd, os.O_RDONLY)
+        fd = open_file(INDEX_LOG, space.index_fd, os.O_RDONLY)
     except FileNotFoundError:
         return SessionPage()
     found: list[SessionMeta] = []
@@ -286,9 +290,9 @@ def list_page(root: Root, limit: int, cursor: str | None) -> SessionPage:
             if (after is not None and key >= after) or session_id in listed:
                 continue
             if session_id not in metas:
-                metas[session_id] = _load_listed(root, session_id)
+                metas[session_id] = _load_listed(space, session_id)
             meta = metas[session_id]
-            if meta is None or meta.updated_us != micros:
+            if meta is None or meta.updated_us != micros or meta.expired(now_us):
                 continue
             listed.add(session_id)
             found.append(meta)

@@ -1,10 +1,12 @@
 """Message logs: one JSON text per line, appended in place, never rewritten in place.
 
 An append writes the new lines after the committed length and fsyncs; the
-metadata file, replaced afterwards, commits the new length. Dropping messages
-(a replace, or giving a fork its own copy) writes a *new* log file
-(``messages.<n>.jsonl``) that the metadata then points to, so that bytes a
-reader may be reading are never changed under it.
+metadata file, replaced afterwards, commits the new length. A replace, or
+giving a fork its own copy, writes a *new* log file (``messages.<n>.jsonl``)
+that the metadata then points to, so that bytes a reader may be reading are
+never changed under it. A pop only lowers the committed length: the next
+append then rewrites bytes past it, which is why a pop bumps ``trims`` and
+lock-free readers check it after reading.
 
 Reads walk the base chain: the first ``base_point`` messages come from the
 base session, the rest from the own log. Reading the last N messages reads the
@@ -29,7 +31,7 @@ from unistore_fs._fsio import (
     write_all,
 )
 from unistore_fs._names import encode_name
-from unistore_fs._root import Root
+from unistore_fs._scopes import Space
 from unistore_fs._session_meta import SessionMeta, load_meta
 
 __all__ = [
@@ -152,11 +154,11 @@ def own_offset(fd: int, meta: SessionMeta, k: int) -> int:
     return sum(len(line) + 1 for line in lines)
 
 
-def _read_own(root: Root, meta: SessionMeta, a: int, b: int) -> list[bytes]:
+def _read_own(space: Space, meta: SessionMeta, a: int, b: int) -> list[bytes]:
     if a >= b:
         return []
     try:
-        dir_fd = open_dir(encode_name(meta.id), root.sessions_fd)
+        dir_fd = open_dir(encode_name(meta.id), space.sessions_fd)
     except FileNotFoundError:
         raise StaleReadError from None
     try:
@@ -172,7 +174,7 @@ def _read_own(root: Root, meta: SessionMeta, a: int, b: int) -> list[bytes]:
 
 
 def read_range(
-    root: Root, meta: SessionMeta, lo: int, hi: int, chain: list[SessionMeta]
+    space: Space, meta: SessionMeta, lo: int, hi: int, chain: list[SessionMeta]
 ) -> list[bytes]:
     """Return messages ``[lo, hi)`` of a session, following its base chain.
 
@@ -187,13 +189,13 @@ def read_range(
     while hi > lo:
         if hi > node.base_point:
             start = max(lo, node.base_point)
-            segments.append(_read_own(root, node, start - node.base_point, hi - node.base_point))
+            segments.append(_read_own(space, node, start - node.base_point, hi - node.base_point))
             hi = node.base_point
             if hi <= lo:
                 break
         if node.base is None:
             raise CorruptionError(f"session {short(node.id)} lost the base it shares messages with")
-        parent = load_meta(root, node.base)
+        parent = load_meta(space, node.base)
         if parent is None or parent.count < hi:
             raise StaleReadError
         chain.append(parent)
@@ -201,7 +203,7 @@ def read_range(
     return [line for segment in reversed(segments) for line in segment]
 
 
-def append_lines(root: Root, dir_fd: int, meta: SessionMeta, data: bytes) -> None:
+def append_lines(space: Space, dir_fd: int, meta: SessionMeta, data: bytes) -> None:
     """Write ``data`` after the committed end of the log (cutting a torn tail) and fsync.
 
     The caller commits by writing the metadata with the new ``log_size``.
@@ -218,13 +220,13 @@ def append_lines(root: Root, dir_fd: int, meta: SessionMeta, data: bytes) -> Non
         if size > meta.log_size:
             os.ftruncate(fd, meta.log_size)  # an uncommitted tail left by a crash
         write_all(fd, data, meta.log_size)
-        if root.sync:
+        if space.sync:
             fsync_file(fd)
     finally:
         os.close(fd)
 
 
-def write_new_log(root: Root, dir_fd: int, meta: SessionMeta, parts: Sequence[bytes]) -> int:
+def write_new_log(space: Space, dir_fd: int, meta: SessionMeta, parts: Sequence[bytes]) -> int:
     """Write a fresh log generation for ``meta`` (and point ``meta`` at it).
 
     Returns:
@@ -240,7 +242,7 @@ def write_new_log(root: Root, dir_fd: int, meta: SessionMeta, parts: Sequence[by
         for part in parts:
             write_all(fd, part)
             size += len(part)
-        if root.sync:
+        if space.sync:
             fsync_file(fd)
     finally:
         os.close(fd)

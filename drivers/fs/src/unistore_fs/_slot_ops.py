@@ -19,7 +19,7 @@ from unistore_fs._nsdir import (
     read_slot,
     write_slot,
 )
-from unistore_fs._records import SlotRecord, new_version
+from unistore_fs._records import SlotRecord, expiry, new_version
 from unistore_fs._root import Root
 
 __all__ = [
@@ -49,7 +49,7 @@ def read_live(root: Root, ns: str, slot: str) -> SlotRecord | None:
 
 
 def get_ttl(root: Root, ns: str, slot: str) -> float | None:
-    """Return the seconds left, or ``None``."""
+    """Return the seconds left (``math.inf``: never expires), or ``None``."""
     record = read_live(root, ns, slot)
     return None if record is None else max(0.0, record.expires_at - root.clock())
 
@@ -59,13 +59,13 @@ def _current(lock: DirLock, ns: str, slot: str, now: float) -> SlotRecord | None
     return record if record is not None and record.live(now) else None
 
 
-def set_scalar(root: Root, ns: str, slot: str, value: bytes, ttl: float) -> Busy | None:
-    """Write a scalar value with its expiry."""
+def set_scalar(root: Root, ns: str, slot: str, value: bytes, ttl: float | None) -> Busy | None:
+    """Write a scalar value with its expiry (``ttl`` None: none, dropping any old one)."""
     lock = lock_ns(root, ns, create=True)
     if not isinstance(lock, DirLock):
         return lock if isinstance(lock, Busy) else None
     with lock:
-        record = SlotRecord(SlotKind.SCALAR, root.clock() + ttl, new_version(), value=value)
+        record = SlotRecord(SlotKind.SCALAR, expiry(root.clock(), ttl), new_version(), value=value)
         write_slot(root, lock.dir_fd, ns, slot, record)
     return None
 
@@ -85,7 +85,9 @@ def delete(root: Root, ns: str, slot: str) -> bool | Busy:
         return record.live(root.clock())
 
 
-def hset(root: Root, ns: str, slot: str, mapping: Mapping[str, bytes], ttl: float) -> int | Busy:
+def hset(
+    root: Root, ns: str, slot: str, mapping: Mapping[str, bytes], ttl: float | None
+) -> int | Busy:
     """Merge fields into a hash and re-apply its expiry; return how many were new."""
     lock = lock_ns(root, ns, create=True)
     if not isinstance(lock, DirLock):
@@ -97,7 +99,7 @@ def hset(root: Root, ns: str, slot: str, mapping: Mapping[str, bytes], ttl: floa
         added = sum(1 for name in mapping if name not in fields)
         fields.update(mapping)
         if fields:
-            record = SlotRecord(SlotKind.HASH, now + ttl, new_version(), fields=fields)
+            record = SlotRecord(SlotKind.HASH, expiry(now, ttl), new_version(), fields=fields)
             write_slot(root, lock.dir_fd, ns, slot, record)
         return added
 
@@ -126,7 +128,7 @@ def hdel(root: Root, ns: str, slot: str, names: Sequence[str]) -> int | Busy:
         return removed
 
 
-def incr(root: Root, ns: str, slot: str, amount: int, ttl: float) -> int | Busy:
+def incr(root: Root, ns: str, slot: str, amount: int, ttl: float | None) -> int | Busy:
     """Add to a counter, creating it at 0 with ``ttl``; an existing one keeps its expiry."""
     lock = lock_ns(root, ns, create=True)
     if not isinstance(lock, DirLock):
@@ -135,7 +137,7 @@ def incr(root: Root, ns: str, slot: str, amount: int, ttl: float) -> int | Busy:
         now = root.clock()
         current = _current(lock, ns, slot, now)
         if current is None:
-            value, expires_at = add_counter(0, amount, slot), now + ttl
+            value, expires_at = add_counter(0, amount, slot), expiry(now, ttl)
         else:
             # Raises before anything is written: a non-canonical value or an overflow.
             value = add_counter(parse_counter(current.scalar(slot), slot), amount, slot)

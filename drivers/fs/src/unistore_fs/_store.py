@@ -20,13 +20,21 @@ import aiofiles.os
 
 from unistore import StoreURL
 from unistore.protocols import SessionPage, SessionRecord, SlotKind
-from unistore.sdk import ForkRequest, FullStoreBase, MessageWrite, TransactionBase
-from unistore_fs import _ns_ops, _session_ops, _slot_ops
+from unistore.sdk import (
+    ForkRequest,
+    FullStoreBase,
+    MessageWrite,
+    NewSession,
+    PopRequest,
+    TransactionBase,
+)
+from unistore_fs import _batch_ops, _ns_ops, _session_ops, _slot_ops
 from unistore_fs._errors import ERRORS
 from unistore_fs._locks import Busy, KeyedMutex, lock_deadline
 from unistore_fs._ns_ops import SweepState, sweep_step
 from unistore_fs._root import Root, destroy_layout, open_root
-from unistore_fs._session_index import list_page
+from unistore_fs._scopes import list_scopes
+from unistore_fs._session_sweep import SessionSweepState, sweep_sessions
 from unistore_fs._transaction import FileTransaction
 
 __all__ = ["Durability", "FileStore"]
@@ -38,14 +46,18 @@ logger = logging.getLogger("unistore.driver.fs")
 
 #: Namespace folders examined per worker-thread call while listing namespaces.
 _LISTING_BATCH: Final = 64
+#: Session folders one sweep step visits, per namespace folder it visits: a
+#: session folder holds one session, a namespace folder many slots.
+_SESSIONS_PER_NAMESPACE: Final = 16
 
 
 def _ns_key(ns: str) -> str:
     return f"n:{ns}"
 
 
-def _session_key(session_id: str) -> str:
-    return f"s:{session_id}"
+def _session_key(scope: str, session_id: str) -> str:
+    # The scope's length makes the key unambiguous whatever either text holds.
+    return f"s:{len(scope)}:{scope}:{session_id}"
 
 
 class FileStore(FullStoreBase):
@@ -55,9 +67,12 @@ class FileStore(FullStoreBase):
 
         <root>/VERSION
         <root>/ns/<namespace>/<slot>.json        one file per slot
-        <root>/sessions/<id>/meta.json           the session record
+        <root>/sessions/<id>/meta.json           a session record (default scope)
         <root>/sessions/<id>/messages.jsonl      its messages, one per line
-        <root>/session-index/updates.jsonl       the listing index
+        <root>/session-index/updates.jsonl       the listing index (default scope)
+        <root>/scopes/<scope>/SCOPE              another scope, recorded in full
+        <root>/scopes/<scope>/sessions/...       its sessions, laid out as above
+        <root>/scopes/<scope>/session-index/...  its listing index
 
     Every write replaces files atomically (temporary file, fsync, rename,
     directory fsync) under a per-namespace or per-session ``flock`` lock, so
@@ -72,7 +87,8 @@ class FileStore(FullStoreBase):
         durability: ``"fsync"`` or ``"flush"``.
         lock_timeout: Seconds to wait for a lock held by another process.
         sweep_every: Writes between two expiry sweep steps (0: never).
-        sweep_batch: Namespace folders visited per sweep step.
+        sweep_batch: Namespace folders visited per sweep step (and sixteen
+            times as many session folders).
         clock: The wall clock for expiry and session stamps (tests inject one).
     """
 
@@ -101,6 +117,7 @@ class FileStore(FullStoreBase):
         self._root_lock = threading.Lock()
         self._mutex = KeyedMutex()
         self._sweep = SweepState()
+        self._session_sweep = SessionSweepState()
         self._writes = 0
 
     @property
@@ -164,17 +181,21 @@ class FileStore(FullStoreBase):
         """Run ``fn(root, *args)`` in a worker thread."""
         return await asyncio.to_thread(self._call, fn, args)
 
-    async def _write(self, key: str, fn: Callable[..., T | Busy], /, *args: Any) -> T:
+    async def _locked(self, key: str, fn: Callable[..., T | Busy], /, *args: Any) -> T:
         """Run a locking operation, retrying while its lock is busy in another process."""
         async with self._mutex.hold(key):
             deadline = None
             while True:
                 result = await self._read(fn, *args)
                 if not isinstance(result, Busy):
-                    break
+                    return result
                 if deadline is None:
                     deadline = lock_deadline(self._lock_timeout, "a store folder")
                 await asyncio.sleep(deadline.next_delay())
+
+    async def _write(self, key: str, fn: Callable[..., T | Busy], /, *args: Any) -> T:
+        """Run a locking write (see :meth:`_locked`); every few writes, a sweep step follows."""
+        result = await self._locked(key, fn, *args)
         self._writes += 1
         if self._sweep_every and self._writes % self._sweep_every == 0:
             await self._sweep_step()
@@ -183,13 +204,15 @@ class FileStore(FullStoreBase):
     # -- maintenance ------------------------------------------------------------
 
     async def sweep(self) -> int:
-        """Remove expired slot files from the next few namespaces (a bounded step).
+        """Reclaim expired slots and sessions from the next few folders (a bounded step).
 
-        Runs on its own every ``sweep_every`` writes; call it to reclaim space
-        sooner. Never waits for a lock: busy namespaces are visited later.
+        Visits ``sweep_batch`` namespace folders and sixteen times as many
+        session folders. Runs on its own every ``sweep_every`` writes; call it
+        to reclaim space sooner. Never waits for a lock: busy namespaces and
+        sessions are visited later.
 
         Returns:
-            How many files were removed.
+            How many slot files and expired sessions were removed.
         """
         self._check_open()
         return await self._sweep_step()
@@ -200,7 +223,9 @@ class FileStore(FullStoreBase):
             return 0
         self._sweep.running = True
         try:
-            return await self._read(sweep_step, self._sweep, self._sweep_batch)
+            removed = await self._read(sweep_step, self._sweep, self._sweep_batch)
+            sessions = self._sweep_batch * _SESSIONS_PER_NAMESPACE
+            return removed + await self._read(sweep_sessions, self._session_sweep, sessions)
         except Exception:
             logger.warning("expiry sweep failed; it will run again later", exc_info=True)
             return 0
@@ -231,16 +256,26 @@ class FileStore(FullStoreBase):
         record = await self._read(_slot_ops.read_live, ns, slot)
         return None if record is None else record.scalar(slot)
 
-    async def _set(self, ns: str, slot: str, value: bytes, ttl: float) -> None:
+    async def _set(self, ns: str, slot: str, value: bytes, ttl: float | None) -> None:
         await self._write(_ns_key(ns), _slot_ops.set_scalar, ns, slot, value, ttl)
 
     async def _delete(self, ns: str, slot: str) -> bool:
         return await self._write(_ns_key(ns), _slot_ops.delete, ns, slot)
 
+    async def _get_many(self, ns: str, slots: list[str]) -> list[bytes | None]:
+        # Under the namespace lock: a lock-free read of several files could straddle a commit.
+        return await self._locked(_ns_key(ns), _batch_ops.get_many, ns, slots)
+
+    async def _set_many(self, ns: str, mapping: dict[str, bytes], ttl: float | None) -> None:
+        await self._write(_ns_key(ns), _batch_ops.set_many, ns, mapping, ttl)
+
+    async def _delete_many(self, ns: str, slots: list[str]) -> int:
+        return await self._write(_ns_key(ns), _batch_ops.delete_many, ns, slots)
+
     async def _hget(self, ns: str, slot: str, field: str) -> bytes | None:
         return (await self._hgetall(ns, slot)).get(field)
 
-    async def _hset(self, ns: str, slot: str, mapping: dict[str, bytes], ttl: float) -> int:
+    async def _hset(self, ns: str, slot: str, mapping: dict[str, bytes], ttl: float | None) -> int:
         return await self._write(_ns_key(ns), _slot_ops.hset, ns, slot, mapping, ttl)
 
     async def _hdel(self, ns: str, slot: str, fields: list[str]) -> int:
@@ -250,7 +285,7 @@ class FileStore(FullStoreBase):
         record = await self._read(_slot_ops.read_live, ns, slot)
         return {} if record is None else dict(record.hash(slot))
 
-    async def _incr(self, ns: str, slot: str, amount: int, ttl: float) -> int:
+    async def _incr(self, ns: str, slot: str, amount: int, ttl: float | None) -> int:
         return await self._write(_ns_key(ns), _slot_ops.incr, ns, slot, amount, ttl)
 
     async def _get_ttl(self, ns: str, slot: str) -> float | None:
@@ -261,8 +296,8 @@ class FileStore(FullStoreBase):
 
     # -- namespaces -------------------------------------------------------------
 
-    async def _slots(self, ns: str) -> list[str]:
-        names, expired = await self._read(_ns_ops.slots, ns)
+    async def _slots(self, ns: str, prefix: str) -> list[str]:
+        names, expired = await self._read(_ns_ops.slots, ns, prefix)
         if expired:
             await self._read(_ns_ops.sweep_one, ns)
         return names
@@ -290,34 +325,44 @@ class FileStore(FullStoreBase):
 
     # -- sessions ---------------------------------------------------------------
 
-    async def _create_session(
-        self, session_id: str, label: str | None, metadata: dict[str, Any] | None
-    ) -> SessionRecord:
-        args = (session_id, label, metadata)
-        return await self._write(_session_key(session_id), _session_ops.create, *args)
+    async def _create_session(self, new: NewSession) -> SessionRecord:
+        key = _session_key(new.scope, new.session_id)
+        return await self._write(key, _session_ops.create, new)
 
     async def _fork_session(self, fork: ForkRequest) -> SessionRecord:
-        return await self._write(_session_key(fork.parent_id), _session_ops.fork, fork)
+        key = _session_key(fork.scope, fork.parent_id)
+        return await self._write(key, _session_ops.fork, fork)
 
-    async def _write_messages(self, write: MessageWrite) -> SessionRecord:
-        key = _session_key(write.session_id)
+    async def _write_messages(self, write: MessageWrite) -> int:
+        key = _session_key(write.scope, write.session_id)
         return await self._write(key, _session_ops.write_messages, write)
 
-    async def _read_messages(self, session_id: str, last: int | None) -> list[str]:
-        return await self._read(_session_ops.read_messages, session_id, last)
+    async def _pop_messages(self, pop: PopRequest) -> list[str]:
+        key = _session_key(pop.scope, pop.session_id)
+        return await self._write(key, _session_ops.pop_messages, pop)
 
-    async def _get_session(self, session_id: str) -> SessionRecord | None:
-        return await self._read(_session_ops.get, session_id)
+    async def _read_messages(self, session_id: str, last: int | None, scope: str) -> list[str]:
+        return await self._read(_session_ops.read_messages, session_id, last, scope)
 
-    async def _list_sessions(self, limit: int, cursor: str | None) -> SessionPage:
-        # Reads the index and about ``limit`` metadata files; never a message.
-        return await self._read(list_page, limit, cursor)
+    async def _get_session(self, session_id: str, scope: str) -> SessionRecord | None:
+        return await self._read(_session_ops.get, session_id, scope)
+
+    async def _list_sessions(self, limit: int, cursor: str | None, scope: str) -> SessionPage:
+        # Reads the scope's own index and about ``limit`` metadata files; never a message.
+        return await self._read(_session_ops.list_sessions, limit, cursor, scope)
 
     async def _update_session(
-        self, session_id: str, label: str | None, metadata: dict[str, Any] | None
+        self, session_id: str, label: str | None, metadata: dict[str, Any] | None, scope: str
     ) -> SessionRecord:
-        args = (session_id, label, metadata)
-        return await self._write(_session_key(session_id), _session_ops.update, *args)
+        key = _session_key(scope, session_id)
+        args = (session_id, label, metadata, scope)
+        return await self._write(key, _session_ops.update, *args)
 
-    async def _delete_session(self, session_id: str) -> bool:
-        return await self._write(_session_key(session_id), _session_ops.delete, session_id)
+    async def _delete_session(self, session_id: str, scope: str) -> bool:
+        key = _session_key(scope, session_id)
+        return await self._write(key, _session_ops.delete, session_id, scope)
+
+    async def _scopes(self) -> AsyncIterator[str]:
+        # Lists the scope folders (O(scopes)): for tooling, not a hot path.
+        for scope in await self._read(list_scopes):
+            yield scope

@@ -20,7 +20,7 @@ from unistore.protocols import SlotKind
 from unistore.sdk import DeleteOp, HDelOp, HSetOp, Op, SetOp, TransactionBase, TransactionsBase
 from unistore_fs._locks import Busy, DirLock
 from unistore_fs._nsdir import commit_files, lock_ns, open_ns, read_slot
-from unistore_fs._records import SlotRecord, kind_error, new_version
+from unistore_fs._records import SlotRecord, expiry, kind_error, new_version
 from unistore_fs._root import Root
 from unistore_fs._slot_ops import read_live
 
@@ -58,7 +58,7 @@ def _plan(
     for op in ops:
         slot = op.slot
         if isinstance(op, SetOp):
-            state[slot] = SlotRecord(SlotKind.SCALAR, now + op.ttl, "", value=op.value)
+            state[slot] = SlotRecord(SlotKind.SCALAR, expiry(now, op.ttl), "", value=op.value)
             continue
         if isinstance(op, DeleteOp):
             state[slot] = None
@@ -69,7 +69,7 @@ def _plan(
         fields = {} if record is None else dict(record.fields or {})
         if isinstance(op, HSetOp):
             fields.update(op.mapping)
-            expires_at = now + op.ttl
+            expires_at = expiry(now, op.ttl)
         elif record is None:
             continue
         else:

@@ -107,7 +107,8 @@ OPTIONS: tuple[Option, ...] = (
         "retries",
         _non_negative_int,
         3,
-        "How often a command is retried after a connection error or timeout.",
+        "How often an idempotent command is retried after a connection error or timeout "
+        "(non-idempotent writes are never re-sent).",
     ),
     Option(
         "ssl_cert_reqs",

@@ -18,6 +18,7 @@ from unistore.errors import (
     ValidationError,
 )
 from unistore.sdk import ErrorRule, ErrorTable
+from unistore_redis._once import UncertainWriteError
 
 __all__ = ["ERRORS"]
 
@@ -26,6 +27,8 @@ _OOM = "the server is out of memory (maxmemory reached)"
 
 
 ERRORS = ErrorTable(
+    # First: it is a timeout whose message must say the write may have landed.
+    ErrorRule(UncertainWriteError, StoreTimeoutError, str),
     ErrorRule(
         (rex.AuthenticationError, rex.AuthorizationError, rex.NoPermissionError),
         AuthenticationError,

@@ -6,22 +6,31 @@ keeps one namespace on one cluster slot; ``*?[]\`` are glob characters) or to
 the layout itself (``:`` separates parts). Escaping is injective: ``%`` is
 escaped too, so two different ids never give the same key.
 
-Layout (``P`` is the store's key prefix)::
+Layout (``P`` is the store's key prefix, ``<e>`` an escaped scope)::
 
     P:{<ns>}:s:<slot>          a slot (string or hash)
-    P:{<ns>}:idx               per-namespace index: ZSET slot -> expiry (ms)
-    P:{:sessions}:s:<id>:r     a session's record (hash)
-    P:{:sessions}:s:<id>:m     a session's own messages (list)
+    P:{<ns>}:idx               per-namespace index: ZSET slot -> expiry (ms, +inf: never)
+    P:{<ns>}:names             the same slot names, all scored 0, for lexical ranges
+    P:{:sessions}:s:<id>:r     a default-scope session's record (hash)
+    P:{:sessions}:s:<id>:m     its own messages (list)
     P:{:sessions}:s:<id>:f     the sessions forked from it (set of key stems)
-    P:{:sessions}:list         listing index of every session (ZSET, lexical)
+    P:{:sessions}:s:<id>:t     its idempotency tokens: token -> length (hash)
+    P:{:sessions}:s:<id>:q     the same tokens, oldest first (list)
+    P:{:sessions}:list         listing index of the default scope (ZSET, lexical)
+    P:{:sessions}:S:<e>:s:<id>:r, ...   a session of scope <e> (same suffixes)
+    P:{:sessions}:S:<e>:list   listing index of scope <e>
+    P:{:sessions}:expiry       sessions with a TTL: ZSET stem -> expiry (microseconds)
     P:{:sessions}:clock        last ``updated_at`` handed out (microseconds)
 
-Every session key shares one hash tag with the listing because one script may
-touch several sessions (a fork, its base chain, the listing) and Redis Cluster
-only runs a script whose keys live in one slot. An escaped id never contains
-``:``, so the internal tag ``{:sessions}`` cannot collide with a namespace and
-``:s:<id>:`` cannot run into another id; every key of the store starts with
-``P:{``, which is what :meth:`KeyLayout.glob` matches.
+The default scope keeps the layout of the first version of the driver, so
+sessions written before scopes existed are read as they are. Every session
+key shares one hash tag with the listings because one script may touch
+several sessions (a fork, its base chain, the listing, an expired session it
+reclaims) and Redis Cluster only runs a script whose keys live in one slot.
+An escaped id or scope never contains ``:``, so the internal tag
+``{:sessions}`` cannot collide with a namespace, ``:S:<e>:`` cannot run into
+another scope and ``:s:<id>:`` cannot run into another id; every key of the
+store starts with ``P:{``, which is what :meth:`KeyLayout.glob` matches.
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-__all__ = ["KeyLayout", "escape", "glob_escape", "unescape"]
+__all__ = ["KeyLayout", "escape", "glob_escape", "lex_range", "unescape"]
 
 _SPECIAL = re.compile(rb"[%{}*?\[\]:\\\x00-\x1f\x7f]")
 _ESCAPED = re.compile(rb"%([0-9A-F]{2})")
@@ -56,6 +65,20 @@ def unescape(raw: bytes) -> str:
     )
 
 
+def lex_range(prefix: str) -> tuple[bytes, bytes]:
+    r"""Return the ``ZRANGEBYLEX`` bounds of the escaped names starting with ``prefix``.
+
+    Escaping maps each character on its own, so a name starts with
+    ``prefix`` exactly when its escaped form starts with ``escape(prefix)``.
+    Escaped text is UTF-8, which never contains the byte ``0xFF``: every
+    escaped name with that start sorts below ``escape(prefix) + b"\xff"``.
+    """
+    if not prefix:
+        return b"-", b"+"
+    start = escape(prefix)
+    return b"[" + start, b"(" + start + b"\xff"
+
+
 def glob_escape(raw: bytes) -> bytes:
     """Escape the glob characters of ``raw`` for ``SCAN MATCH``."""
     return _GLOB.sub(rb"\\\1", raw)
@@ -64,32 +87,57 @@ def glob_escape(raw: bytes) -> bytes:
 class KeyLayout:
     """Builds the keys of one store (one key prefix)."""
 
-    __slots__ = ("_namespace_cached", "clock", "listing", "prefix")
+    __slots__ = ("_namespace_cached", "clock", "expiry", "listing", "prefix", "sessions")
 
     def __init__(self, key_prefix: str) -> None:
         self.prefix = key_prefix.encode("utf-8")
-        self.listing = self.prefix + b":{:sessions}:list"
-        self.clock = self.prefix + b":{:sessions}:clock"
+        self.sessions = self.prefix + b":{:sessions}"
+        #: The listing of the default scope.
+        self.listing = self.sessions + b":list"
+        self.clock = self.sessions + b":clock"
+        self.expiry = self.sessions + b":expiry"
         # Namespaces repeat across calls; escaping them once saves work on the hot path.
         self._namespace_cached = lru_cache(maxsize=4096)(self._namespace)
 
-    def namespace(self, ns: str) -> tuple[bytes, bytes]:
-        """Return (slot key prefix, index key) of ``ns``."""
+    def namespace(self, ns: str) -> tuple[bytes, bytes, bytes]:
+        """Return (slot key prefix, expiry index key, name index key) of ``ns``."""
         return self._namespace_cached(ns)
 
-    def _namespace(self, ns: str) -> tuple[bytes, bytes]:
+    def _namespace(self, ns: str) -> tuple[bytes, bytes, bytes]:
         # An empty hash tag ``{}`` would not be a tag at all for Redis Cluster;
         # a lone "%" can never come out of escape(), so it stands for "".
         stem = b"%s:{%s}:" % (self.prefix, escape(ns) or b"%")
-        return stem + b"s:", stem + b"idx"
+        return stem + b"s:", stem + b"idx", stem + b"names"
 
     def slot(self, ns: str, slot: str) -> bytes:
         """Return the key of one slot."""
         return self.namespace(ns)[0] + escape(slot)
 
-    def session_stem(self, session_id: str) -> bytes:
-        """Return the common stem of a session's keys (``:r``, ``:m``, ``:f`` follow)."""
-        return b"%s:{:sessions}:s:%s" % (self.prefix, escape(session_id))
+    def _scope_base(self, scope: str) -> bytes:
+        # The default scope has no part of its own: its keys are the ones the
+        # driver wrote before scopes existed. escape() of a non-empty scope is
+        # non-empty and has no ":", so ":S:<e>" names one scope only.
+        return self.sessions if not scope else b"%s:S:%s" % (self.sessions, escape(scope))
+
+    def session_stem(self, session_id: str, scope: str = "") -> bytes:
+        """Return the common stem of a session's keys (``:r``, ``:m``, ``:f``, ... follow)."""
+        return b"%s:s:%s" % (self._scope_base(scope), escape(session_id))
+
+    def scope_listing(self, scope: str) -> bytes:
+        """Return the listing index of a scope (``""``: the default scope)."""
+        return self._scope_base(scope) + b":list"
+
+    def scope_glob(self) -> bytes:
+        """Return a ``SCAN MATCH`` pattern for the listings of the non-default scopes.
+
+        Session keys end in a one-letter suffix, never in ``:list``, so only
+        listings match.
+        """
+        return glob_escape(self.sessions) + b":S:*:list"
+
+    def scope_of_listing(self, key: bytes) -> str:
+        """Return the scope whose listing is ``key`` (one :meth:`scope_glob` matched)."""
+        return unescape(key[len(self.sessions) + len(b":S:") : -len(b":list")])
 
     def index_glob(self, ns_prefix: str) -> bytes:
         """Return a ``SCAN MATCH`` pattern for the indexes of the namespaces under a prefix.

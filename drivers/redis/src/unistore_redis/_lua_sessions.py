@@ -1,188 +1,118 @@
 """Lua scripts for session documents (one round trip per operation).
 
-Every key these scripts touch shares the hash tag of the listing, which each
-script receives in ``KEYS`` (see :mod:`unistore_redis._keys`), so the scripts
-stay valid on Redis Cluster.
+Every key these scripts touch shares the hash tag of the listings (see
+:mod:`unistore_redis._keys`), so the scripts stay valid on Redis Cluster.
+Each receives ``KEYS = listing of the scope, clock, expiry`` and starts with
+the helpers of :mod:`unistore_redis._lua_session_helpers`.
 
 A session with key stem ``S`` has a record hash ``S:r`` (``id``, ``label``,
-``parent``, ``fp``, ``meta``, ``c``, ``u``, ``n`` and, for a fork that still
-shares messages, ``base``/``bp``), its own messages in the list ``S:m`` and the
-stems of the forks based on it in the set ``S:f``.
+``parent``, ``fp``, ``meta``, ``c``, ``u``, ``n``; for a fork that still
+shares messages ``base``/``bp``; for a session with a TTL ``ttl``, ``tu`` and
+``x``), its own messages in the list ``S:m``, the stems of the forks based
+on it in the set ``S:f`` and, once a write carried a token, its latest tokens
+in ``S:t`` (token -> length) and ``S:q`` (oldest first).
 
-Storage of a fork: its first ``bp`` messages are the first ``bp`` messages of
-the session whose stem is ``base`` (recursively); ``S:m`` holds the messages at
-positions ``bp`` and after. Before a session drops messages that a fork still
-shares (an edit or a delete), the fork is *materialised*: it gets its own copy
-and loses its ``base`` pointer. ``parent``/``fp`` keep the recorded lineage.
-
-The listing index is a ZSET whose members all have score 0 and sort
-lexically as ``<updated_at in microseconds, 20 digits><stem>``: a page is one
+A listing is a sorted set whose members all have score 0 and sort lexically
+as ``<updated_at in microseconds, 20 digits><stem>``: a page is one
 ``ZREVRANGEBYLEX`` from the cursor (the last member seen). ``updated_at``
-comes from a per-store clock key that only moves forward, so two sessions never
-share a timestamp.
+comes from a per-store clock key that only moves forward, so two sessions
+never share a timestamp.
+
+Status codes in replies: 1 done, 0 the id is taken, -1 no such session,
+-2 length conflict, -3 position out of range.
 """
 
 from __future__ import annotations
 
+from unistore_redis._lua_session_helpers import PRELUDE
 from unistore_redis._script import Script
 
-__all__ = ["APPEND", "CREATE", "DELETE", "FORK", "LIST", "READ", "UPDATE"]
-
-_PRELUDE = r"""
-local function int(x)
-  return string.format('%.0f', x)
-end
-local function stamp(clock)
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  local last = tonumber(redis.call('GET', clock) or '0')
-  if now <= last then
-    now = last + 1
-  end
-  redis.call('SET', clock, int(now))
-  return now
-end
-local function member(ts, stem)
-  return string.format('%020.0f', ts) .. stem
-end
--- Give the session a new updated_at and move it to the top of the listing.
-local function relist(listing, clock, stem)
-  local rec = stem .. ':r'
-  local old = redis.call('HGET', rec, 'u')
-  if old then
-    redis.call('ZREM', listing, member(tonumber(old), stem))
-  end
-  local now = stamp(clock)
-  redis.call('HSET', rec, 'u', int(now))
-  redis.call('ZADD', listing, 0, member(now, stem))
-end
--- Messages at positions [lo, hi) of a session, following base pointers.
-local function read_range(stem, lo, hi)
-  local segs = {}
-  local s = stem
-  while hi > lo do
-    local f = redis.call('HMGET', s .. ':r', 'base', 'bp')
-    local base, bp = f[1], tonumber(f[2] or '0')
-    if base and hi <= bp then
-      s = base
-    else
-      local from = math.max(lo, bp)
-      segs[#segs + 1] = {s .. ':m', from - bp, hi - bp - 1}
-      hi = from
-      s = base
-    end
-  end
-  local out = {}
-  for i = #segs, 1, -1 do
-    local seg = segs[i]
-    for _, m in ipairs(redis.call('LRANGE', seg[1], seg[2], seg[3])) do
-      out[#out + 1] = m
-    end
-  end
-  return out
-end
--- Copy into a fork the messages it shares with its base; drop the pointer.
-local function materialise(child)
-  local rec = child .. ':r'
-  local f = redis.call('HMGET', rec, 'base', 'bp')
-  local base, bp = f[1], tonumber(f[2] or '0')
-  if not base then
-    return
-  end
-  local shared = read_range(base, 0, bp)
-  local key = child .. ':m'
-  local i = #shared
-  while i >= 1 do
-    local j = math.max(1, i - 999)
-    local chunk = {}
-    for k = i, j, -1 do
-      chunk[#chunk + 1] = shared[k]
-    end
-    redis.call('LPUSH', key, unpack(chunk))
-    i = j - 1
-  end
-  redis.call('HDEL', rec, 'base', 'bp')
-  redis.call('SREM', base .. ':f', child)
-end
-local function push(key, first)
-  for j = first, #ARGV, 1000 do
-    redis.call('RPUSH', key, unpack(ARGV, j, math.min(j + 999, #ARGV)))
-  end
-end
-"""
+__all__ = ["CREATE", "DELETE", "FORK", "GET", "LIST", "POP", "READ", "UPDATE", "WRITE"]
 
 CREATE = Script(
     "create",
-    _PRELUDE
+    PRELUDE
     + r"""
--- KEYS = listing, clock; ARGV = stem, id, has_label, label, meta.
+-- ARGV = stem, id, has_label, label, meta, ttl ('' = none), ttl_us.
+local now = now_us()
+sweep(now)
 local stem = ARGV[1]
-local rec = stem .. ':r'
-if redis.call('EXISTS', rec) == 1 then
+if find(stem, now) then
   return {0}
 end
-local now = int(stamp(KEYS[2]))
-redis.call('HSET', rec, 'id', ARGV[2], 'meta', ARGV[5], 'c', now, 'u', now, 'n', 0)
+local rec = stem .. ':r'
+redis.call('HSET', rec, 'id', ARGV[2], 'meta', ARGV[5], 'n', 0)
 if ARGV[3] == '1' then
   redis.call('HSET', rec, 'label', ARGV[4])
 end
-redis.call('ZADD', KEYS[1], 0, member(tonumber(now), stem))
+if ARGV[6] ~= '' then
+  redis.call('HSET', rec, 'ttl', ARGV[6], 'tu', ARGV[7])
+end
+redis.call('HSET', rec, 'c', int(touch(stem, now)))
 return {1, redis.call('HGETALL', rec)}
 """,
 )
 
 FORK = Script(
     "fork",
-    _PRELUDE
+    PRELUDE
     + r"""
--- KEYS = listing, clock
--- ARGV = parent stem, child stem, child id, parent id, at ('' = all), has_label, label, meta.
+-- ARGV = parent stem, child stem, child id, parent id, at ('' = all), has_label, label,
+--        meta, ttl ('' = none), ttl_us.
+local now = now_us()
+sweep(now)
 local pstem, stem = ARGV[1], ARGV[2]
-local rec = stem .. ':r'
-local pn = redis.call('HGET', pstem .. ':r', 'n')
+local pn = find(pstem, now)
 if not pn then
   return {-1}
 end
-pn = tonumber(pn)
+if find(stem, now) then
+  return {0}
+end
 local at = pn
 if ARGV[5] ~= '' then
   at = tonumber(ARGV[5])
 end
-if at < 0 or at > pn then
+if at > pn then
   return {-3, pn}
 end
-if redis.call('EXISTS', rec) == 1 then
-  return {0}
-end
-local now = int(stamp(KEYS[2]))
-redis.call('HSET', rec, 'id', ARGV[3], 'parent', ARGV[4], 'fp', at, 'n', at,
-  'meta', ARGV[8], 'c', now, 'u', now)
+local rec = stem .. ':r'
+redis.call('HSET', rec, 'id', ARGV[3], 'parent', ARGV[4], 'fp', at, 'n', at, 'meta', ARGV[8])
 if ARGV[6] == '1' then
   redis.call('HSET', rec, 'label', ARGV[7])
+end
+if ARGV[9] ~= '' then
+  redis.call('HSET', rec, 'ttl', ARGV[9], 'tu', ARGV[10])
 end
 if at > 0 then
   redis.call('HSET', rec, 'base', pstem, 'bp', at)
   redis.call('SADD', pstem .. ':f', stem)
 end
-redis.call('ZADD', KEYS[1], 0, member(tonumber(now), stem))
+redis.call('HSET', rec, 'c', int(touch(stem, now)))
 return {1, redis.call('HGETALL', rec)}
 """,
 )
 
-APPEND = Script(
-    "append",
-    _PRELUDE
+WRITE = Script(
+    "write",
+    PRELUDE
     + r"""
--- KEYS = listing, clock
--- ARGV = stem, start ('' = append), expected, has_label, label, has_meta, meta, messages...
+-- ARGV = stem, start ('' = append), expected ('' = any), token ('' = none), has_label,
+--        label, has_meta, meta, messages...  Returns {1, new length}.
+local now = now_us()
+sweep(now)
 local stem = ARGV[1]
-local rec = stem .. ':r'
-local n = redis.call('HGET', rec, 'n')
+local n = find(stem, now)
 if not n then
   return {-1}
 end
-n = tonumber(n)
-if n ~= tonumber(ARGV[3]) then
+-- A token already applied answers before any length check: a retry of a
+-- write that landed must not turn into a conflict.
+local done = recall(stem, ARGV[4])
+if done then
+  return {1, done}
+end
+if ARGV[3] ~= '' and n ~= tonumber(ARGV[3]) then
   return {-2, n}
 end
 local start = n
@@ -190,56 +120,63 @@ if ARGV[2] ~= '' then
   start = tonumber(ARGV[2])
 end
 if start ~= n then
-  if start < 0 or start > n then
+  if start > n then
     return {-3, n}
   end
-  for _, child in ipairs(redis.call('SMEMBERS', stem .. ':f')) do
-    if tonumber(redis.call('HGET', child .. ':r', 'bp') or '0') > start then
-      materialise(child)
-    end
-  end
-  local f = redis.call('HMGET', rec, 'base', 'bp')
-  local base, bp = f[1], tonumber(f[2] or '0')
-  if base and start < bp then
-    -- The kept prefix lies wholly in the base, which cannot change under us
-    -- (editing it would have materialised this session first).
-    redis.call('DEL', stem .. ':m')
-    if start == 0 then
-      redis.call('HDEL', rec, 'base', 'bp')
-      redis.call('SREM', base .. ':f', stem)
-    else
-      redis.call('HSET', rec, 'bp', start)
-    end
-  elseif start == bp then
-    redis.call('DEL', stem .. ':m')
-  else
-    redis.call('LTRIM', stem .. ':m', 0, start - bp - 1)
-  end
+  cut(stem, start)
 end
-push(stem .. ':m', 8)
-redis.call('HSET', rec, 'n', start + #ARGV - 7)
-if ARGV[4] == '1' then
-  redis.call('HSET', rec, 'label', ARGV[5])
+push(stem .. ':m', 9)
+local rec = stem .. ':r'
+local total = start + #ARGV - 8
+redis.call('HSET', rec, 'n', total)
+if ARGV[5] == '1' then
+  redis.call('HSET', rec, 'label', ARGV[6])
 end
-if ARGV[6] == '1' then
-  redis.call('HSET', rec, 'meta', ARGV[7])
+if ARGV[7] == '1' then
+  redis.call('HSET', rec, 'meta', ARGV[8])
 end
-relist(KEYS[1], KEYS[2], stem)
-return {1, redis.call('HGETALL', rec)}
+touch(stem, now)
+remember(stem, ARGV[4], total)
+return {1, total}
+""",
+)
+
+POP = Script(
+    "pop",
+    PRELUDE
+    + r"""
+-- ARGV = stem, n, expected ('' = any). Returns {1, {popped messages in order}}.
+local now = now_us()
+sweep(now)
+local stem = ARGV[1]
+local n = find(stem, now)
+if not n then
+  return {-1}
+end
+if ARGV[3] ~= '' and n ~= tonumber(ARGV[3]) then
+  return {-2, n}
+end
+local start = math.max(0, n - tonumber(ARGV[2]))
+local popped = {}
+if start < n then
+  popped = read_range(stem, start, n)
+  cut(stem, start)
+  redis.call('HSET', stem .. ':r', 'n', start)
+end
+touch(stem, now)
+return {1, popped}
 """,
 )
 
 READ = Script(
     "read",
-    _PRELUDE
+    PRELUDE
     + r"""
--- KEYS = listing (never read: it names the hash tag every session key shares)
--- ARGV = stem, last ('' = all).
-local n = redis.call('HGET', ARGV[1] .. ':r', 'n')
+-- ARGV = stem, last ('' = all). Reads change nothing, not even the expiry.
+local n = length(ARGV[1], now_us())
 if not n then
   return {-1}
 end
-n = tonumber(n)
 local lo = 0
 if ARGV[2] ~= '' then
   lo = math.max(0, n - tonumber(ARGV[2]))
@@ -248,72 +185,87 @@ return {1, read_range(ARGV[1], lo, n)}
 """,
 )
 
+GET = Script(
+    "get",
+    PRELUDE
+    + r"""
+-- ARGV = stem. Returns {1, record} for a live session, else {-1}.
+if not length(ARGV[1], now_us()) then
+  return {-1}
+end
+return {1, redis.call('HGETALL', ARGV[1] .. ':r')}
+""",
+)
+
 LIST = Script(
     "list",
-    r"""
--- KEYS = listing; ARGV = cursor member ('' = from the newest), limit.
+    PRELUDE
+    + r"""
+-- ARGV = cursor member ('' = from the newest), limit. Returns {more, {member, record, ...}}.
+-- Expired sessions not yet reclaimed are skipped (a later write reclaims them).
 local limit = tonumber(ARGV[2])
+local now = now_us()
 local max = '+'
 if ARGV[1] ~= '' then
   max = '(' .. ARGV[1]
 end
-local members = redis.call('ZREVRANGEBYLEX', KEYS[1], max, '-', 'LIMIT', 0, limit + 1)
 local out = {}
-for i, m in ipairs(members) do
-  if i > limit then
-    break
+local found = 0
+while true do
+  local members = redis.call('ZREVRANGEBYLEX', KEYS[1], max, '-', 'LIMIT', 0, limit + 1)
+  for _, m in ipairs(members) do
+    local stem = string.sub(m, 21)
+    if length(stem, now) then
+      if found == limit then
+        return {1, out}
+      end
+      found = found + 1
+      out[#out + 1] = m
+      out[#out + 1] = redis.call('HGETALL', stem .. ':r')
+    end
   end
-  out[#out + 1] = m
-  out[#out + 1] = redis.call('HGETALL', string.sub(m, 21) .. ':r')
+  if #members <= limit then
+    return {0, out}
+  end
+  max = '(' .. members[#members]
 end
-local more = 0
-if #members > limit then
-  more = 1
-end
-return {more, out}
 """,
 )
 
 UPDATE = Script(
     "update",
-    _PRELUDE
+    PRELUDE
     + r"""
--- KEYS = listing, clock; ARGV = stem, has_label, label, has_meta, meta.
-local rec = ARGV[1] .. ':r'
-if redis.call('EXISTS', rec) == 0 then
+-- ARGV = stem, has_label, label, has_meta, meta.
+local now = now_us()
+sweep(now)
+local stem = ARGV[1]
+if not find(stem, now) then
   return {-1}
 end
+local rec = stem .. ':r'
 if ARGV[2] == '1' then
   redis.call('HSET', rec, 'label', ARGV[3])
 end
 if ARGV[4] == '1' then
   redis.call('HSET', rec, 'meta', ARGV[5])
 end
-relist(KEYS[1], KEYS[2], ARGV[1])
+touch(stem, now)
 return {1, redis.call('HGETALL', rec)}
 """,
 )
 
 DELETE = Script(
     "delete",
-    _PRELUDE
+    PRELUDE
     + r"""
--- KEYS = listing; ARGV = stem. Forks get their own copy of what they shared.
-local stem = ARGV[1]
-local rec = stem .. ':r'
-local u = redis.call('HGET', rec, 'u')
-if not u then
+-- ARGV = stem. Forks get their own copy of what they shared. Returns 1 if it was live.
+local now = now_us()
+sweep(now)
+if not find(ARGV[1], now) then
   return 0
 end
-for _, child in ipairs(redis.call('SMEMBERS', stem .. ':f')) do
-  materialise(child)
-end
-local base = redis.call('HGET', rec, 'base')
-if base then
-  redis.call('SREM', base .. ':f', stem)
-end
-redis.call('ZREM', KEYS[1], member(tonumber(u), stem))
-redis.call('DEL', rec, stem .. ':m', stem .. ':f')
+remove(ARGV[1])
 return 1
 """,
 )

@@ -1,10 +1,17 @@
 """Lua scripts for slot and namespace operations (one round trip each).
 
-Each namespace has an index ``ZSET`` of escaped slot name -> absolute expiry in
-milliseconds. Every script that writes a slot sets the slot's expiry with
-``PXAT``/``PEXPIREAT`` to exactly the score it records, prunes members whose
-expiry has passed and gives the index the largest expiry of its members, so
-the index never outlives its namespace and never keeps dead entries for long.
+Each namespace has two indexes of its escaped slot names: ``idx`` scores each
+name with the slot's absolute expiry in milliseconds (``+inf`` for a slot
+that never expires), ``names`` scores every name 0, so that a prefix is one
+``ZRANGEBYLEX`` range (a lexical range is only defined on equal scores).
+Every script that writes a slot sets the slot's expiry with
+``PXAT``/``PEXPIREAT`` to exactly the score it records (or removes it, for
+``+inf``), prunes members whose expiry has passed from both indexes and gives
+both the largest expiry of their members, so the indexes never outlive their
+namespace and never keep dead entries for long.
+
+A namespace written before ``names`` existed has ``idx`` only: the first
+script that needs ``names`` builds it from ``idx`` (:func:`adopt`), once.
 
 Scripts read the server clock with ``TIME`` (allowed since Redis 5: scripts
 replicate their effects, not their code).
@@ -25,12 +32,55 @@ end
 local function int(x)
   return string.format('%.0f', x)
 end
--- Prune dead members and give the index the expiry of its longest-lived member.
-local function reindex(idx, now)
-  redis.call('ZREMRANGEBYSCORE', idx, '-inf', int(now))
+-- The index score of a slot written now with ttl_ms (0: never expires).
+local function expiry(now, ttl)
+  if ttl == 0 then
+    return '+inf'
+  end
+  return int(now + ttl)
+end
+-- Build the name index of a namespace written before it existed.
+local function adopt(idx, names)
+  if redis.call('EXISTS', names) == 1 then
+    return
+  end
+  local all = redis.call('ZRANGE', idx, 0, -1)
+  for i = 1, #all, 1000 do
+    local pairs_ = {}
+    for j = i, math.min(i + 999, #all) do
+      pairs_[#pairs_ + 1] = 0
+      pairs_[#pairs_ + 1] = all[j]
+    end
+    redis.call('ZADD', names, unpack(pairs_))
+  end
+end
+local function index(idx, names, member, at)
+  redis.call('ZADD', idx, at, member)
+  redis.call('ZADD', names, 0, member)
+end
+local function unindex(idx, names, member)
+  redis.call('ZREM', idx, member)
+  redis.call('ZREM', names, member)
+end
+-- Drop the members whose expiry has passed from both indexes.
+local function prune(idx, names, now)
+  local dead = redis.call('ZRANGEBYSCORE', idx, '-inf', int(now))
+  for i = 1, #dead, 1000 do
+    local chunk = {unpack(dead, i, math.min(i + 999, #dead))}
+    redis.call('ZREM', idx, unpack(chunk))
+    redis.call('ZREM', names, unpack(chunk))
+  end
+end
+-- Prune, then give both indexes the expiry of their longest-lived member.
+local function reindex(idx, names, now)
+  prune(idx, names, now)
   local top = redis.call('ZRANGE', idx, -1, -1, 'WITHSCORES')
-  if top[2] then
+  if top[2] == 'inf' then
+    redis.call('PERSIST', idx)
+    redis.call('PERSIST', names)
+  elseif top[2] then
     redis.call('PEXPIREAT', idx, top[2])
+    redis.call('PEXPIREAT', names, top[2])
   end
 end
 """
@@ -39,15 +89,17 @@ APPLY = Script(
     "apply",
     _PRELUDE
     + r"""
--- Apply a batch of slot writes. KEYS[1] = index, KEYS[i+1] = key of op i.
+-- Apply a batch of slot writes. KEYS[1] = expiry index, KEYS[2] = name index,
+-- KEYS[i+2] = key of op i.
 -- ARGV is a stream of ops:  S member value ttl_ms | D member
 --                          | H member ttl_ms nfields f1 v1 ... | X member nfields f1 ...
--- Every op is checked before anything is written, so a kind error writes nothing.
-local idx = KEYS[1]
+-- (ttl_ms 0: no expiry). Every op is checked before anything is written, so a
+-- kind error writes nothing.
+local idx, names = KEYS[1], KEYS[2]
 local ops = {}
 local kinds = {}
 local pos = 1
-for i = 2, #KEYS do
+for i = 3, #KEYS do
   local key = KEYS[i]
   local op = {code = ARGV[pos], key = key, member = ARGV[pos + 1]}
   pos = pos + 2
@@ -74,28 +126,38 @@ for i = 2, #KEYS do
   end
   ops[#ops + 1] = op
 end
+adopt(idx, names)
 local now = now_ms()
 local results = {}
-local changed = false
 for i, op in ipairs(ops) do
   local r = 0
   if op.code == 'S' then
-    local at = int(now + op.ttl)
-    redis.call('SET', op.key, op.value, 'PXAT', at)
-    redis.call('ZADD', idx, at, op.member)
+    local at = expiry(now, op.ttl)
+    if op.ttl == 0 then
+      -- SET without an expiry option also drops an expiry the slot had.
+      redis.call('SET', op.key, op.value)
+    else
+      redis.call('SET', op.key, op.value, 'PXAT', at)
+    end
+    index(idx, names, op.member, at)
     r = 1
   elseif op.code == 'D' then
     r = redis.call('DEL', op.key)
-    redis.call('ZREM', idx, op.member)
+    unindex(idx, names, op.member)
   elseif op.code == 'H' then
     local last = op.first + 2 * op.count - 1
     for j = op.first, last, 1000 do
       r = r + redis.call('HSET', op.key, unpack(ARGV, j, math.min(j + 999, last)))
     end
-    local at = int(now + op.ttl)
+    local at = expiry(now, op.ttl)
     -- With no fields and no hash there is nothing to keep: no slot appears.
-    if redis.call('PEXPIREAT', op.key, at) == 1 then
-      redis.call('ZADD', idx, at, op.member)
+    if redis.call('EXISTS', op.key) == 1 then
+      if op.ttl == 0 then
+        redis.call('PERSIST', op.key)
+      else
+        redis.call('PEXPIREAT', op.key, at)
+      end
+      index(idx, names, op.member, at)
     end
   else
     local last = op.first + op.count - 1
@@ -103,12 +165,12 @@ for i, op in ipairs(ops) do
       r = r + redis.call('HDEL', op.key, unpack(ARGV, j, math.min(j + 999, last)))
     end
     if redis.call('EXISTS', op.key) == 0 then
-      redis.call('ZREM', idx, op.member)
+      unindex(idx, names, op.member)
     end
   end
   results[i] = r
 end
-reindex(idx, now)
+reindex(idx, names, now)
 return results
 """,
 )
@@ -117,14 +179,21 @@ INCR = Script(
     "incr",
     _PRELUDE
     + r"""
--- KEYS = key, index; ARGV = member, amount, ttl_ms. Returns the new value's digits.
--- A new counter gets the TTL; an existing one keeps its expiry.
+-- KEYS = key, expiry index, name index; ARGV = member, amount, ttl_ms (0: never).
+-- Returns the new value's digits. A new counter gets the TTL; an existing one
+-- keeps its expiry.
 if redis.call('EXISTS', KEYS[1]) == 0 then
+  adopt(KEYS[2], KEYS[3])
   local now = now_ms()
-  local at = int(now + tonumber(ARGV[3]))
-  redis.call('SET', KEYS[1], ARGV[2], 'PXAT', at)
-  redis.call('ZADD', KEYS[2], at, ARGV[1])
-  reindex(KEYS[2], now)
+  local ttl = tonumber(ARGV[3])
+  local at = expiry(now, ttl)
+  if ttl == 0 then
+    redis.call('SET', KEYS[1], ARGV[2])
+  else
+    redis.call('SET', KEYS[1], ARGV[2], 'PXAT', at)
+  end
+  index(KEYS[2], KEYS[3], ARGV[1], at)
+  reindex(KEYS[2], KEYS[3], now)
   return ARGV[2]
 end
 -- INCRBY accepts only canonical decimal int64 values and refuses to leave the
@@ -146,15 +215,16 @@ EXPIRE = Script(
     "expire",
     _PRELUDE
     + r"""
--- KEYS = key, index; ARGV = member, ttl_ms.
+-- KEYS = key, expiry index, name index; ARGV = member, ttl_ms (positive).
+adopt(KEYS[2], KEYS[3])
 local now = now_ms()
 local at = int(now + tonumber(ARGV[2]))
 if redis.call('PEXPIREAT', KEYS[1], at) == 1 then
-  redis.call('ZADD', KEYS[2], at, ARGV[1])
-  reindex(KEYS[2], now)
+  index(KEYS[2], KEYS[3], ARGV[1], at)
+  reindex(KEYS[2], KEYS[3], now)
   return 1
 end
-redis.call('ZREM', KEYS[2], ARGV[1])
+unindex(KEYS[2], KEYS[3], ARGV[1])
 return 0
 """,
 )
@@ -163,15 +233,16 @@ SLOTS = Script(
     "slots",
     _PRELUDE
     + r"""
--- KEYS = index; ARGV = slot key prefix. Returns the escaped names of live slots.
-local now = now_ms()
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', int(now))
+-- KEYS = expiry index, name index; ARGV = slot key prefix, lexical min, lexical max.
+-- Returns the escaped names of the live slots in the range, reading only those.
+adopt(KEYS[1], KEYS[2])
+reindex(KEYS[1], KEYS[2], now_ms())
 local live = {}
-for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+for _, member in ipairs(redis.call('ZRANGEBYLEX', KEYS[2], ARGV[2], ARGV[3])) do
   if redis.call('EXISTS', ARGV[1] .. member) == 1 then
     live[#live + 1] = member
   else
-    redis.call('ZREM', KEYS[1], member)
+    unindex(KEYS[1], KEYS[2], member)
   end
 end
 return live
@@ -182,21 +253,24 @@ TOUCH = Script(
     "touch",
     _PRELUDE
     + r"""
--- KEYS = index; ARGV = slot key prefix, ttl_ms. Returns how many slots were live.
+-- KEYS = expiry index, name index; ARGV = slot key prefix, ttl_ms (positive).
+-- Returns how many slots were live; slots without expiry get one too.
+adopt(KEYS[1], KEYS[2])
 local now = now_ms()
 local at = int(now + tonumber(ARGV[2]))
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', int(now))
+prune(KEYS[1], KEYS[2], now)
 local count = 0
 for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if redis.call('PEXPIREAT', ARGV[1] .. member, at) == 1 then
     redis.call('ZADD', KEYS[1], at, member)
     count = count + 1
   else
-    redis.call('ZREM', KEYS[1], member)
+    unindex(KEYS[1], KEYS[2], member)
   end
 end
 if count > 0 then
   redis.call('PEXPIREAT', KEYS[1], at)
+  redis.call('PEXPIREAT', KEYS[2], at)
 end
 return count
 """,
@@ -205,12 +279,12 @@ return count
 PURGE = Script(
     "purge",
     r"""
--- KEYS = index; ARGV = slot key prefix. Returns how many slots existed.
+-- KEYS = expiry index, name index; ARGV = slot key prefix. Returns how many slots existed.
 local count = 0
 for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   count = count + redis.call('DEL', ARGV[1] .. member)
 end
-redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[2])
 return count
 """,
 )

@@ -10,6 +10,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 
+from unistore_redis._once import execute_once
+
 __all__ = ["Script"]
 
 logger = logging.getLogger("unistore.driver.redis")
@@ -19,7 +21,8 @@ class Script:
     """A Lua script known by its SHA1.
 
     ``EVALSHA`` is tried first; on ``NOSCRIPT`` (a restarted or flushed server)
-    the script is loaded and run again, so one store object survives restarts.
+    the script is loaded and run again, so one store object survives restarts
+    (a ``NOSCRIPT`` reply means nothing ran, so running again is always safe).
     """
 
     __slots__ = ("name", "sha", "text")
@@ -30,12 +33,33 @@ class Script:
         self.sha = hashlib.sha1(self.text, usedforsecurity=False).hexdigest()
 
     async def run(
-        self, client: aioredis.Redis, keys: Sequence[bytes], args: Sequence[bytes | int | str]
+        self,
+        client: aioredis.Redis,
+        keys: Sequence[bytes],
+        args: Sequence[bytes | int | str],
+        *,
+        once: bool = False,
     ) -> Any:
-        """Run the script on ``client`` with ``keys`` and ``args``."""
+        """Run the script on ``client`` with ``keys`` and ``args``.
+
+        Args:
+            client: The client to run it on.
+            keys: The script's ``KEYS``.
+            args: The script's ``ARGV``.
+            once: The call is not idempotent: send it at most once (see
+                :func:`~unistore_redis._once.execute_once`) instead of letting
+                the client retry it.
+        """
+        command = ("EVALSHA", self.sha, len(keys), *keys, *args)
         try:
-            return await client.evalsha(self.sha, len(keys), *keys, *args)
+            return await self._send(client, command, once)
         except NoScriptError:
             logger.info("the server did not know script %s (restarted?); loading it", self.name)
             await client.script_load(self.text)
-            return await client.evalsha(self.sha, len(keys), *keys, *args)
+            return await self._send(client, command, once)
+
+    @staticmethod
+    async def _send(client: aioredis.Redis, command: tuple[Any, ...], once: bool) -> Any:
+        if once:
+            return await execute_once(client, *command)
+        return await client.execute_command(*command)  # type: ignore[no-untyped-call]

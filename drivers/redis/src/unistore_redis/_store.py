@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, ClassVar, cast
 
 import redis.asyncio as aioredis
@@ -24,7 +24,7 @@ from unistore.sdk import (
 from unistore_redis import _lua_slots as lua
 from unistore_redis._config import OPTIONS, build_client, validate
 from unistore_redis._errors import ERRORS
-from unistore_redis._keys import KeyLayout, escape, unescape
+from unistore_redis._keys import KeyLayout, escape, lex_range, unescape
 from unistore_redis._sessions import RedisSessions
 from unistore_redis._transaction import RedisTransaction
 from unistore_redis._values import apply_args, field_bytes, field_str, ttl_ms
@@ -53,8 +53,9 @@ class RedisStore(RedisSessions, FullStoreBase):
     """A unistore store on a Redis server (``redis://``, ``rediss://``, ``redis+unix://``).
 
     Every namespaced operation is one round trip: a plain command for reads,
-    one Lua script for writes (the write, its expiry and the namespace index
-    change together). See the driver documentation for the key layout.
+    one Lua script for writes (the write, its expiry and the namespace indexes
+    change together). Non-idempotent writes are sent once, never retried
+    after a lost reply. See the driver documentation for the key layout.
 
     Stores are normally opened with :func:`unistore.connect`; constructing one
     directly does no I/O either.
@@ -102,21 +103,31 @@ class RedisStore(RedisSessions, FullStoreBase):
         if self._owns_client:
             await self._client.aclose()
 
-    async def _apply(self, ns: str, op: Op) -> int:
-        keys, args = apply_args(self._keys, ns, (op,))
-        results = await lua.APPLY.run(self._redis, keys, args)
-        return int(results[0])
+    async def _apply(self, ns: str, ops: Sequence[Op]) -> list[int]:
+        keys, args = apply_args(self._keys, ns, ops)
+        return [int(result) for result in await lua.APPLY.run(self._redis, keys, args)]
 
     # -- KeyValue ---------------------------------------------------------------
 
     async def _get(self, ns: str, slot: str) -> bytes | None:
         return cast("bytes | None", await self._redis.get(self._keys.slot(ns, slot)))
 
-    async def _set(self, ns: str, slot: str, value: bytes, ttl: float) -> None:
-        await self._apply(ns, SetOp(slot, value, ttl))
+    async def _set(self, ns: str, slot: str, value: bytes, ttl: float | None) -> None:
+        await self._apply(ns, (SetOp(slot, value, ttl),))
 
     async def _delete(self, ns: str, slot: str) -> bool:
-        return bool(await self._apply(ns, DeleteOp(slot)))
+        return bool((await self._apply(ns, (DeleteOp(slot),)))[0])
+
+    async def _get_many(self, ns: str, slots: list[str]) -> list[bytes | None]:
+        # MGET reads every key at one instant and answers nil for a hash.
+        keys = [self._keys.slot(ns, slot) for slot in slots]
+        return cast("list[bytes | None]", await self._redis.mget(keys))
+
+    async def _set_many(self, ns: str, mapping: dict[str, bytes], ttl: float | None) -> None:
+        await self._apply(ns, [SetOp(slot, value, ttl) for slot, value in mapping.items()])
+
+    async def _delete_many(self, ns: str, slots: list[str]) -> int:
+        return sum(await self._apply(ns, [DeleteOp(slot) for slot in slots]))
 
     # -- Hash -------------------------------------------------------------------
 
@@ -124,12 +135,12 @@ class RedisStore(RedisSessions, FullStoreBase):
         key = self._keys.slot(ns, slot)
         return cast("bytes | None", await self._redis.hget(key, field_bytes(field)))
 
-    async def _hset(self, ns: str, slot: str, mapping: dict[str, bytes], ttl: float) -> int:
+    async def _hset(self, ns: str, slot: str, mapping: dict[str, bytes], ttl: float | None) -> int:
         # With no fields the script only re-applies the expiry of an existing hash.
-        return await self._apply(ns, HSetOp(slot, mapping, ttl))
+        return (await self._apply(ns, (HSetOp(slot, mapping, ttl),)))[0]
 
     async def _hdel(self, ns: str, slot: str, fields: list[str]) -> int:
-        return await self._apply(ns, HDelOp(slot, tuple(fields)))
+        return (await self._apply(ns, (HDelOp(slot, tuple(fields)),)))[0]
 
     async def _hgetall(self, ns: str, slot: str) -> dict[str, bytes]:
         raw = cast("dict[bytes, bytes]", await self._redis.hgetall(self._keys.slot(ns, slot)))
@@ -141,13 +152,15 @@ class RedisStore(RedisSessions, FullStoreBase):
 
     # -- Counter ----------------------------------------------------------------
 
-    async def _incr(self, ns: str, slot: str, amount: int, ttl: float) -> int:
+    async def _incr(self, ns: str, slot: str, amount: int, ttl: float | None) -> int:
         # INCRBY's rules are the SDK's: canonical int64 only, overflow refused
-        # (the error table maps both replies).
-        prefix, index = self._keys.namespace(ns)
+        # (the error table maps both replies). An increment sent twice counts
+        # twice, so it is sent once: a lost reply is a timeout, never a retry.
+        prefix, index, names = self._keys.namespace(ns)
         member = escape(slot)
         args: list[bytes | int] = [member, amount, ttl_ms(ttl)]
-        return int(await lua.INCR.run(self._redis, [prefix + member, index], args))
+        keys = [prefix + member, index, names]
+        return int(await lua.INCR.run(self._redis, keys, args, once=True))
 
     # -- TTL --------------------------------------------------------------------
 
@@ -155,32 +168,36 @@ class RedisStore(RedisSessions, FullStoreBase):
         millis = await self._redis.pttl(self._keys.slot(ns, slot))
         if millis == -2:
             return None
-        if millis == -1:  # pragma: no cover - every write of this driver sets an expiry
+        if millis == -1:
             return math.inf
         return millis / 1000
 
     async def _expire(self, ns: str, slot: str, ttl: float) -> bool:
-        prefix, index = self._keys.namespace(ns)
+        prefix, index, names = self._keys.namespace(ns)
         member = escape(slot)
         args: list[bytes | int] = [member, ttl_ms(ttl)]
-        return bool(await lua.EXPIRE.run(self._redis, [prefix + member, index], args))
+        return bool(await lua.EXPIRE.run(self._redis, [prefix + member, index, names], args))
 
     # -- NamespaceLifecycle -----------------------------------------------------
 
-    async def _slots(self, ns: str) -> list[str]:
-        prefix, index = self._keys.namespace(ns)
-        return [unescape(member) for member in await lua.SLOTS.run(self._redis, [index], [prefix])]
+    async def _slots(self, ns: str, prefix: str) -> list[str]:
+        # One lexical range of the name index: O(matching slots), whatever
+        # else the namespace holds.
+        slot_prefix, index, names = self._keys.namespace(ns)
+        low, high = lex_range(prefix)
+        found = await lua.SLOTS.run(self._redis, [index, names], [slot_prefix, low, high])
+        return [unescape(member) for member in found]
 
     async def _slot_kind(self, ns: str, slot: str) -> SlotKind | None:
         return _KINDS.get(cast(bytes, await self._redis.type(self._keys.slot(ns, slot))))
 
     async def _touch(self, ns: str, ttl: float) -> int:
-        prefix, index = self._keys.namespace(ns)
-        return int(await lua.TOUCH.run(self._redis, [index], [prefix, ttl_ms(ttl)]))
+        prefix, index, names = self._keys.namespace(ns)
+        return int(await lua.TOUCH.run(self._redis, [index, names], [prefix, ttl_ms(ttl)]))
 
     async def _purge(self, ns: str) -> int:
-        prefix, index = self._keys.namespace(ns)
-        return int(await lua.PURGE.run(self._redis, [index], [prefix]))
+        prefix, index, names = self._keys.namespace(ns)
+        return int(await lua.PURGE.run(self._redis, [index, names], [prefix]))
 
     # -- NamespaceListing -------------------------------------------------------
 

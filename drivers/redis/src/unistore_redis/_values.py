@@ -12,17 +12,22 @@ from typing import Final
 from unistore.sdk import DeleteOp, HDelOp, HSetOp, Op, SetOp
 from unistore_redis._keys import KeyLayout, escape
 
-__all__ = ["apply_args", "field_bytes", "field_str", "ttl_ms"]
+__all__ = ["NEVER", "apply_args", "field_bytes", "field_str", "ttl_ms"]
 
 #: Longest expiry Redis accepts comfortably (about 300 years, in milliseconds).
 _MAX_TTL_MS: Final = 10**13
 
+#: What the scripts receive for "no expiry": a real TTL is at least 1 ms.
+NEVER: Final = 0
 
-def ttl_ms(ttl: float) -> int:
-    """Return a TTL of positive seconds in whole milliseconds (rounded up, at least 1).
+
+def ttl_ms(ttl: float | None) -> int:
+    """Return a TTL in whole milliseconds (rounded up, at least 1), or :data:`NEVER`.
 
     Rounding up keeps a sub-millisecond TTL from meaning "expire now".
     """
+    if ttl is None:
+        return NEVER
     return min(_MAX_TTL_MS, max(1, math.ceil(ttl * 1000)))
 
 
@@ -41,11 +46,13 @@ def apply_args(
 ) -> tuple[list[bytes], list[bytes | int]]:
     """Return the KEYS and ARGV of one ``APPLY`` script call for ``ops``.
 
-    ARGV is the op stream the script reads: ``S member value ttl_ms``,
-    ``D member``, ``H member ttl_ms n f1 v1 ...`` or ``X member n f1 ...``.
+    KEYS are the two indexes, then one slot key per op. ARGV is the op stream
+    the script reads: ``S member value ttl_ms``, ``D member``,
+    ``H member ttl_ms n f1 v1 ...`` or ``X member n f1 ...`` (``ttl_ms`` is
+    :data:`NEVER` for a slot without expiry).
     """
-    prefix, index = keys.namespace(ns)
-    script_keys = [index]
+    prefix, index, names = keys.namespace(ns)
+    script_keys = [index, names]
     args: list[bytes | int] = []
     for op in ops:
         member = escape(op.slot)

@@ -36,8 +36,9 @@ from unistore import StoreURL
 from unistore.errors import ConfigurationError, CorruptionError
 from unistore.sdk import Backoff
 from unistore_sql._engine import EngineReaper, Settings, Target, create_engine
-from unistore_sql._errors import MAPPED, Retry, retry_kind
-from unistore_sql._schema import SCHEMA_VERSION, UPGRADES, VERSION_KEY, Tables
+from unistore_sql._errors import MAPPED, Retry, mark_uncertain, retry_kind
+from unistore_sql._schema import SCHEMA_VERSION, VERSION_KEY, Tables
+from unistore_sql._upgrades import UPGRADES
 
 T = TypeVar("T")
 
@@ -153,6 +154,8 @@ class Database:
                 elif kind is Retry.DISCONNECTED:
                     again = idempotent and not reconnected
                     reconnected = True
+                    if not idempotent and mode is not Mode.READ:
+                        mark_uncertain(exc)
                 if not again:
                     raise
                 logger.debug(
@@ -219,7 +222,7 @@ class Database:
             self._sweeping = False
 
     async def sweep(self) -> int:
-        """Delete one bounded batch of expired slots; return how many."""
+        """Delete one bounded batch of expired slots and sessions; return how many."""
         sweeper = self.sweeper
         if sweeper is None:
             return 0
@@ -227,7 +230,7 @@ class Database:
             "sweep", lambda conn: sweeper(conn, self.clock()), Mode.WRITE, True
         )
         if count:
-            logger.debug("swept %d expired slots from %s", count, self.url)
+            logger.debug("swept %d expired slots and sessions from %s", count, self.url)
         return count
 
     # -- schema ---------------------------------------------------------------

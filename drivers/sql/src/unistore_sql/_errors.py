@@ -28,7 +28,7 @@ from unistore.errors import (
 )
 from unistore.sdk import ErrorRule, ErrorTable
 
-__all__ = ["ERRORS", "MAPPED", "Retry", "retry_kind"]
+__all__ = ["ERRORS", "MAPPED", "Retry", "mark_uncertain", "retry_kind"]
 
 #: Exceptions the table understands; anything else propagates untouched.
 #: (``asyncio.TimeoutError`` is the built-in ``TimeoutError``, an ``OSError``.)
@@ -81,6 +81,18 @@ def _is_sqlite_busy(exc: BaseException) -> bool:
         return name.startswith(_SQLITE_BUSY)
     text = str(_orig(exc)).lower()
     return "database is locked" in text or "database table is locked" in text
+
+
+_UNCERTAIN = "_unistore_uncertain_write"
+
+
+def mark_uncertain(exc: BaseException) -> None:
+    """Note that ``exc`` broke a write that is not repeated: it may have been applied."""
+    setattr(exc, _UNCERTAIN, True)
+
+
+def _uncertain(exc: BaseException) -> bool:
+    return getattr(exc, _UNCERTAIN, False) is True
 
 
 def retry_kind(exc: BaseException) -> Retry:
@@ -164,6 +176,13 @@ _COLLIDED = "a concurrent write collided"
 
 #: The sql driver's error table, most specific row first.
 ERRORS = ErrorTable(
+    # Said first: whatever broke the connection, the caller must know that
+    # repeating the write (without an idempotency token) may apply it twice.
+    _row(
+        StoreUnavailableError,
+        "the connection broke during a write, which may have been applied",
+        _uncertain,
+    ),
     _row(StoreTimeoutError, "timed out", catch=(sa_exc.TimeoutError, TimeoutError)),
     _row(StoreTimeoutError, "the database stayed locked longer than busy_timeout", _is_sqlite_busy),
     _row(CapacityError, _UNUSABLE, _sqlite("SQLITE_FULL", "SQLITE_NOMEM")),

@@ -32,6 +32,40 @@ def digest(text: str) -> bytes:
     return hashlib.sha256(encode(text)).digest()
 
 
+def session_key(scope: str, session_id: str) -> bytes:
+    """Return the 32-byte key of a session: its identity is (scope, id).
+
+    The default scope keeps the digest of the id alone, the key every earlier
+    release wrote, so existing sessions read unchanged. Another scope hashes
+    ``0xFF``, the scope, ``0x00`` and the id: ``0xFF`` never occurs in the
+    encoding of text, so no default-scope id can produce that input, and a
+    scope holds no NUL, so the first one ends it and no two (scope, id) pairs
+    share one.
+    """
+    if not scope:
+        return digest(session_id)
+    return hashlib.sha256(b"\xff" + encode(scope) + b"\x00" + encode(session_id)).digest()
+
+
+def scope_key(scope: str) -> bytes:
+    """Return the indexed key of a scope: empty for the default scope, else its digest."""
+    return digest(scope) if scope else b""
+
+
+def prefix_bounds(prefix: bytes) -> tuple[bytes, bytes | None]:
+    """Return ``(low, high)``: exactly the byte strings starting with ``prefix``.
+
+    Every such string is ``>= low`` and ``< high``; ``high`` is ``None`` when
+    no upper bound exists (``prefix`` is all ``0xFF`` bytes, which encoded
+    text never is). Bytes compare as unsigned values, so this holds for any
+    prefix, including one ending in U+10FFFF (``F4 8F BF BF``).
+    """
+    stem = prefix.rstrip(b"\xff")
+    if not stem:
+        return prefix, None
+    return prefix, stem[:-1] + bytes([stem[-1] + 1])
+
+
 def new_token() -> int:
     """Return a fresh random 63-bit write token (slot version, hash generation).
 

@@ -1,15 +1,21 @@
 """Session documents: a record row per session, a message row per (session, seq).
 
-Storage of a fork: its first ``own_start`` messages are the first
-``own_start`` messages of the session ``base_key`` points at (recursively);
-its own rows hold the rest at their absolute positions. One recursive CTE
-walks that chain, so reading a session is one statement whatever the depth.
-``parent_id`` and ``fork_point`` are lineage only and never change.
+A session's identity is (scope, id), folded into its key
+(:func:`~unistore_sql._keys.session_key`); messages and tokens hang off that
+key. See :mod:`unistore_sql._session_sql` for the fork storage and the
+statements.
 
-Before an edit or a delete drops rows a fork still shares, the fork is
+Before an edit, a pop or a delete drops rows a fork still shares, the fork is
 materialised (the shared messages are copied into its own rows with one
 ``INSERT ... SELECT`` and its base pointer cleared), inside the same
-transaction, with the fork's row locked against a concurrent append.
+transaction, with the fork's row locked against a concurrent append. An
+expired session is reclaimed the same way - by the sweep, or by a create or
+fork that needs its id - so its forks keep their shared prefix.
+
+Concurrency: every multi-statement write first locks the session's row
+(``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's write transaction holds
+the database), or is an ``UPDATE ... RETURNING`` that does both at once, so
+writers of one session take turns and positions never collide.
 """
 
 from __future__ import annotations
@@ -18,37 +24,37 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Integer,
-    LargeBinary,
-    and_,
-    bindparam,
-    case,
-    delete,
-    or_,
-    select,
-    update,
-)
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import BigInteger, literal, update
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql import Select
 
 from unistore.errors import CorruptionError, ValidationError
 from unistore.protocols import SessionPage, SessionRecord
 from unistore.sdk import (
     ForkRequest,
     MessageWrite,
+    NewSession,
+    PopRequest,
     decode_cursor,
     encode_cursor,
+    expiry_micros,
     length_conflict,
     position_error,
     session_exists,
     session_not_found,
     session_record,
 )
-from unistore_sql._keys import decode, digest, encode, micros
+from unistore_sql._keys import decode, encode, micros, scope_key, session_key
 from unistore_sql._schema import Tables
+from unistore_sql._session_sql import SessionQueries
+
+__all__ = [
+    "MAX_INDEX",
+    "After",
+    "SessionStatements",
+    "metadata_json",
+    "read_cursor",
+    "within",
+]
 
 #: Largest message position or count (the columns are 32-bit integers).
 MAX_INDEX = 2**31 - 1
@@ -91,114 +97,18 @@ def _text(raw: bytes | memoryview | None) -> str | None:
     return None if raw is None else decode(raw)
 
 
+def _live(head: Any, now: int) -> bool:
+    return head.expires_us is None or head.expires_us > now
+
+
 class SessionStatements:
-    """Prebuilt session statements of one store."""
+    """The session operations of one store, each a function of one connection."""
 
     def __init__(self, tables: Tables, dialect: str, clock: Callable[[], float]) -> None:
         self.tables = tables
         self._clock = clock
-        self.pg = dialect == "postgresql"
-        self._insert = postgresql.insert if self.pg else sqlite.insert
+        self.q = SessionQueries(tables, dialect)
         self._last_us = 0
-        s, m = tables.sessions, tables.messages
-        k = bindparam("k", type_=LargeBinary)
-        self.cols = (
-            s.c.sid_key,
-            s.c.sid,
-            s.c.label,
-            s.c.parent_id,
-            s.c.fork_point,
-            s.c.metadata_json,
-            s.c.created_us,
-            s.c.updated_us,
-            s.c.message_count,
-        )
-        self.q_get = select(*self.cols).where(s.c.sid_key == k)
-        self.q_exists = select(s.c.sid_key).where(s.c.sid_key == k)
-        self.q_count = select(s.c.message_count).where(s.c.sid_key == k)
-        self.q_head = select(s.c.own_start, s.c.base_key, s.c.message_count).where(s.c.sid_key == k)
-        self.q_parent = select(s.c.message_count).where(s.c.sid_key == k)
-        self.q_forks = select(s.c.sid_key, s.c.own_start).where(
-            s.c.base_key == k, s.c.own_start > bindparam("start", type_=Integer)
-        )
-        if self.pg:
-            self.q_head = self.q_head.with_for_update()
-            self.q_parent = self.q_parent.with_for_update(read=True)
-            self.q_forks = self.q_forks.with_for_update()
-        # Ties on updated_us are broken by the id's UTF-8 bytes, which sort as
-        # its code points do; the index covers updated_us only (ids may be too
-        # long for a btree entry), and the database sorts each tie group.
-        self.q_page = select(*self.cols).order_by(s.c.updated_us.desc(), s.c.sid.desc())
-        u = bindparam("u", type_=BigInteger)
-        self.q_after = self.q_page.where(
-            s.c.updated_us <= u,
-            or_(s.c.updated_us < u, s.c.sid < bindparam("after", type_=LargeBinary)),
-        )
-        ins = self._insert(s)
-        self.q_create = ins.on_conflict_do_nothing(index_elements=[s.c.sid_key]).returning(
-            *self.cols
-        )
-        self.q_drop_tail = delete(m).where(m.c.sid_key == k, m.c.seq >= bindparam("start"))
-        self.q_drop_all = delete(m).where(m.c.sid_key == k)
-        self.q_drop_session = delete(s).where(s.c.sid_key == k)
-        self.q_detach = update(s).where(s.c.sid_key == k).values(base_key=None, own_start=0)
-        self.q_append_rows = m.insert()
-
-        # The read chain: the session, then its base up to its own_start, ...
-        chain = self._chain(k, s.c.message_count, floor=True)
-        self.q_read = (
-            select(m.c.body)
-            .select_from(
-                chain.join(
-                    m,
-                    and_(
-                        m.c.sid_key == chain.c.k,
-                        m.c.seq >= chain.c.lo,
-                        m.c.seq < chain.c.hi,
-                        m.c.seq >= chain.c.floor,
-                    ),
-                )
-            )
-            .order_by(m.c.seq)
-        )
-        # Materialise a fork: copy its base's first ``upto`` messages to it.
-        shared = self._chain(
-            bindparam("base", type_=LargeBinary), bindparam("upto", type_=Integer), floor=False
-        )
-        self.q_materialise = m.insert().from_select(
-            ["sid_key", "seq", "body"],
-            select(bindparam("fork", type_=LargeBinary), m.c.seq, m.c.body).select_from(
-                shared.join(
-                    m,
-                    and_(m.c.sid_key == shared.c.k, m.c.seq >= shared.c.lo, m.c.seq < shared.c.hi),
-                )
-            ),
-        )
-
-    def _chain(self, anchor: Any, hi: Any, *, floor: bool) -> Any:
-        s = self.tables.sessions
-        columns = [
-            s.c.sid_key.label("k"),
-            s.c.base_key.label("b"),
-            s.c.own_start.label("lo"),
-            hi.label("hi"),
-        ]
-        if floor:
-            columns.append((s.c.message_count - bindparam("last", type_=Integer)).label("floor"))
-        cte = select(*columns).where(s.c.sid_key == anchor).cte("chain", recursive=True)
-        step: list[Any] = [
-            s.c.sid_key,
-            s.c.base_key,
-            s.c.own_start,
-            case((cte.c.hi < cte.c.lo, cte.c.hi), else_=cte.c.lo),
-        ]
-        if floor:
-            step.append(cte.c.floor)
-        linked = [s.c.sid_key == cte.c.b, cte.c.lo > 0]
-        if floor:
-            # Nothing below ``floor`` is wanted, so stop before reaching it.
-            linked.append(cte.c.lo > cte.c.floor)
-        return cte.union_all(select(*step).where(*linked))
 
     # -- helpers ----------------------------------------------------------------
 
@@ -208,8 +118,11 @@ class SessionStatements:
         self._last_us = stamp
         return stamp
 
+    def _now(self) -> int:
+        return micros(self._clock())
+
     @staticmethod
-    def record(row: Any) -> SessionRecord:
+    def record(row: Any, scope: str) -> SessionRecord:
         try:
             metadata = json.loads(row.metadata_json)
         except ValueError as exc:
@@ -223,14 +136,25 @@ class SessionStatements:
             created_us=row.created_us,
             updated_us=row.updated_us,
             message_count=row.message_count,
+            scope=scope,
+            ttl=row.ttl,
+            expires_us=row.expires_us,
         )
 
     def _new_row(
-        self, session_id: str, label: str | None, meta: str | None, stamp: int
+        self,
+        session_id: str,
+        scope: str,
+        label: str | None,
+        meta: str | None,
+        ttl: float | None,
     ) -> dict[str, Any]:
+        stamp = self._stamp()
         return {
-            "sid_key": digest(session_id),
+            "sid_key": session_key(scope, session_id),
             "sid": encode(session_id),
+            "scope_key": scope_key(scope),
+            "scope": encode(scope) if scope else None,
             "label": None if label is None else encode(label),
             "parent_id": None,
             "fork_point": None,
@@ -240,7 +164,43 @@ class SessionStatements:
             "created_us": stamp,
             "updated_us": stamp,
             "message_count": 0,
+            "ttl": ttl,
+            "ttl_us": expiry_micros(0, ttl),
+            "expires_us": expiry_micros(self._now(), ttl),
         }
+
+    def _slide(self, now: int) -> dict[str, Any]:
+        """Return the stamp and deadline columns of a write at ``now``.
+
+        The deadline comes from the column (``now + ttl_us``, NULL for a
+        lasting session), so a write needs no read of it first; it counts
+        from the clock, like every expiry check, not from the stamp (which
+        may run ahead of it by a few microseconds to stay strictly increasing).
+        """
+        ttl_us = self.tables.sessions.c.ttl_us
+        return {"updated_us": self._stamp(), "expires_us": literal(now, BigInteger) + ttl_us}
+
+    def _finish(
+        self,
+        key: bytes,
+        now: int,
+        count: Any,
+        label: str | None,
+        meta: str | None,
+        guard: int | None = None,
+        **extra: Any,
+    ) -> Any:
+        """Return the UPDATE that ends a write: length, stamp, deadline, label, metadata."""
+        s = self.tables.sessions
+        values: dict[str, Any] = {"message_count": count, **self._slide(now), **extra}
+        if label is not None:
+            values["label"] = encode(label)
+        if meta is not None:
+            values["metadata_json"] = meta
+        stmt = update(s).where(s.c.sid_key == key, self.q.live)
+        if guard is not None:
+            stmt = stmt.where(s.c.message_count == guard)
+        return stmt.values(**values).returning(s.c.message_count)
 
     async def _insert_messages(
         self, conn: AsyncConnection, key: bytes, start: int, messages: list[str]
@@ -249,38 +209,86 @@ class SessionStatements:
             rows = [
                 {"sid_key": key, "seq": start + i, "body": body} for i, body in enumerate(messages)
             ]
-            await conn.execute(self.q_append_rows, rows)
-
-    async def _materialise(
-        self, conn: AsyncConnection, fork_key: bytes, base_key: bytes, upto: int
-    ) -> None:
-        await conn.execute(self.q_materialise, {"fork": fork_key, "base": base_key, "upto": upto})
-        await conn.execute(self.q_detach, {"k": fork_key})
+            await conn.execute(self.q.append_rows, rows)
 
     async def _materialise_forks(self, conn: AsyncConnection, key: bytes, start: int) -> None:
-        forks = (await conn.execute(self.q_forks, {"k": key, "start": start})).all()
+        """Give every fork sharing positions at or past ``start`` of ``key`` its own copy."""
+        q = self.q
+        forks = (await conn.execute(q.forks, {"k": key, "start": start})).all()
         for fork in sorted(forks, key=lambda row: bytes(row.sid_key)):
-            await self._materialise(conn, bytes(fork.sid_key), key, fork.own_start)
+            fork_key = bytes(fork.sid_key)
+            params = {"fork": fork_key, "base": key, "upto": fork.own_start}
+            await conn.execute(q.materialise, params)
+            await conn.execute(q.detach, {"k": fork_key})
 
-    # -- operations -------------------------------------------------------------
+    async def _reclaim(self, conn: AsyncConnection, key: bytes) -> None:
+        """Delete a session's rows (its row locked), its forks materialised first."""
+        q = self.q
+        await self._materialise_forks(conn, key, -1)
+        await conn.execute(q.drop_messages, {"k": key})
+        await conn.execute(q.token_drop, {"k": key})
+        await conn.execute(q.drop_session, {"k": key})
 
-    async def create(
-        self, conn: AsyncConnection, session_id: str, label: str | None, meta: str | None
-    ) -> SessionRecord:
-        row = self._new_row(session_id, label, meta, self._stamp())
-        created = (await conn.execute(self.q_create, row)).first()
+    async def _locked_head(self, conn: AsyncConnection, key: bytes, now: int) -> Any:
+        """Lock and return a live session's head, or ``None``."""
+        head = (await conn.execute(self.q.head, {"k": key})).first()
+        return head if head is not None and _live(head, now) else None
+
+    async def _cut(self, conn: AsyncConnection, key: bytes, head: Any, start: int) -> Any:
+        """Drop positions from ``start`` on; return the new (own_start, base_key)."""
+        own_start, base_key = head.own_start, head.base_key
+        if start != head.message_count:
+            await self._materialise_forks(conn, key, start)
+            await conn.execute(self.q.drop_tail, {"k": key, "start": start})
+            if start < own_start:
+                # The kept prefix lies wholly in the base, which cannot change
+                # under this session: editing it would materialise this one first.
+                own_start = start
+                if start == 0:
+                    base_key = None
+        return own_start, base_key
+
+    async def _insert_new(self, conn: AsyncConnection, row: dict[str, Any]) -> Any:
+        return (await conn.execute(self.q.create, row)).first()
+
+    async def _claim(self, conn: AsyncConnection, row: dict[str, Any], session_id: str) -> Any:
+        """Insert ``row`` over an expired session of the same key (locked, reclaimed first)."""
+        key = row["sid_key"]
+        head = (await conn.execute(self.q.head, {"k": key})).first()
+        if head is not None:
+            if _live(head, self._now()):
+                raise session_exists(session_id)
+            await self._reclaim(conn, key)
+        created = await self._insert_new(conn, row)
         if created is None:
             raise session_exists(session_id)
-        return self.record(created)
+        return created
+
+    # -- creating -----------------------------------------------------------------
+
+    def _create_row(self, new: NewSession) -> dict[str, Any]:
+        return self._new_row(
+            new.session_id, new.scope, new.label, metadata_json(new.metadata), new.ttl
+        )
+
+    async def create(self, conn: AsyncConnection, new: NewSession) -> SessionRecord | None:
+        """Create the session in one statement; ``None`` if its key is taken."""
+        created = await self._insert_new(conn, self._create_row(new))
+        return None if created is None else self.record(created, new.scope)
+
+    async def create_over(self, conn: AsyncConnection, new: NewSession) -> SessionRecord:
+        """Create the session where its key is taken: only an expired one gives way."""
+        created = await self._claim(conn, self._create_row(new), new.session_id)
+        return self.record(created, new.scope)
 
     async def fork(self, conn: AsyncConnection, fork: ForkRequest) -> SessionRecord:
-        parent_key = digest(fork.parent_id)
-        length = (await conn.execute(self.q_parent, {"k": parent_key})).scalar()
+        parent_key = session_key(fork.scope, fork.parent_id)
+        length = (await conn.execute(self.q.parent, {"k": parent_key, "now": self._now()})).scalar()
         if length is None:
             raise session_not_found(fork.parent_id)
         point = length if fork.at is None else within(fork.at, "fork point", length)
         meta = metadata_json(fork.metadata)
-        row = self._new_row(fork.session_id, fork.label, meta, self._stamp())
+        row = self._new_row(fork.session_id, fork.scope, fork.label, meta, fork.ttl)
         row.update(
             parent_id=encode(fork.parent_id),
             fork_point=point,
@@ -288,128 +296,179 @@ class SessionStatements:
             own_start=point,
             message_count=point,
         )
-        created = (await conn.execute(self.q_create, row)).first()
+        created = await self._insert_new(conn, row)
         if created is None:
-            raise session_exists(fork.session_id)
-        return self.record(created)
+            created = await self._claim(conn, row, fork.session_id)
+        return self.record(created, fork.scope)
 
-    def _finish(
-        self,
-        key: bytes,
-        count: int,
-        label: str | None,
-        meta: str | None,
-        guard: int | None = None,
-        **extra: Any,
-    ) -> Any:
-        s = self.tables.sessions
-        values: dict[str, Any] = {"message_count": count, "updated_us": self._stamp(), **extra}
-        if label is not None:
-            values["label"] = encode(label)
-        if meta is not None:
-            values["metadata_json"] = meta
-        stmt = update(s).where(s.c.sid_key == key)
-        if guard is not None:
-            stmt = stmt.where(s.c.message_count == guard)
-        return stmt.values(**values).returning(*self.cols)
+    # -- writing ------------------------------------------------------------------
 
-    async def append(self, conn: AsyncConnection, write: MessageWrite) -> SessionRecord:
-        key, expected, messages = digest(write.session_id), write.expected_length, write.messages
-        meta = metadata_json(write.metadata)
-        stmt = self._finish(key, expected + len(messages), write.label, meta, guard=expected)
-        row = (await conn.execute(stmt)).first()
-        if row is None:
-            actual = (await conn.execute(self.q_count, {"k": key})).scalar()
+    async def _append(self, conn: AsyncConnection, key: bytes, write: MessageWrite) -> int:
+        """Append without a token: one guarded or incrementing UPDATE, then the rows.
+
+        The UPDATE locks the row and computes the new length from the
+        committed one (PostgreSQL re-reads a row a concurrent writer changed
+        before applying ``message_count + n``), so concurrent appends queue
+        and each gets positions of its own.
+        """
+        s, n, now = self.tables.sessions, len(write.messages), self._now()
+        meta, expected = metadata_json(write.metadata), write.expected_length
+        if expected is None:
+            stmt = self._finish(key, now, s.c.message_count + n, write.label, meta)
+        else:
+            stmt = self._finish(key, now, expected + n, write.label, meta, guard=expected)
+        length = (await conn.execute(stmt, {"now": now})).scalar()
+        if length is None:
+            actual = (await conn.execute(self.q.count, {"k": key, "now": now})).scalar()
             if actual is None:
                 raise session_not_found(write.session_id)
+            assert expected is not None
             raise length_conflict(write.session_id, expected, actual)
-        await self._insert_messages(conn, key, expected, messages)
-        return self.record(row)
+        await self._insert_messages(conn, key, length - n, write.messages)
+        return int(length)
 
-    async def replace(
-        self, conn: AsyncConnection, write: MessageWrite, start: int
-    ) -> SessionRecord:
-        """Cut at ``start`` (``write.start``, checked by the caller) and append."""
-        key, messages = digest(write.session_id), write.messages
-        head = (await conn.execute(self.q_head, {"k": key})).first()
+    async def write(self, conn: AsyncConnection, write: MessageWrite) -> int:
+        """Append or edit (``write.start``); return the new length.
+
+        With a token, the session's row is locked first and the token looked
+        up before anything else is checked: a write already applied returns
+        the length it produced, changes nothing, and cannot conflict.
+        """
+        key = session_key(write.scope, write.session_id)
+        if write.token is None and write.start is None:
+            return await self._append(conn, key, write)
+        q, now = self.q, self._now()
+        head = await self._locked_head(conn, key, now)
         if head is None:
             raise session_not_found(write.session_id)
+        token = None if write.token is None else encode(write.token)
+        if token is not None:
+            recorded = (await conn.execute(q.token_get, {"k": key, "token": token})).scalar()
+            if recorded is not None:
+                return int(recorded)
         count = head.message_count
-        if count != write.expected_length:
+        if write.expected_length is not None and count != write.expected_length:
             raise length_conflict(write.session_id, write.expected_length, count)
-        own_start, base_key = head.own_start, head.base_key
-        if start != count:
-            within(start, "replace start", count)
-            await self._materialise_forks(conn, key, start)
-            await conn.execute(self.q_drop_tail, {"k": key, "start": start})
-            if start < own_start:
-                # The kept prefix lies wholly in the base, which cannot change
-                # under this session: editing it would materialise this one first.
-                own_start = start
-                if start == 0:
-                    base_key = None
-        await self._insert_messages(conn, key, start, messages)
-        meta = metadata_json(write.metadata)
+        start = count if write.start is None else within(write.start, "replace start", count)
+        own_start, base_key = await self._cut(conn, key, head, start)
+        await self._insert_messages(conn, key, start, write.messages)
+        length = start + len(write.messages)
         stmt = self._finish(
-            key, start + len(messages), write.label, meta, own_start=own_start, base_key=base_key
+            key,
+            now,
+            length,
+            write.label,
+            metadata_json(write.metadata),
+            own_start=own_start,
+            base_key=base_key,
         )
-        row = (await conn.execute(stmt)).first()
-        assert row is not None  # the row is locked by this transaction
-        return self.record(row)
+        await conn.execute(stmt, {"now": now})
+        if token is not None:
+            await conn.execute(q.token_put, {"sid_key": key, "token": token, "length": length})
+            await conn.execute(q.token_prune, {"k": key})
+        return length
 
-    async def read(self, conn: AsyncConnection, session_id: str, last: int | None) -> list[str]:
-        key = digest(session_id)
-        params = {"k": key, "last": MAX_INDEX if last is None else last}
-        bodies = list((await conn.execute(self.q_read, params)).scalars().all())
-        if not bodies and (await conn.execute(self.q_exists, {"k": key})).first() is None:
-            raise session_not_found(session_id)
-        return bodies
-
-    async def get(self, conn: AsyncConnection, session_id: str) -> SessionRecord | None:
-        row = (await conn.execute(self.q_get, {"k": digest(session_id)})).first()
-        return None if row is None else self.record(row)
-
-    async def page(self, conn: AsyncConnection, limit: int, after: After | None) -> SessionPage:
-        stmt: Select[Any]
-        params: dict[str, Any] = {}
-        if after is None:
-            stmt = self.q_page
-        else:
-            params["u"], params["after"] = after
-            stmt = self.q_after
-        rows = (await conn.execute(stmt.limit(limit + 1), params)).all()
-        items = [self.record(row) for row in rows[:limit]]
-        next_cursor = None
-        if len(rows) > limit:
-            last = rows[limit - 1]
-            next_cursor = make_cursor(last.updated_us, bytes(last.sid))
-        return SessionPage(items=items, next_cursor=next_cursor)
+    async def pop(self, conn: AsyncConnection, pop: PopRequest) -> list[str]:
+        """Remove and return the last ``pop.n`` messages (the row locked throughout)."""
+        key, now = session_key(pop.scope, pop.session_id), self._now()
+        head = await self._locked_head(conn, key, now)
+        if head is None:
+            raise session_not_found(pop.session_id)
+        count = head.message_count
+        if pop.expected_length is not None and count != pop.expected_length:
+            raise length_conflict(pop.session_id, pop.expected_length, count)
+        if count == 0:
+            return []
+        start = max(0, count - pop.n)
+        params = {"k": key, "now": now, "last": count - start}
+        popped = list((await conn.execute(self.q.read, params)).scalars().all())
+        own_start, base_key = await self._cut(conn, key, head, start)
+        stmt = self._finish(key, now, start, None, None, own_start=own_start, base_key=base_key)
+        await conn.execute(stmt, {"now": now})
+        return popped
 
     async def update(
-        self, conn: AsyncConnection, session_id: str, label: str | None, meta: str | None
+        self,
+        conn: AsyncConnection,
+        session_id: str,
+        label: str | None,
+        meta: str | None,
+        scope: str,
     ) -> SessionRecord:
-        s = self.tables.sessions
-        values: dict[str, Any] = {"updated_us": self._stamp()}
+        s, now = self.tables.sessions, self._now()
+        values = self._slide(now)
         if label is not None:
             values["label"] = encode(label)
         if meta is not None:
             values["metadata_json"] = meta
         stmt = (
             update(s)
-            .where(s.c.sid_key == digest(session_id))
+            .where(s.c.sid_key == session_key(scope, session_id), self.q.live)
             .values(**values)
-            .returning(*self.cols)
+            .returning(*self.q.cols)
         )
-        row = (await conn.execute(stmt)).first()
+        row = (await conn.execute(stmt, {"now": now})).first()
         if row is None:
             raise session_not_found(session_id)
-        return self.record(row)
+        return self.record(row, scope)
 
-    async def delete(self, conn: AsyncConnection, session_id: str) -> bool:
-        key = digest(session_id)
-        if (await conn.execute(self.q_head, {"k": key})).first() is None:
+    async def delete(self, conn: AsyncConnection, session_id: str, scope: str) -> bool:
+        """Delete the session; an expired one is reclaimed too but did not exist."""
+        key = session_key(scope, session_id)
+        head = (await conn.execute(self.q.head, {"k": key})).first()
+        if head is None:
             return False
-        await self._materialise_forks(conn, key, -1)
-        await conn.execute(self.q_drop_all, {"k": key})
-        await conn.execute(self.q_drop_session, {"k": key})
-        return True
+        await self._reclaim(conn, key)
+        return _live(head, self._now())
+
+    async def sweep(self, conn: AsyncConnection) -> int:
+        """Reclaim one batch of expired sessions; return how many."""
+        due = (await conn.execute(self.q.due, {"now": self._now()})).scalars().all()
+        for key in due:
+            await self._reclaim(conn, bytes(key))
+        return len(due)
+
+    # -- reading ------------------------------------------------------------------
+
+    async def read(
+        self, conn: AsyncConnection, session_id: str, last: int | None, scope: str
+    ) -> list[str]:
+        key, now = session_key(scope, session_id), self._now()
+        params = {"k": key, "now": now, "last": MAX_INDEX if last is None else last}
+        bodies = list((await conn.execute(self.q.read, params)).scalars().all())
+        if not bodies:
+            found = (await conn.execute(self.q.exists, {"k": key, "now": now})).first()
+            if found is None:
+                raise session_not_found(session_id)
+        return bodies
+
+    async def get(self, conn: AsyncConnection, session_id: str, scope: str) -> SessionRecord | None:
+        params = {"k": session_key(scope, session_id), "now": self._now()}
+        row = (await conn.execute(self.q.get, params)).first()
+        return None if row is None else self.record(row, scope)
+
+    async def page(
+        self, conn: AsyncConnection, limit: int, after: After | None, scope: str
+    ) -> SessionPage:
+        params: dict[str, Any] = {"sk": scope_key(scope), "now": self._now()}
+        stmt = self.q.page
+        if after is not None:
+            params["u"], params["after"] = after
+            stmt = self.q.page_after
+        rows = (await conn.execute(stmt.limit(limit + 1), params)).all()
+        items = [self.record(row, scope) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_cursor = make_cursor(last.updated_us, bytes(last.sid))
+        return SessionPage(items=items, next_cursor=next_cursor)
+
+    async def scopes(self, conn: AsyncConnection, after: bytes | None) -> list[tuple[bytes, str]]:
+        """Return the next batch of (scope key, scope) with live sessions, in key order."""
+        params: dict[str, Any] = {"now": self._now()}
+        stmt = self.q.scopes
+        if after is not None:
+            params["after"] = after
+            stmt = self.q.scopes_after
+        rows = await conn.execute(stmt, params)
+        return [(bytes(r.scope_key), _text(r.scope) or "") for r in rows]

@@ -39,8 +39,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from unistore.errors import SlotKindError
 from unistore.protocols import SlotKind
 from unistore.sdk import INT64_MAX, INT64_MIN, add_counter, parse_counter, short
-from unistore_sql._keys import as_counter, decode, digest, encode, new_token
-from unistore_sql._schema import KIND_HASH, KIND_SCALAR, Tables
+from unistore_sql._expiry import seconds_left
+from unistore_sql._keys import as_counter, decode, digest, encode, new_token, prefix_bounds
+from unistore_sql._schema import KIND_HASH, KIND_SCALAR, PREFIX_INDEXED, Tables, slot_head
 
 T = TypeVar("T")
 
@@ -87,6 +88,10 @@ class SlotStatements:
         self.q_kind = select(s.c.kind).where(here, live)
         self.q_expiry = select(s.c.expires_at).where(here, live)
         self.q_names = select(s.c.slot).where(s.c.ns_key == nk, live)
+        # A prefix is a range of the (ns_key, slot head) index.
+        head = slot_head(s.c.slot)
+        self.q_names_from = self.q_names.where(head >= bindparam("lo", type_=LargeBinary))
+        self.q_names_range = self.q_names_from.where(head < bindparam("hi", type_=LargeBinary))
         listing = (
             select(s.c.ns_key, s.c.ns)
             .where(live, s.c.ns_key > bindparam("after", type_=LargeBinary))
@@ -419,7 +424,7 @@ class SlotStatements:
 
     async def get_ttl(self, conn: AsyncConnection, ns: str, slot: str, now: float) -> float | None:
         exp = (await conn.execute(self.q_expiry, {**self.keys(ns, slot), "now": now})).scalar()
-        return None if exp is None else max(0.0, float(exp) - now)
+        return None if exp is None else seconds_left(float(exp), now)
 
     async def expire_slot(
         self, conn: AsyncConnection, ns: str, slot: str, exp: float, now: float
@@ -428,9 +433,25 @@ class SlotStatements:
         result = await conn.execute(self.q_expire, params)
         return _rowcount(result) > 0
 
-    async def slot_names(self, conn: AsyncConnection, ns: str, now: float) -> list[str]:
-        rows = await conn.execute(self.q_names, {"nk": digest(ns), "now": now})
-        return sorted(decode(raw) for raw in rows.scalars())
+    async def slot_names(
+        self, conn: AsyncConnection, ns: str, prefix: str, now: float
+    ) -> list[str]:
+        """Return the live slots of ``ns``, at least those starting with ``prefix``.
+
+        A prefix longer than the index holds is looked up by its indexed
+        part: the caller filters exactly.
+        """
+        params: dict[str, Any] = {"nk": digest(ns), "now": now}
+        stmt = self.q_names
+        if prefix:
+            low, high = prefix_bounds(encode(prefix)[:PREFIX_INDEXED])
+            params["lo"] = low
+            stmt = self.q_names_from
+            if high is not None:
+                params["hi"] = high
+                stmt = self.q_names_range
+        rows = await conn.execute(stmt, params)
+        return [decode(raw) for raw in rows.scalars()]
 
     async def namespaces(
         self, conn: AsyncConnection, prefix: str, after: bytes, now: float

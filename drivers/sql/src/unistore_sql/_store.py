@@ -18,11 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from unistore import StoreURL
 from unistore.protocols import SessionPage, SessionRecord, SlotKind
-from unistore.sdk import ForkRequest, FullStoreBase, MessageWrite
+from unistore.sdk import ForkRequest, FullStoreBase, MessageWrite, NewSession, PopRequest
+from unistore_sql._batch import BatchStatements
 from unistore_sql._db import Database, Mode
 from unistore_sql._engine import Settings, resolve
 from unistore_sql._errors import ERRORS
+from unistore_sql._expiry import slot_deadline
 from unistore_sql._schema import build_tables
+from unistore_sql._session_sql import LISTING_BATCH as SCOPES_BATCH
 from unistore_sql._sessions import (
     MAX_INDEX,
     SessionStatements,
@@ -66,9 +69,10 @@ class SQLStore(FullStoreBase):
         # NAME is per class; the dialect is known only now (an engine may be given).
         self._where = f"{self._db.dialect} store {url}"
         self._q = SlotStatements(tables, self._db.dialect)
+        self._b = BatchStatements(self._q)
         self._w = WatchStatements(self._q)
         self._s = SessionStatements(tables, self._db.dialect, self.clock)
-        self._db.sweeper = self._q.sweep
+        self._db.sweeper = self._sweep_batch
         # Held only from the first use on: a store that never connected has
         # nothing to release and must not warn when dropped.
         self._reaper = self._db.reaper
@@ -118,11 +122,14 @@ class SQLStore(FullStoreBase):
         with self._errors():
             await self._db.prepare("migrate", migrate=True)
 
+    async def _sweep_batch(self, conn: AsyncConnection, now: float) -> int:
+        return await self._q.sweep(conn, now) + await self._s.sweep(conn)
+
     async def sweep(self) -> int:
-        """Reclaim one bounded batch of expired slots now; return how many.
+        """Reclaim one bounded batch of expired slots and sessions now; return how many.
 
         Writes do this on their own every ``sweep_interval`` seconds; expired
-        slots are invisible either way.
+        slots and sessions are invisible either way.
         """
         self._check_open()
         self._in_use()
@@ -160,11 +167,11 @@ class SQLStore(FullStoreBase):
 
         return await self._run("get", op)
 
-    async def _set(self, ns: str, slot: str, value: bytes, ttl: float) -> None:
+    async def _set(self, ns: str, slot: str, value: bytes, ttl: float | None) -> None:
         q, clock = self._q, self.clock
 
         async def op(conn: AsyncConnection) -> None:
-            await q.write_scalar(conn, ns, slot, value, clock() + ttl)
+            await q.write_scalar(conn, ns, slot, value, slot_deadline(clock(), ttl))
 
         await self._run("set", op, _WRITE_ONE)
 
@@ -177,6 +184,32 @@ class SQLStore(FullStoreBase):
         # Not repeated after a broken connection: the first try may have deleted it.
         return await self._run("delete", op, _WRITE, idempotent=False)
 
+    async def _get_many(self, ns: str, slots: list[str]) -> list[bytes | None]:
+        b, clock = self._b, self.clock
+
+        async def op(conn: AsyncConnection) -> list[bytes | None]:
+            return await b.get_many(conn, ns, slots, clock())
+
+        return await self._run("get_many", op)
+
+    async def _set_many(self, ns: str, mapping: dict[str, bytes], ttl: float | None) -> None:
+        b, clock = self._b, self.clock
+
+        async def op(conn: AsyncConnection) -> None:
+            await b.set_many(conn, ns, mapping, slot_deadline(clock(), ttl))
+
+        # Repeating it after a broken connection writes the same values again.
+        await self._run("set_many", op, _WRITE)
+
+    async def _delete_many(self, ns: str, slots: list[str]) -> int:
+        b, clock = self._b, self.clock
+
+        async def op(conn: AsyncConnection) -> int:
+            return await b.delete_many(conn, ns, slots, clock())
+
+        # Not repeated: a second try would count the slots the first one deleted as absent.
+        return await self._run("delete_many", op, _WRITE, idempotent=False)
+
     # -- Hash -------------------------------------------------------------------
 
     async def _hget(self, ns: str, slot: str, field: str) -> bytes | None:
@@ -187,12 +220,12 @@ class SQLStore(FullStoreBase):
 
         return await self._run("hget", op)
 
-    async def _hset(self, ns: str, slot: str, mapping: dict[str, bytes], ttl: float) -> int:
+    async def _hset(self, ns: str, slot: str, mapping: dict[str, bytes], ttl: float | None) -> int:
         q, clock = self._q, self.clock
 
         async def op(conn: AsyncConnection) -> int:
             now = clock()
-            return await q.hset(conn, ns, slot, mapping, now + ttl, now)
+            return await q.hset(conn, ns, slot, mapping, slot_deadline(now, ttl), now)
 
         return await self._run("hset", op, _WRITE, idempotent=False)
 
@@ -214,12 +247,12 @@ class SQLStore(FullStoreBase):
 
     # -- Counter ----------------------------------------------------------------
 
-    async def _incr(self, ns: str, slot: str, amount: int, ttl: float) -> int:
+    async def _incr(self, ns: str, slot: str, amount: int, ttl: float | None) -> int:
         q, clock = self._q, self.clock
 
         async def op(conn: AsyncConnection) -> int:
             now = clock()
-            return await q.incr(conn, ns, slot, amount, now + ttl, now)
+            return await q.incr(conn, ns, slot, amount, slot_deadline(now, ttl), now)
 
         return await self._run("incr", op, _WRITE_ONE, idempotent=False)
 
@@ -244,11 +277,11 @@ class SQLStore(FullStoreBase):
 
     # -- NamespaceLifecycle -----------------------------------------------------
 
-    async def _slots(self, ns: str) -> list[str]:
+    async def _slots(self, ns: str, prefix: str) -> list[str]:
         q, clock = self._q, self.clock
 
         async def op(conn: AsyncConnection) -> list[str]:
-            return await q.slot_names(conn, ns, clock())
+            return await q.slot_names(conn, ns, prefix, clock())
 
         return await self._run("slots", op)
 
@@ -302,15 +335,21 @@ class SQLStore(FullStoreBase):
 
     # -- SessionDocuments -------------------------------------------------------
 
-    async def _create_session(
-        self, session_id: str, label: str | None, metadata: dict[str, Any] | None
-    ) -> SessionRecord:
-        s, meta = self._s, metadata_json(metadata)
+    async def _create_session(self, new: NewSession) -> SessionRecord:
+        s = self._s
 
-        async def op(conn: AsyncConnection) -> SessionRecord:
-            return await s.create(conn, session_id, label, meta)
+        async def op(conn: AsyncConnection) -> SessionRecord | None:
+            return await s.create(conn, new)
 
-        return await self._run("create_session", op, _WRITE_ONE, idempotent=False)
+        async def over(conn: AsyncConnection) -> SessionRecord:
+            return await s.create_over(conn, new)
+
+        # One statement when the id is free; a second unit only when it is
+        # taken, to tell a live session from an expired one to reclaim.
+        created = await self._run("create_session", op, _WRITE_ONE, idempotent=False)
+        if created is not None:
+            return created
+        return await self._run("create_session", over, _WRITE, idempotent=False)
 
     async def _fork_session(self, fork: ForkRequest) -> SessionRecord:
         s = self._s
@@ -320,63 +359,91 @@ class SQLStore(FullStoreBase):
 
         return await self._run("fork_session", op, _WRITE, idempotent=False)
 
-    async def _write_messages(self, write: MessageWrite) -> SessionRecord:
+    async def _write_messages(self, write: MessageWrite) -> int:
         # Positions are 32-bit columns: refuse what they cannot hold before any I/O.
-        within(write.expected_length, "expected_length", MAX_INDEX)
-        s, start = self._s, write.start
-        if start is None:
+        if write.expected_length is not None:
+            within(write.expected_length, "expected_length", MAX_INDEX)
+        if write.start is not None:
+            within(write.start, "replace start", MAX_INDEX)
+        s = self._s
 
-            async def op(conn: AsyncConnection) -> SessionRecord:
-                return await s.append(conn, write)
+        async def op(conn: AsyncConnection) -> int:
+            return await s.write(conn, write)
 
-            return await self._run("append_messages", op, _WRITE, idempotent=False)
-        within(start, "replace start", MAX_INDEX)
+        name = "append_messages" if write.start is None else "replace_messages"
+        # With a token a repeat is harmless: after a lost reply it finds the
+        # token and returns what the first try did. Without one it may apply twice.
+        return await self._run(name, op, _WRITE, idempotent=write.token is not None)
 
-        async def replace(conn: AsyncConnection) -> SessionRecord:
-            return await s.replace(conn, write, start)
+    async def _pop_messages(self, pop: PopRequest) -> list[str]:
+        if pop.expected_length is not None:
+            within(pop.expected_length, "expected_length", MAX_INDEX)
+        s = self._s
 
-        return await self._run("replace_messages", replace, _WRITE, idempotent=False)
+        async def op(conn: AsyncConnection) -> list[str]:
+            return await s.pop(conn, pop)
 
-    async def _read_messages(self, session_id: str, last: int | None) -> list[str]:
+        # Not repeated: a second try would pop more messages.
+        return await self._run("pop_messages", op, _WRITE, idempotent=False)
+
+    async def _read_messages(self, session_id: str, last: int | None, scope: str) -> list[str]:
         s, tail = self._s, None if last is None else min(last, MAX_INDEX)
 
         async def op(conn: AsyncConnection) -> list[str]:
-            return await s.read(conn, session_id, tail)
+            return await s.read(conn, session_id, tail, scope)
 
         return await self._run("read_messages", op)
 
-    async def _get_session(self, session_id: str) -> SessionRecord | None:
+    async def _get_session(self, session_id: str, scope: str) -> SessionRecord | None:
         s = self._s
 
         async def op(conn: AsyncConnection) -> SessionRecord | None:
-            return await s.get(conn, session_id)
+            return await s.get(conn, session_id, scope)
 
         return await self._run("get_session", op)
 
-    async def _list_sessions(self, limit: int, cursor: str | None) -> SessionPage:
+    async def _list_sessions(self, limit: int, cursor: str | None, scope: str) -> SessionPage:
         s, after = self._s, None if cursor is None else read_cursor(cursor)
         size = min(limit, _MAX_PAGE)
 
         async def op(conn: AsyncConnection) -> SessionPage:
-            return await s.page(conn, size, after)
+            return await s.page(conn, size, after, scope)
 
         return await self._run("list_sessions", op)
 
     async def _update_session(
-        self, session_id: str, label: str | None, metadata: dict[str, Any] | None
+        self, session_id: str, label: str | None, metadata: dict[str, Any] | None, scope: str
     ) -> SessionRecord:
         s, meta = self._s, metadata_json(metadata)
 
         async def op(conn: AsyncConnection) -> SessionRecord:
-            return await s.update(conn, session_id, label, meta)
+            return await s.update(conn, session_id, label, meta, scope)
 
         return await self._run("update_session", op, _WRITE_ONE, idempotent=False)
 
-    async def _delete_session(self, session_id: str) -> bool:
+    async def _delete_session(self, session_id: str, scope: str) -> bool:
         s = self._s
 
         async def op(conn: AsyncConnection) -> bool:
-            return await s.delete(conn, session_id)
+            return await s.delete(conn, session_id, scope)
 
         # Not repeated after a broken connection: the first try may have deleted it.
         return await self._run("delete_session", op, _WRITE, idempotent=False)
+
+    async def _scopes(self) -> AsyncIterator[str]:
+        # Reads the sessions table in batches (tooling, not a hot path).
+        s = self._s
+        after: bytes | None = None
+        while True:
+
+            async def op(
+                conn: AsyncConnection, start: bytes | None = after
+            ) -> list[tuple[bytes, str]]:
+                return await s.scopes(conn, start)
+
+            batch = await self._run("iter_scopes", op)
+            for _, scope in batch:
+                yield scope
+            if len(batch) < SCOPES_BATCH:
+                return
+            after = batch[-1][0]

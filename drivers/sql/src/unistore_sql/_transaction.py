@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from unistore.errors import ConflictError, TransactionConflictError
 from unistore.sdk import DeleteOp, HDelOp, HSetOp, Op, SetOp, TransactionBase, TransactionsBase
 from unistore_sql._db import Mode
+from unistore_sql._expiry import slot_deadline
 from unistore_sql._schema import KIND_HASH, KIND_SCALAR
 from unistore_sql._slots import SlotStatements, kind_error
 from unistore_sql._watch import Snapshot, WatchStatements
@@ -140,11 +141,11 @@ class SQLTransaction(TransactionBase):
             for op in ops:
                 match op:
                     case SetOp(slot, value, ttl):
-                        await q.write_scalar(conn, ns, slot, value, now + ttl)
+                        await q.write_scalar(conn, ns, slot, value, slot_deadline(now, ttl))
                     case DeleteOp(slot):
                         await q.delete_slot(conn, ns, slot, now)
                     case HSetOp(slot, mapping, ttl):
-                        await q.hset(conn, ns, slot, mapping, now + ttl, now)
+                        await q.hset(conn, ns, slot, mapping, slot_deadline(now, ttl), now)
                     case HDelOp(slot, fields):
                         await q.hdel(conn, ns, slot, list(fields), now)
 

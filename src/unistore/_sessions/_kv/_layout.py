@@ -2,11 +2,13 @@
 
 Everything lives in one namespace so that every mutation, however many sessions
 it touches (a delete that materialises forks), is one optimistic transaction.
-Session ids never appear raw in slot or field names: they are base64url-encoded
-(alphabet ``A-Za-z0-9_-``), so any id is safe on any driver and the ``/``
-separators below are unambiguous.
+Session ids and scopes never appear raw in slot or field names: they are
+base64url-encoded (alphabet ``A-Za-z0-9_-``), so any id is safe on any driver,
+the ``/`` separators below are unambiguous, and no name holds ``:``, ``{``,
+``}``, ``*`` or NUL whatever the caller's text.
 
-Slots (``<e>`` is an encoded id, ``<c>``/``<t>``/``<l>`` decimal numbers)::
+Slots of the default scope (``<e>`` is an encoded id, ``<c>``/``<t>``/``<l>``
+decimal numbers)::
 
     meta/<e>            the session: label, lineage, storage pointers, length, ...
     msgs/<e>/<c>        messages of absolute index c*chunk .. c*chunk+chunk-1 that the
@@ -16,12 +18,18 @@ Slots (``<e>`` is an encoded id, ``<c>``/``<t>``/``<l>`` decimal numbers)::
     index               listing directory: one field per non-empty <t>
     index/<t>           one field per non-empty leaf <l> of that period
     index/<t>/<l>       listing entries; field = "<updated:020d>/<e>", value = record JSON
+
+The slots of another scope are the same names behind ``scope/<s>/``, ``<s>``
+being the encoded scope; ``scopes`` names those scopes (field = ``<s>``). No
+default-scope name starts with ``scope/`` and an encoded scope holds no ``/``,
+so two scopes never share a slot. The default scope keeps the unprefixed names
+of the first layout, so data written before scopes existed stays where it is.
 """
 
 from __future__ import annotations
 
 import base64
-import time
+from dataclasses import dataclass
 from typing import Final
 
 from unistore.errors import CorruptionError
@@ -29,26 +37,23 @@ from unistore.errors import CorruptionError
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "DEFAULT_NAMESPACE",
-    "DEFAULT_SLOT_TTL",
-    "INDEX_SLOT",
     "LEAF_SHIFT",
+    "LEGACY_SLOT_TTL",
+    "SCOPES_SLOT",
     "TOP_SHIFT",
-    "chunk_slot",
+    "Names",
     "decode_id",
     "encode_id",
     "entry_field",
-    "forks_slot",
-    "leaf_slot",
-    "meta_slot",
-    "mid_slot",
-    "now_micros",
     "parse_entry_field",
 ]
 
 DEFAULT_NAMESPACE: Final = "unistore.sessions"
 
-#: 100 years. The KV contract has no write without expiry; sessions must not expire.
-DEFAULT_SLOT_TTL: Final = 100 * 365.25 * 24 * 3600.0
+#: The expiry the first layout wrote with every slot (100 years), when the KV
+#: contract had no write without one. Slots now default to no expiry; data
+#: written with this one reads the same.
+LEGACY_SLOT_TTL: Final = 100 * 365.25 * 24 * 3600.0
 
 #: Messages per chunk slot: bounds what one append rewrites on drivers that store a
 #: hash as one blob, and what reading the last few messages over-fetches.
@@ -59,52 +64,85 @@ DEFAULT_CHUNK_SIZE: Final = 64
 LEAF_SHIFT: Final = 30
 TOP_SHIFT: Final = 40
 
-INDEX_SLOT: Final = "index"
+#: The directory of the non-default scopes holding (or having held) sessions.
+SCOPES_SLOT: Final = "scopes"
+
+_SCOPED: Final = "scope/"
 
 
-def now_micros() -> int:
-    """Return the current UTC time in microseconds since the epoch."""
-    return time.time_ns() // 1000
-
-
-def encode_id(session_id: str) -> str:
-    """Encode a session id for use inside slot and field names."""
-    raw = session_id.encode("utf-8", "surrogatepass")
+def _encode(text: str) -> str:
+    raw = text.encode("utf-8", "surrogatepass")
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
-def decode_id(encoded: str) -> str:
-    """Invert :func:`encode_id`."""
+def _decode(encoded: str, what: str) -> str:
     try:
         raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
         return raw.decode("utf-8", "surrogatepass")
     except (ValueError, UnicodeError) as exc:
-        raise CorruptionError("a session index entry has an unreadable id") from exc
+        raise CorruptionError(f"a session {what} is unreadable") from exc
 
 
-def meta_slot(encoded: str) -> str:
-    """Return the slot of a session's record and storage pointers."""
-    return f"meta/{encoded}"
+def encode_id(session_id: str) -> str:
+    """Encode a session id for use inside slot and field names."""
+    return _encode(session_id)
 
 
-def chunk_slot(encoded: str, chunk: int) -> str:
-    """Return the slot holding chunk ``chunk`` of a session's own messages."""
-    return f"msgs/{encoded}/{chunk}"
+def decode_id(encoded: str) -> str:
+    """Invert :func:`encode_id`."""
+    return _decode(encoded, "index entry id")
 
 
-def forks_slot(encoded: str) -> str:
-    """Return the slot listing the forks whose base is the session."""
-    return f"forks/{encoded}"
+@dataclass(frozen=True, slots=True)
+class Names:
+    """The slot names of one scope.
 
+    Attributes:
+        scope: The scope (``""``: the default scope).
+        prefix: What every slot name of the scope starts with (``""`` for the
+            default scope).
+        field: The scope's field in :data:`SCOPES_SLOT` (``""`` for the default).
+        index: The listing directory of the scope.
+    """
 
-def mid_slot(top: int) -> str:
-    """Return the index slot listing the non-empty leaves of period ``top``."""
-    return f"{INDEX_SLOT}/{top}"
+    scope: str
+    prefix: str
+    field: str
+    index: str
 
+    @classmethod
+    def of(cls, scope: str) -> Names:
+        """Return the names of ``scope``."""
+        if not scope:
+            return cls("", "", "", "index")
+        field = _encode(scope)
+        prefix = f"{_SCOPED}{field}/"
+        return cls(scope, prefix, field, f"{prefix}index")
 
-def leaf_slot(top: int, leaf: int) -> str:
-    """Return the index slot holding the entries of ``leaf``."""
-    return f"{INDEX_SLOT}/{top}/{leaf}"
+    @staticmethod
+    def scope_of(field: str) -> str:
+        """Return the scope a field of :data:`SCOPES_SLOT` names."""
+        return _decode(field, "scope")
+
+    def meta(self, encoded: str) -> str:
+        """Return the slot of a session's record and storage pointers."""
+        return f"{self.prefix}meta/{encoded}"
+
+    def chunk(self, encoded: str, chunk: int) -> str:
+        """Return the slot holding chunk ``chunk`` of a session's own messages."""
+        return f"{self.prefix}msgs/{encoded}/{chunk}"
+
+    def forks(self, encoded: str) -> str:
+        """Return the slot listing the forks whose base is the session."""
+        return f"{self.prefix}forks/{encoded}"
+
+    def mid(self, top: int) -> str:
+        """Return the index slot listing the non-empty leaves of period ``top``."""
+        return f"{self.index}/{top}"
+
+    def leaf(self, top: int, leaf: int) -> str:
+        """Return the index slot holding the entries of ``leaf``."""
+        return f"{self.index}/{top}/{leaf}"
 
 
 def entry_field(updated: int, encoded: str) -> str:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any, ClassVar, cast
 
 from unistore._sessions._kv._documents import KVSessionDocuments
 from unistore._sessions._kv._layout import DEFAULT_NAMESPACE
 from unistore._sessions._kv._ops import KVSessionStore
 from unistore.protocols import SessionPage, SessionRecord
-from unistore.sdk import ForkRequest, MessageWrite, SessionDocumentsBase
+from unistore.sdk import (
+    ForkRequest,
+    MessageWrite,
+    NewSession,
+    PopRequest,
+    SessionDocumentsBase,
+)
 
 __all__ = ["KVSessionDocumentsMixin"]
 
@@ -47,30 +54,35 @@ class KVSessionDocumentsMixin(SessionDocumentsBase):
             self._kv_sessions_impl = impl
         return impl
 
-    async def _create_session(
-        self, session_id: str, label: str | None, metadata: dict[str, Any] | None
-    ) -> SessionRecord:
-        return await self.kv_sessions._create_session(session_id, label, metadata)
+    async def _create_session(self, new: NewSession) -> SessionRecord:
+        return await self.kv_sessions._create_session(new)
 
     async def _fork_session(self, fork: ForkRequest) -> SessionRecord:
         return await self.kv_sessions._fork_session(fork)
 
-    async def _write_messages(self, write: MessageWrite) -> SessionRecord:
+    async def _write_messages(self, write: MessageWrite) -> int:
         return await self.kv_sessions._write_messages(write)
 
-    async def _read_messages(self, session_id: str, last: int | None) -> list[str]:
-        return await self.kv_sessions._read_messages(session_id, last)
+    async def _pop_messages(self, pop: PopRequest) -> list[str]:
+        return await self.kv_sessions._pop_messages(pop)
 
-    async def _get_session(self, session_id: str) -> SessionRecord | None:
-        return await self.kv_sessions._get_session(session_id)
+    async def _read_messages(self, session_id: str, last: int | None, scope: str) -> list[str]:
+        return await self.kv_sessions._read_messages(session_id, last, scope)
 
-    async def _list_sessions(self, limit: int, cursor: str | None) -> SessionPage:
-        return await self.kv_sessions._list_sessions(limit, cursor)
+    async def _get_session(self, session_id: str, scope: str) -> SessionRecord | None:
+        return await self.kv_sessions._get_session(session_id, scope)
+
+    async def _list_sessions(self, limit: int, cursor: str | None, scope: str) -> SessionPage:
+        return await self.kv_sessions._list_sessions(limit, cursor, scope)
 
     async def _update_session(
-        self, session_id: str, label: str | None, metadata: dict[str, Any] | None
+        self, session_id: str, label: str | None, metadata: dict[str, Any] | None, scope: str
     ) -> SessionRecord:
-        return await self.kv_sessions._update_session(session_id, label, metadata)
+        return await self.kv_sessions._update_session(session_id, label, metadata, scope)
 
-    async def _delete_session(self, session_id: str) -> bool:
-        return await self.kv_sessions._delete_session(session_id)
+    async def _delete_session(self, session_id: str, scope: str) -> bool:
+        return await self.kv_sessions._delete_session(session_id, scope)
+
+    async def _scopes(self) -> AsyncIterator[str]:
+        async for scope in self.kv_sessions._scopes():
+            yield scope

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Final, TypeVar
 
-from unistore._sessions._kv._layout import encode_id, meta_slot
+from unistore._sessions._kv._layout import Names, encode_id
 from unistore._sessions._kv._storage import Hints, Inconsistent, Restart
 from unistore.errors import ContentionError, CorruptionError, TransactionConflictError
 from unistore.sdk import Backoff, short
@@ -36,6 +36,8 @@ NO_HINTS: Final = Hints()
 class Runner:
     """Runs attempts until one commits, remembering per session what reads must watch.
 
+    Sessions are remembered by ``(scope, id)``: one id in two scopes is two sessions.
+
     Args:
         max_attempts: Tries of one operation before
             :class:`~unistore.errors.ContentionError`.
@@ -45,13 +47,15 @@ class Runner:
     def __init__(self, max_attempts: int, backoff: Backoff = BACKOFF) -> None:
         self.max_attempts = max_attempts
         self._backoff = backoff
-        self._hints: dict[str, Hints] = {}
+        self._hints: dict[tuple[str, str], Hints] = {}
 
-    def forget(self, session_id: str) -> None:
+    def forget(self, names: Names, session_id: str) -> None:
         """Drop what was remembered about a session (it was deleted)."""
-        self._hints.pop(session_id, None)
+        self._hints.pop((names.scope, session_id), None)
 
-    async def run(self, attempt: Attempt[_T], session_id: str, *, hinted: bool = False) -> _T:
+    async def run(
+        self, attempt: Attempt[_T], session_id: str, names: Names, *, hinted: bool = False
+    ) -> _T:
         """Run ``attempt`` until it commits; ``hinted`` ones start from the last hints.
 
         Only reads, edits and deletes take hints: what they watch besides the
@@ -63,7 +67,8 @@ class Runner:
             CorruptionError: Data the watches promise stayed missing.
         """
         cache = self._hints
-        hints = cache.get(session_id, NO_HINTS) if hinted else NO_HINTS
+        key = (names.scope, session_id)
+        hints = cache.get(key, NO_HINTS) if hinted else NO_HINTS
         remembered = hints is not NO_HINTS
         conflict: TransactionConflictError | None = None
         inconsistent = False
@@ -83,15 +88,15 @@ class Runner:
                     await self._backoff.sleep(number)
             else:
                 if hinted:
-                    cache.pop(session_id, None)
+                    cache.pop(key, None)
                     if hints != NO_HINTS:
                         if len(cache) >= _HINTS_KEPT:
                             del cache[next(iter(cache))]
-                        cache[session_id] = hints
+                        cache[key] = hints
                 return result
         if inconsistent:
             raise CorruptionError(f"session {short(session_id)} refers to missing data")
-        slots = conflict.slots if conflict is not None else (meta_slot(encode_id(session_id)),)
+        slots = conflict.slots if conflict is not None else (names.meta(encode_id(session_id)),)
         raise ContentionError(
             f"session {short(session_id)} kept changing; gave up after "
             f"{self.max_attempts} attempts",
