@@ -125,6 +125,28 @@ def check_fields(fields: tuple[object, ...]) -> list[str]:
     return [check_field(field) for field in fields]
 
 
+def check_slots(slots: object, what: str) -> list[str]:
+    """Return the slot names of a batch call, in order (one ``str`` is refused)."""
+    if isinstance(slots, str | bytes | bytearray) or not isinstance(slots, Iterable):
+        raise ValidationError(f"{what} takes a sequence of slot names, got {type(slots).__name__}")
+    return [check_slot(slot) for slot in slots]
+
+
+def check_slot_prefix(prefix: object) -> str:
+    if isinstance(prefix, str):
+        return str(prefix)
+    raise ValidationError(f"a slot prefix must be a str, got {type(prefix).__name__}")
+
+
+def encode_slot_values(mapping: object) -> dict[str, bytes]:
+    """Return the slots and values of ``set_many``, encoded (``str`` as UTF-8)."""
+    if not isinstance(mapping, Mapping):
+        raise ValidationError(
+            f"set_many takes a mapping of slot names to values, got {type(mapping).__name__}"
+        )
+    return {check_slot(slot): encode_value(value) for slot, value in mapping.items()}
+
+
 def encode_value(value: object) -> bytes:
     """Return the bytes stored for ``value`` (``str`` is encoded as UTF-8)."""
     if isinstance(value, str):

@@ -22,9 +22,12 @@ from unistore._namespaced._checks import (
     check_fields,
     check_retries,
     check_slot,
+    check_slot_prefix,
+    check_slots,
     check_ttl,
     check_watch,
     encode_mapping,
+    encode_slot_values,
     encode_value,
     short,
 )
@@ -135,6 +138,43 @@ class Namespace(Generic[V]):
         except (KeyError, TypeError):
             slot = admit_slot(slot)
         return self._store.delete(self._ns, slot)
+
+    # -- batches ----------------------------------------------------------------
+
+    async def get_many(self, slots: Sequence[str]) -> list[V | None]:
+        """Return the values of several scalar slots, in the order asked, read at one instant.
+
+        One round trip on Redis, one statement on SQL. Absent and expired
+        slots read as ``None``, and so do hash slots (unlike :meth:`get`, a
+        batch read does not fail on one slot of another kind).
+
+        Raises:
+            CorruptionError: A value is not UTF-8 and the store decodes.
+        """
+        raise NotImplementedError  # pragma: no cover - the subclasses implement it
+
+    def set_many(
+        self, mapping: Mapping[str, str | bytes], *, ttl: TTLArg = None
+    ) -> Coroutine[Any, Any, None]:
+        """Write several scalar slots with one expiry, all or none, atomically.
+
+        Each slot of any kind is replaced, as :meth:`set` does.
+
+        Returns:
+            A coroutine to await.
+        """
+        values = encode_slot_values(mapping)
+        return self._store.set_many(
+            self._ns, values, ttl=self._ttl if ttl is None else check_ttl(ttl)
+        )
+
+    def delete_many(self, slots: Sequence[str]) -> Coroutine[Any, Any, int]:
+        """Delete several slots of any kind, atomically.
+
+        Returns:
+            A coroutine giving how many of them existed (each counted once).
+        """
+        return self._store.delete_many(self._ns, check_slots(slots, "delete_many"))
 
     # -- hashes -----------------------------------------------------------------
 
@@ -269,13 +309,16 @@ class Namespace(Generic[V]):
         store: TTL = self._config.require(Capability.TTL, "Namespace.ttl()")
         return store.get_ttl(self._ns, slot)
 
-    def slots(self) -> Coroutine[Any, Any, list[str]]:
-        """List the names of the live slots of this namespace, sorted.
+    def slots(self, prefix: str = "") -> Coroutine[Any, Any, list[str]]:
+        """List the names of the live slots of this namespace that start with ``prefix``, sorted.
+
+        On Redis and SQL the cost is O(matching slots): the prefix is a range
+        on an ordered index, and ``%``, ``*`` or ``_`` in it are plain text.
 
         Returns:
             A coroutine giving the slot names.
         """
-        return self._store.slots(self._ns)
+        return self._store.slots(self._ns, check_slot_prefix(prefix))
 
     async def touch(self, *, ttl: TTLArg = None) -> int:
         """Re-apply ``ttl`` (or the default TTL) to every live slot; audit-logged.

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import Any, Final
 
-from unistore._namespaced._checks import SLOT_CACHE, admit_slot, check_fields, check_slot, not_utf8
+from unistore._namespaced._checks import (
+    SLOT_CACHE,
+    admit_slot,
+    check_fields,
+    check_slot,
+    check_slots,
+    not_utf8,
+)
 from unistore._namespaced._handle import Namespace
 
 __all__ = ["BytesNamespace", "TextNamespace"]
@@ -28,6 +35,17 @@ class TextNamespace(Namespace[str]):
             return data.decode()
         except UnicodeDecodeError as exc:
             raise not_utf8(slot, exc) from None
+
+    async def get_many(self, slots: Sequence[str]) -> list[str | None]:
+        names = check_slots(slots, "get_many")
+        values = await self._store.get_many(self._ns, names)
+        decoded: list[str | None] = []
+        for slot, data in zip(names, values, strict=True):
+            try:
+                decoded.append(None if data is None else data.decode())
+            except UnicodeDecodeError as exc:
+                raise not_utf8(slot, exc) from None
+        return decoded
 
     async def hget(self, slot: str, field: str) -> str | None:
         try:
@@ -61,6 +79,9 @@ class BytesNamespace(Namespace[bytes]):
         except (KeyError, TypeError):
             slot = admit_slot(slot)
         return self._store.get(self._ns, slot)
+
+    def get_many(self, slots: Sequence[str]) -> Coroutine[Any, Any, list[bytes | None]]:
+        return self._store.get_many(self._ns, check_slots(slots, "get_many"))
 
     def hget(self, slot: str, field: str) -> Coroutine[Any, Any, bytes | None]:
         if type(field) is not str:
