@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -26,6 +26,7 @@ class SpyStore:
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.calls: list[tuple[Any, ...]] = []
+        self.tokens: list[str | None] = []
         self.reads = 0
         self.failing = False
 
@@ -41,47 +42,25 @@ class SpyStore:
         self._maybe_fail()
         return await self.inner.create_session(session_id, **kwargs)  # type: ignore[no-any-return]
 
-    async def append_messages(
-        self,
-        session_id: str,
-        messages: Sequence[str],
-        *,
-        expected_length: int,
-        label: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> SessionRecord:
+    async def append_messages(self, session_id: str, messages: Sequence[str], **kwargs: Any) -> int:
         contents = [json.loads(m).get("content") for m in messages]
-        self.calls.append(("append", expected_length, contents))
+        self.calls.append(("append", kwargs.get("expected_length"), contents))
+        self.tokens.append(kwargs.get("token"))
         self._maybe_fail()
-        return await self.inner.append_messages(  # type: ignore[no-any-return]
-            session_id, messages, expected_length=expected_length, label=label, metadata=metadata
-        )
+        return await self.inner.append_messages(session_id, messages, **kwargs)  # type: ignore[no-any-return]
 
     async def replace_messages(
-        self,
-        session_id: str,
-        start: int,
-        messages: Sequence[str],
-        *,
-        expected_length: int,
-        label: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> SessionRecord:
+        self, session_id: str, start: int, messages: Sequence[str], **kwargs: Any
+    ) -> int:
         contents = [json.loads(m).get("content") for m in messages]
         self.calls.append(("replace", start, contents))
+        self.tokens.append(kwargs.get("token"))
         self._maybe_fail()
-        return await self.inner.replace_messages(  # type: ignore[no-any-return]
-            session_id,
-            start,
-            messages,
-            expected_length=expected_length,
-            label=label,
-            metadata=metadata,
-        )
+        return await self.inner.replace_messages(session_id, start, messages, **kwargs)  # type: ignore[no-any-return]
 
-    async def read_messages(self, session_id: str, *, last: int | None = None) -> list[str]:
+    async def read_messages(self, session_id: str, **kwargs: Any) -> list[str]:
         self.reads += 1
-        return await self.inner.read_messages(session_id, last=last)  # type: ignore[no-any-return]
+        return await self.inner.read_messages(session_id, **kwargs)  # type: ignore[no-any-return]
 
     def writes(self) -> list[tuple[Any, ...]]:
         return [call for call in self.calls if call[0] in ("append", "replace")]
@@ -194,7 +173,14 @@ async def test_failing_driver_reports_lifecycle_error_and_recovers(store: Store)
         await manager.flush()
         assert not pending(manager)
         assert await contents(store, session_id) == ["before", "during 1", "during 2", "after"]
-        assert spy.writes()[-1] == ("append", 1, ["during 1", "during 2", "after"])
+        # The write whose outcome was unknown is sent again first, with its own
+        # token (it may have been applied); then the rest follows.
+        writes, tokens = spy.writes(), spy.tokens
+        resends = [i for i, call in enumerate(writes) if call == ("append", 1, ["during 1"])]
+        assert len(resends) >= 2  # the failed auto-saves and the final one
+        assert len({tokens[i] for i in resends}) == 1  # always the same token
+        assert writes[-1] == ("append", 2, ["during 2", "after"])
+        assert tokens[-1] != tokens[resends[0]]
     assert len(errors) == 2  # the explicit save raised instead of being reported
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from functools import partial
 from types import TracebackType
 from typing import Any, Literal, Self, overload
@@ -13,7 +14,14 @@ from unistore._sessions._events import LifecycleErrorEvent, LoadEvent, SaveEvent
 from unistore._sessions._family import ChildSessions
 from unistore._sessions._hub import EventHub
 from unistore._sessions._ids import new_session_id
-from unistore._sessions._opening import check_label, check_session_id, open_store
+from unistore._sessions._opening import (
+    check_count,
+    check_label,
+    check_scope,
+    check_session_id,
+    check_session_ttl,
+    open_store,
+)
 from unistore._sessions._saver import SessionSaver
 from unistore._url import StoreURL
 from unistore.errors import SessionConflictError, StoreClosedError, ValidationError
@@ -34,7 +42,14 @@ class SessionManager:
     messages are appended; after an edit, the messages are rewritten from the
     first changed one. Every write states the length it expects, so two
     writers of one session never interleave: the second gets
-    :class:`~unistore.SessionConflictError`.
+    :class:`~unistore.SessionConflictError`. Every write also carries an
+    idempotency token: a save whose reply was lost is sent again, with the
+    same token, before the next write, so a retried or rebased save never
+    stores a message twice.
+
+    Every session of a manager lives in its ``scope`` (an app, a user, a
+    tenant): the manager lists, loads, forks and deletes only there, and a
+    session of another scope is not found.
 
     Use it as ``async with SessionManager(url, conversation) as manager:``;
     leaving the block (or :meth:`aclose`) waits for pending saves, closes the
@@ -59,6 +74,11 @@ class SessionManager:
             into the code that changed the conversation.
         auto_slug: Label a session from its first user message, once, unless
             it already has a label.
+        scope: The scope the manager's sessions live in; ``None`` is the
+            default scope.
+        session_ttl: Retention of the sessions the manager creates (seconds
+            or ``timedelta``): each expires that long after its last write.
+            ``None``: they never expire.
 
     Raises:
         NotSupportedError: The store has no session documents.
@@ -71,16 +91,26 @@ class SessionManager:
         *,
         auto_save: bool = True,
         auto_slug: bool = True,
+        scope: str | None = None,
+        session_ttl: float | timedelta | None = None,
     ) -> None:
         if not isinstance(conversation, Conversation):
             raise ValidationError("conversation must be a unistore Conversation")
+        scope = check_scope(scope)
+        ttl = check_session_ttl(session_ttl)
         store, owns = open_store(store_or_url)
         self._store = store
         self._conversation = conversation
         self._events = EventHub(_EVENTS, "SessionManager")
         # The persistence engine: what is stored, what changed, the save worker.
         self._saver = SessionSaver(
-            store, conversation, self._events, auto_save=auto_save, auto_slug=auto_slug
+            store,
+            conversation,
+            self._events,
+            auto_save=auto_save,
+            auto_slug=auto_slug,
+            scope=scope,
+            ttl=ttl,
         )
         self._family: ChildSessions[SessionManager] = ChildSessions()
         # For the manager of a child session: its parent's manager.
@@ -99,6 +129,11 @@ class SessionManager:
     def session_id(self) -> str | None:
         """The active session's id, or ``None``."""
         return self._saver.session_id
+
+    @property
+    def scope(self) -> str | None:
+        """The scope of the manager's sessions (``None``: the default scope)."""
+        return self._saver.scope
 
     @property
     def conversation(self) -> Conversation:
@@ -154,6 +189,8 @@ class SessionManager:
             child_conversation,
             auto_save=saver.auto_save,
             auto_slug=saver.auto_slug and child_conversation.kind != "checkpoint",
+            scope=saver.scope,
+            session_ttl=saver.ttl,
         )
         child._owner = self
         key = new_session_id()
@@ -168,23 +205,31 @@ class SessionManager:
 
     # -- public API ---------------------------------------------------------
 
-    async def start_new(self, label: str | None = None) -> str:
+    async def start_new(self, label: str | None = None, *, session_id: str | None = None) -> str:
         """Create a session, make it active and clear the conversation.
 
         Pending auto-saves of the previous session are waited for first.
 
         Args:
             label: An explicit label (auto-slug then leaves it alone).
+            session_id: The id to give the session (``"user_123"``);
+                ``None`` generates one.
 
         Returns:
-            The new session id (26 characters, sortable by creation time).
+            The new session id (generated ones have 26 characters, sortable
+            by creation time).
+
+        Raises:
+            SessionExistsError: ``session_id`` is taken in the manager's scope.
         """
         self._check_open()
         check_label(label)
+        if session_id is not None:
+            check_session_id(session_id)
         saver = self._saver
         await saver.settle()
         async with saver.lock:
-            return await saver.start_locked(label)
+            return await saver.start_locked(label, session_id)
 
     async def load(self, session_id: str | None = None) -> str:
         """Load a session into the conversation and make it active.
@@ -211,7 +256,7 @@ class SessionManager:
         await saver.settle()
         async with saver.lock:
             if session_id is None:
-                page = await self._store.list_sessions(limit=1)
+                page = await self._store.list_sessions(scope=saver.scope, limit=1)
                 if not page.items:
                     return await saver.start_locked(None)
                 session_id = page.items[0].id
@@ -292,18 +337,40 @@ class SessionManager:
                 # Checked under the lock: a concurrent fork may have made it meanwhile.
                 await saver.ensure_forked_locked()
         session_id = new_session_id()
-        await self._store.fork_session(parent_id, session_id, at=at, label=label)
+        await self._store.fork_session(
+            parent_id, session_id, at=at, scope=saver.scope, label=label, ttl=saver.ttl
+        )
         return session_id
 
+    async def pop(self, n: int = 1) -> list[dict[str, Any]]:
+        """Remove the last ``n`` messages from the active session and the conversation.
+
+        Unsaved changes are saved first; the removal is one atomic store
+        operation that fails, changing nothing, if another writer changed the
+        session meanwhile. A shorter conversation loses all its messages.
+
+        Returns:
+            The removed messages, in order.
+
+        Raises:
+            SessionConflictError: Another writer changed the session.
+        """
+        self._check_open()
+        count = check_count(n, "n")
+        saver = self._saver
+        await saver.settle()
+        async with saver.lock:
+            return await saver.pop_locked(count)
+
     async def list(self, limit: int = 50, cursor: str | None = None) -> SessionPage:
-        """Return session records, most recently updated first (no messages).
+        """Return the records of the manager's scope, most recently updated first (no messages).
 
         Args:
             limit: The page size.
             cursor: ``next_cursor`` of the previous page.
         """
         self._check_open()
-        return await self._store.list_sessions(limit=limit, cursor=cursor)
+        return await self._store.list_sessions(scope=self._saver.scope, limit=limit, cursor=cursor)
 
     async def delete(self, session_id: str) -> bool:
         """Delete a session; sessions forked from it keep loading the same.
@@ -318,7 +385,7 @@ class SessionManager:
         check_session_id(session_id)
         saver = self._saver
         if session_id != saver.session_id:
-            return await self._store.delete_session(session_id)
+            return await self._store.delete_session(session_id, scope=saver.scope)
         async with saver.lock:
             return await saver.delete_locked(session_id)
 
@@ -334,7 +401,7 @@ class SessionManager:
             raise ValidationError("a label must be a str")
         saver = self._saver
         if session_id != saver.session_id:
-            await self._store.update_session(session_id, label=label)
+            await self._store.update_session(session_id, scope=saver.scope, label=label)
             return
         async with saver.lock:
             await saver.rename_locked(label)

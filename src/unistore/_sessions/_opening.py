@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import math
+from datetime import timedelta
+
 from unistore._url import StoreURL
 from unistore.errors import NotSupportedError, ValidationError
 from unistore.protocols import Capability, SessionDocuments, Store
 
-__all__ = ["check_label", "check_session_id", "open_store"]
+__all__ = [
+    "check_count",
+    "check_label",
+    "check_scope",
+    "check_session_id",
+    "check_session_ttl",
+    "open_store",
+]
 
 
 def open_store(
@@ -44,3 +54,39 @@ def check_label(label: object) -> None:
     """Refuse a label that is neither ``str`` nor ``None``."""
     if label is not None and not isinstance(label, str):
         raise ValidationError("a label must be a str")
+
+
+def check_scope(scope: object) -> str | None:
+    """Return a manager's scope: ``None`` (the default scope) or a valid scope text."""
+    # Imported here: the SDK's checks are the one rule set for scopes.
+    from unistore.sdk import check_scope as sdk_check_scope
+
+    sdk_check_scope(scope)
+    return None if scope is None else str(scope)
+
+
+def check_session_ttl(ttl: object) -> float | None:
+    """Return a session retention in seconds: ``None``, a positive number or ``timedelta``."""
+    if ttl is None:
+        return None
+    if isinstance(ttl, timedelta):
+        seconds = ttl.total_seconds()
+    elif isinstance(ttl, int | float) and not isinstance(ttl, bool):
+        seconds = float(ttl)
+    else:
+        raise ValidationError(
+            f"session_ttl must be seconds or a timedelta, got {type(ttl).__name__}"
+        )
+    if not 0.0 < seconds < math.inf:
+        raise ValidationError(f"session_ttl must be positive and finite, got {seconds!r} seconds")
+    # Imported here, like check_scope: the SDK holds the one bound for retention.
+    from unistore.sdk import check_retention
+
+    return check_retention(seconds)
+
+
+def check_count(n: object, what: str) -> int:
+    """Return a count of at least 1 given to the manager."""
+    if isinstance(n, int) and not isinstance(n, bool) and n >= 1:
+        return int(n)
+    raise ValidationError(f"{what} must be an int of at least 1, got {n!r}"[:200])

@@ -17,6 +17,8 @@ from unistore._sessions._hub import EventHub
 from unistore._sessions._ids import new_session_id
 from unistore._sessions._slug import first_user_label
 from unistore._sessions._stored import decode_message, missing_session
+from unistore._sessions._writes import MessagesWrite, not_applied
+from unistore.errors import SessionExistsError
 from unistore.protocols import SessionDocuments
 
 if TYPE_CHECKING:
@@ -40,12 +42,18 @@ class SessionSaver:
     It reads the conversation through its public API only
     (:attr:`Conversation.json_messages`, :meth:`Conversation.restore`).
 
+    Every write carries an idempotency token. A write whose outcome is
+    unknown (its reply was lost) stays *in doubt* and is sent again, with the
+    same token, before the next one: it is applied exactly once.
+
     Args:
         store: The session store.
         conversation: The conversation to keep saved.
         events: Where ``save`` and ``lifecycle_error`` are emitted (the manager's).
         auto_save: Save in the background after every change.
         auto_slug: Label the session from its first user message, once.
+        scope: The scope every session of this saver lives in.
+        ttl: The retention of the sessions it creates (seconds), or ``None``.
     """
 
     def __init__(
@@ -56,8 +64,12 @@ class SessionSaver:
         *,
         auto_save: bool,
         auto_slug: bool,
+        scope: str | None = None,
+        ttl: float | None = None,
     ) -> None:
         self.store = store
+        self.scope = scope
+        self.ttl = ttl
         self.conversation = conversation
         self.auto_save = bool(auto_save)
         self.auto_slug = bool(auto_slug)
@@ -81,6 +93,10 @@ class SessionSaver:
         self._worker: asyncio.Task[None] | None = None
         self._suppress = False
         self._stopped = False
+        # The last write whose reply was lost: sent again before any other.
+        self._in_doubt: MessagesWrite | None = None
+        # A session id whose creation's reply was lost.
+        self._creating: str | None = None
         self._unsubscribe = [
             conversation.on("message_complete", self._on_complete),
             conversation.on("messages_changed", self._on_changed),
@@ -229,13 +245,19 @@ class SessionSaver:
         self._labelled = labelled
         self._slug_from = slug_from
         self._fork_pending = False
+        self._in_doubt = None
 
-    async def start_locked(self, label: str | None) -> str:
-        """Create a session, make it active and clear the conversation."""
-        session_id = new_session_id()
-        await self.store.create_session(session_id, label=label)
-        self._install(session_id, [], [], [], labelled=label is not None, slug_from=0)
-        return session_id
+    async def start_locked(self, label: str | None, session_id: str | None = None) -> str:
+        """Create a session (with the caller's id, if given) and make it active, emptied.
+
+        Raises:
+            SessionExistsError: ``session_id`` is taken in the saver's scope.
+        """
+        await self._resolve_locked(dropping=True)
+        sid = new_session_id() if session_id is None else session_id
+        await self.store.create_session(sid, scope=self.scope, label=label, ttl=self.ttl)
+        self._install(sid, [], [], [], labelled=label is not None, slug_from=0)
+        return sid
 
     async def load_locked(self, session_id: str) -> list[dict[str, Any]]:
         """Load a stored session into the conversation; return its messages.
@@ -243,10 +265,11 @@ class SessionSaver:
         Raises:
             SessionNotFoundError: No session has this id.
         """
-        record = await self.store.get_session(session_id)
+        await self._resolve_locked(dropping=True)
+        record = await self.store.get_session(session_id, scope=self.scope)
         if record is None:
             raise missing_session(session_id)
-        stored = await self.store.read_messages(session_id)
+        stored = await self.store.read_messages(session_id, scope=self.scope)
         messages = [decode_message(session_id, i, text) for i, text in enumerate(stored)]
         self._install(
             session_id,
@@ -260,7 +283,7 @@ class SessionSaver:
 
     async def delete_locked(self, session_id: str) -> bool:
         """Delete the active session and leave none active."""
-        existed = await self.store.delete_session(session_id)
+        existed = await self.store.delete_session(session_id, scope=self.scope)
         self._install(None, [], [], [], labelled=False, slug_from=0)
         return existed
 
@@ -268,7 +291,7 @@ class SessionSaver:
         """Label the active session; auto-slug leaves it alone afterwards."""
         await self.ensure_forked_locked()
         assert self.session_id is not None
-        await self.store.update_session(self.session_id, label=label)
+        await self.store.update_session(self.session_id, scope=self.scope, label=label)
         self._labelled = True
 
     # -- child sessions -------------------------------------------------------
@@ -288,7 +311,7 @@ class SessionSaver:
             await parent.ensure_forked_locked()
             texts = self.conversation.json_messages
             if parent.session_id is None:
-                await self.store.create_session(session_id)
+                await self.store.create_session(session_id, scope=self.scope, ttl=self.ttl)
                 self._persisted = []
             else:
                 shared = parent._persisted
@@ -302,7 +325,9 @@ class SessionSaver:
                 before = self._dirty_from
                 self._dirty_from = max(before, at)
                 try:
-                    await self.store.fork_session(parent.session_id, session_id, at=at)
+                    await self.store.fork_session(
+                        parent.session_id, session_id, at=at, scope=self.scope, ttl=self.ttl
+                    )
                 except BaseException:
                     self._dirty_from = min(self._dirty_from, before)
                     raise
@@ -318,8 +343,19 @@ class SessionSaver:
         return label
 
     async def _create_locked(self) -> None:
-        session_id = new_session_id()
-        await self.store.create_session(session_id)
+        # An id whose creation's reply was lost is tried again: it is random,
+        # so finding it taken means the lost creation was applied.
+        session_id = self._creating or new_session_id()
+        self._creating = session_id
+        try:
+            await self.store.create_session(session_id, scope=self.scope, ttl=self.ttl)
+        except SessionExistsError:
+            pass
+        except BaseException as exc:
+            if not_applied(exc):
+                self._creating = None
+            raise
+        self._creating = None
         self.session_id = session_id
         self._persisted = []
         self._dirty_from = 0
@@ -333,6 +369,7 @@ class SessionSaver:
             SessionConflictError: Another writer changed the session.
         """
         await self.ensure_forked_locked()
+        resolved = await self._resolve_locked()
         if self.session_id is None:
             await self._create_locked()
         session_id = self.session_id
@@ -349,36 +386,95 @@ class SessionSaver:
         label = self._next_label()
         if start == stored and not texts and label is None and metadata is None:
             self._dirty_from = size
-            return False
+            return resolved
         written = self.conversation.messages[start:size]
         self._dirty_from = size
+        write = MessagesWrite.new(session_id, start, stored, texts, label, metadata)
         try:
-            if start == stored:
-                await self.store.append_messages(
-                    session_id, texts, expected_length=stored, label=label, metadata=metadata
-                )
-            else:
-                await self.store.replace_messages(
-                    session_id, start, texts, expected_length=stored, label=label, metadata=metadata
-                )
+            await self._send_locked(write)
         except BaseException:
             self._dirty_from = min(self._dirty_from, start)
             raise
-        del persisted[start:]
-        persisted.extend(texts)
-        if label is not None:
-            self._labelled = True
         self._events.emit("save", SaveEvent(session_id, written, start, size))
         return True
+
+    async def _send_locked(self, write: MessagesWrite) -> None:
+        """Send ``write`` and record it as stored; keep it in doubt if the reply is lost."""
+        self._in_doubt = write
+        try:
+            await write.send(self.store, self.scope)
+        except BaseException as exc:
+            if not_applied(exc):
+                self._in_doubt = None
+            raise
+        self._in_doubt = None
+        persisted = self._persisted
+        del persisted[write.start :]
+        persisted.extend(write.texts)
+        if write.label is not None:
+            self._labelled = True
+
+    async def _resolve_locked(self, *, dropping: bool = False) -> bool:
+        """Send the write in doubt again (same token): it is applied once, or conflicts.
+
+        ``dropping``: the conversation is about to be replaced (load, start),
+        so a write that proves not applied is dropped with it, silently.
+
+        Returns:
+            Whether a write was sent and is now stored.
+        """
+        write = self._in_doubt
+        if write is None or write.session_id != self.session_id:
+            self._in_doubt = None
+            return False
+        try:
+            await self._send_locked(write)
+        except Exception as exc:
+            if dropping and not_applied(exc):
+                return False
+            raise
+        start, sid = write.start, write.session_id
+        messages = [decode_message(sid, start + i, t) for i, t in enumerate(write.texts)]
+        length = start + len(write.texts)
+        self._events.emit("save", SaveEvent(sid, messages, start, length))
+        return True
+
+    async def pop_locked(self, n: int) -> list[dict[str, Any]]:
+        """Save, then remove the last ``n`` messages from the session and the conversation.
+
+        Returns:
+            The removed messages, in order.
+
+        Raises:
+            SessionConflictError: Another writer changed the session.
+        """
+        await self.save_locked(None)
+        session_id = self.session_id
+        assert session_id is not None
+        persisted = self._persisted
+        texts = await self.store.pop_messages(
+            session_id, n, expected_length=len(persisted), scope=self.scope
+        )
+        keep = len(persisted) - len(texts)
+        conversation = self.conversation
+        self._suppress = True
+        try:
+            conversation.restore(conversation.messages[:keep], conversation.json_messages[:keep])
+        finally:
+            self._suppress = False
+        del persisted[keep:]
+        self._dirty_from = keep
+        self._slug_from = min(self._slug_from, keep)
+        return [decode_message(session_id, keep + i, text) for i, text in enumerate(texts)]
 
     async def rebase_locked(self) -> None:
         """Reload the stored messages and put the ones not saved yet after them."""
         session_id = self.session_id
         assert session_id is not None
-        record = await self.store.get_session(session_id)
+        record = await self.store.get_session(session_id, scope=self.scope)
         if record is None:
             raise missing_session(session_id)
-        stored = await self.store.read_messages(session_id)
+        stored = await self.store.read_messages(session_id, scope=self.scope)
         messages = [decode_message(session_id, i, text) for i, text in enumerate(stored)]
         conversation = self.conversation
         mine = len(self._persisted)
