@@ -1,7 +1,9 @@
 """copy_store: copy namespaces and sessions from one store to another, any driver to any.
 
 Only the capability protocols are used, so the copy works between any two
-drivers. What the protocols cannot express is not copied: session timestamps
+drivers. Sessions of every scope are copied into the same scope, with their
+retention (``ttl``); slots without expiry stay without expiry. What the
+protocols cannot express is not copied: session timestamps
 (``created_at``/``updated_at`` are set by the destination when it writes) and
 the lineage of a fork whose parent no longer exists (it is copied as a
 standalone session with the same messages).
@@ -238,9 +240,11 @@ async def _copy_slot(src: _SlotSource, dst: _SlotTarget, ns: str, slot: str) -> 
     if kind is None:
         return False
     # Read the TTL first: the value read afterwards cannot be older than it.
-    ttl = await src.get_ttl(ns, slot)
-    if ttl is None or not 0 < ttl < math.inf:
+    left = await src.get_ttl(ns, slot)
+    if left is None or not left > 0:
         return False
+    # A slot without expiry (``math.inf``) stays without expiry.
+    ttl = None if left == math.inf else left
     if kind is SlotKind.HASH:
         fields = await src.hgetall(ns, slot)
         if not fields:
@@ -281,44 +285,52 @@ class _SessionCopier:
         self.progress = progress
 
     async def _records(self) -> list[SessionRecord]:
+        """Every session of every scope, each scope's oldest first."""
         records: list[SessionRecord] = []
-        cursor: str | None = None
-        while True:
-            page = await self.src.list_sessions(limit=_PAGE, cursor=cursor)
-            records.extend(page.items)
-            if page.next_cursor is None:
-                break
-            cursor = page.next_cursor
-        records.reverse()  # oldest first
+        async for scope in self.src.iter_scopes():
+            listed: list[SessionRecord] = []
+            cursor: str | None = None
+            while True:
+                page = await self.src.list_sessions(scope=scope, limit=_PAGE, cursor=cursor)
+                listed.extend(page.items)
+                if page.next_cursor is None:
+                    break
+                cursor = page.next_cursor
+            listed.reverse()  # oldest first
+            records.extend(listed)
         return records
 
     async def run(self) -> None:
         records = await self._records()
-        by_id = {record.id: record for record in records}
+        by_id = {(record.scope, record.id): record for record in records}
         order: list[SessionRecord] = []
-        placed: set[str] = set()
+        placed: set[tuple[str | None, str]] = set()
         for record in records:
             # Parents first: a chain is walked up to the first placed (or missing) ancestor.
             chain: list[SessionRecord] = []
             current: SessionRecord | None = record
-            while current is not None and current.id not in placed:
+            while current is not None and (current.scope, current.id) not in placed:
                 chain.append(current)
-                placed.add(current.id)
-                current = by_id.get(current.parent_id) if current.parent_id else None
+                placed.add((current.scope, current.id))
+                parent = current.parent_id
+                current = by_id.get((current.scope, parent)) if parent else None
             order.extend(reversed(chain))
         total = len(order)
         if self.progress is not None:
             self.progress(CopyProgress("sessions", 0, total))
-        written: list[str] = []
+        written: list[tuple[str | None, str]] = []
         for done, record in enumerate(order, 1):
             if await self._copy(record):
-                written.append(record.id)
+                written.append((record.scope, record.id))
             if self.progress is not None:
                 self.progress(CopyProgress("sessions", done, total, record.id))
         await self._restore_order(records, order, set(written))
 
     async def _restore_order(
-        self, records: list[SessionRecord], order: list[SessionRecord], written: set[str]
+        self,
+        records: list[SessionRecord],
+        order: list[SessionRecord],
+        written: set[tuple[str | None, str]],
     ) -> None:
         """Re-stamp sessions written out of age order (a fork older than its parent)."""
         first = next(
@@ -328,67 +340,85 @@ class _SessionCopier:
         if first is None:
             return
         for record in records[first:]:
-            if record.id in written:
+            if (record.scope, record.id) in written:
                 # A metadata write bumps updated_at: the last one written lists first.
-                await self.dst.update_session(record.id, metadata=dict(record.metadata))
+                await self.dst.update_session(
+                    record.id, scope=record.scope, metadata=dict(record.metadata)
+                )
 
     async def _copy(self, record: SessionRecord) -> bool:
         """Copy one session; return whether the destination was written."""
-        existing = await self.dst.get_session(record.id)
+        scope = record.scope
+        existing = await self.dst.get_session(record.id, scope=scope)
         if existing is not None and existing.message_count == record.message_count:
             self.report.sessions_skipped += 1
             return False
-        messages = await self.src.read_messages(record.id)
+        messages = await self.src.read_messages(record.id, scope=scope)
         if existing is not None:
-            await self._sync(record, existing, messages)
+            await self._sync(record, messages)
             self.report.sessions_updated += 1
             return True
+        parent_id = record.parent_id
         parent = (
-            await self.dst.get_session(record.parent_id) if record.parent_id is not None else None
+            await self.dst.get_session(parent_id, scope=scope) if parent_id is not None else None
         )
         if parent is None or record.fork_point is None:
             await self.dst.create_session(
-                record.id, label=record.label, metadata=dict(record.metadata)
+                record.id,
+                scope=scope,
+                label=record.label,
+                metadata=dict(record.metadata),
+                ttl=record.ttl,
             )
-            await self._append(record.id, messages, 0)
+            await self._append(record, messages, 0)
         else:
             point = min(record.fork_point, parent.message_count)
-            shared = await self.dst.read_messages(parent.id) if point else []
+            shared = await self.dst.read_messages(parent.id, scope=scope) if point else []
             await self.dst.fork_session(
                 parent.id,
                 record.id,
                 at=point,
+                scope=scope,
                 label=record.label,
                 metadata=dict(record.metadata),
+                ttl=record.ttl,
             )
             self.report.forks += 1
             differ = _first_difference(messages, shared, point)
             if differ < point:
                 # The parent was edited after the fork: keep what still matches shared.
-                await self._replace(record.id, differ, messages[differ:], point)
+                await self._replace(record, differ, messages[differ:], point)
             else:
-                await self._append(record.id, messages[point:], point)
+                await self._append(record, messages[point:], point)
         self.report.sessions += 1
         return True
 
-    async def _sync(self, record: SessionRecord, existing: SessionRecord, src: list[str]) -> None:
-        have = await self.dst.read_messages(record.id)
+    async def _sync(self, record: SessionRecord, src: list[str]) -> None:
+        have = await self.dst.read_messages(record.id, scope=record.scope)
         differ = _first_difference(src, have, min(len(src), len(have)))
         if differ < len(have):
-            await self._replace(record.id, differ, src[differ:], len(have))
+            await self._replace(record, differ, src[differ:], len(have))
         else:
-            await self._append(record.id, src[differ:], len(have))
-        await self.dst.update_session(record.id, label=record.label, metadata=dict(record.metadata))
+            await self._append(record, src[differ:], len(have))
+        await self.dst.update_session(
+            record.id, scope=record.scope, label=record.label, metadata=dict(record.metadata)
+        )
 
-    async def _replace(self, session_id: str, start: int, messages: list[str], length: int) -> None:
+    async def _replace(
+        self, record: SessionRecord, start: int, messages: list[str], length: int
+    ) -> None:
         head = messages[:_BATCH]
-        await self.dst.replace_messages(session_id, start, head, expected_length=length)
+        await self.dst.replace_messages(
+            record.id, start, head, expected_length=length, scope=record.scope
+        )
         self.report.messages += len(head)
-        await self._append(session_id, messages[_BATCH:], start + len(head))
+        await self._append(record, messages[_BATCH:], start + len(head))
 
-    async def _append(self, session_id: str, messages: list[str], length: int) -> None:
+    async def _append(self, record: SessionRecord, messages: list[str], length: int) -> None:
         for offset in range(0, len(messages), _BATCH):
             batch = messages[offset : offset + _BATCH]
-            await self.dst.append_messages(session_id, batch, expected_length=length)
+            await self.dst.append_messages(
+                record.id, batch, expected_length=length, scope=record.scope
+            )
             length += len(batch)
             self.report.messages += len(batch)

@@ -126,4 +126,7 @@ def record_json(record: SessionRecord) -> dict[str, Any]:
         "created_at": record.created_at.isoformat(),
         "updated_at": record.updated_at.isoformat(),
         "message_count": record.message_count,
+        "scope": record.scope,
+        "ttl": record.ttl,
+        "expires_at": None if record.expires_at is None else record.expires_at.isoformat(),
     }

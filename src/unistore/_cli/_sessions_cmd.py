@@ -1,18 +1,15 @@
-"""``unistore sessions``: list, show (with fork ancestry), export, import, delete, rename."""
+"""``unistore sessions``: list, show (with fork ancestry), delete, rename; export and import."""
 
 from __future__ import annotations
 
 import json
-import sys
-from typing import IO, Any
+from typing import Any
 
 import click
 from rich.table import Table
 from rich.text import Text
 
 from unistore._cli._common import (
-    CliError,
-    ExitCode,
     json_option,
     open_store,
     require,
@@ -30,26 +27,13 @@ from unistore._cli._output import (
     table,
     text,
 )
+from unistore._cli._sessions_common import get_record as _get
+from unistore._cli._sessions_common import not_found as _not_found
+from unistore._cli._sessions_common import scope_option as _scope
+from unistore._cli._sessions_io import export, import_session
 from unistore.protocols import Capability, SessionPage, SessionRecord
 
-__all__ = ["EXPORT_FORMAT", "sessions"]
-
-#: The "format" of the first line of an export.
-EXPORT_FORMAT = "unistore-session/1"
-#: Messages per append call on import.
-_BATCH = 500
-
-
-def _not_found(session_id: str) -> CliError:
-    return CliError(f"no session {clip(display(session_id), 80)!r}", ExitCode.NOT_FOUND)
-
-
-async def _get(store: Any, session_id: str) -> SessionRecord:
-    require(store, Capability.SESSION_DOCUMENTS, "store sessions")
-    record: SessionRecord | None = await store.get_session(session_id)
-    if record is None:
-        raise _not_found(session_id)
-    return record
+__all__ = ["sessions"]
 
 
 @click.group()
@@ -57,22 +41,29 @@ def sessions() -> None:
     """Inspect and move sessions: durable conversations and their forks."""
 
 
+sessions.add_command(export)
+sessions.add_command(import_session)
+
+
 @sessions.command("list")
 @_url
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1), help="Page size.")
 @click.option("--cursor", metavar="C", help="Continue after a page (its next cursor).")
 @click.option("--all", "walk_all", is_flag=True, help="Walk every page.")
+@_scope
 @json_option
-def list_sessions(url: str, limit: int, cursor: str | None, walk_all: bool, as_json: bool) -> None:
-    """List sessions, most recently updated first, one page at a time."""
+def list_sessions(
+    url: str, limit: int, cursor: str | None, walk_all: bool, scope: str | None, as_json: bool
+) -> None:
+    """List one scope's sessions, most recently updated first, one page at a time."""
 
     async def go() -> SessionPage:
         async with open_store(url) as store:
             require(store, Capability.SESSION_DOCUMENTS, "store sessions")
-            page: SessionPage = await store.list_sessions(limit=limit, cursor=cursor)
+            page: SessionPage = await store.list_sessions(scope=scope, limit=limit, cursor=cursor)
             items = list(page.items)
             while walk_all and page.next_cursor is not None:
-                page = await store.list_sessions(limit=limit, cursor=page.next_cursor)
+                page = await store.list_sessions(scope=scope, limit=limit, cursor=page.next_cursor)
                 items.extend(page.items)
             return SessionPage(items=items, next_cursor=page.next_cursor)
 
@@ -128,7 +119,7 @@ async def _ancestry(store: Any, record: SessionRecord) -> list[dict[str, Any]]:
     child = record
     while child.parent_id is not None and child.parent_id not in seen:
         seen.add(child.parent_id)
-        parent: SessionRecord | None = await store.get_session(child.parent_id)
+        parent: SessionRecord | None = await store.get_session(child.parent_id, scope=record.scope)
         chain.append(
             {
                 "id": child.parent_id,
@@ -200,15 +191,18 @@ def _message_line(index: int, raw: str, width: int) -> Text:
 @click.argument("session_id", metavar="ID")
 @click.option("--last", type=click.IntRange(0), help="Show only the last N messages.")
 @click.option("--full", is_flag=True, help="Do not shorten long messages.")
+@_scope
 @json_option
-def show(url: str, session_id: str, last: int | None, full: bool, as_json: bool) -> None:
+def show(
+    url: str, session_id: str, last: int | None, full: bool, scope: str | None, as_json: bool
+) -> None:
     """Show a session: its record, fork ancestry and messages."""
 
     async def go() -> tuple[SessionRecord, list[dict[str, Any]], list[str]]:
         async with open_store(url) as store:
-            record = await _get(store, session_id)
+            record = await _get(store, session_id, scope)
             chain = await _ancestry(store, record)
-            messages: list[str] = await store.read_messages(session_id, last=last)
+            messages: list[str] = await store.read_messages(session_id, last=last, scope=scope)
             return record, chain, messages
 
     record, chain, messages = run(go())
@@ -260,126 +254,22 @@ def show(url: str, session_id: str, last: int | None, full: bool, as_json: bool)
         out.print(_message_line(index, raw, width))
 
 
-@sessions.command("export")
-@_url
-@click.argument("session_id", metavar="ID")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, writable=True, allow_dash=True),
-    default="-",
-    help="Write to FILE instead of stdout.",
-)
-def export(url: str, session_id: str, output: str) -> None:
-    """Export a session as JSON lines: the record first, then one message per line."""
-
-    async def go() -> tuple[SessionRecord, list[str]]:
-        async with open_store(url) as store:
-            record = await _get(store, session_id)
-            return record, await store.read_messages(session_id)
-
-    record, messages = run(go())
-    header = {"format": EXPORT_FORMAT, **record_json(record)}
-    lines = [json.dumps(header, ensure_ascii=False, separators=(",", ":"))]
-    for raw in messages:
-        if "\n" in raw or "\r" in raw:
-            # Messages are single-line JSON by contract; re-encode defensively.
-            raw = json.dumps(json.loads(raw), ensure_ascii=False, separators=(",", ":"))
-        lines.append(raw)
-    body = "\n".join(lines) + "\n"
-    if output == "-":
-        sys.stdout.write(body)
-        sys.stdout.flush()
-        return
-    with open(output, "w", encoding="utf-8", newline="\n") as file:
-        file.write(body)
-    click.echo(f"exported {len(messages)} message(s) of session {display(record.id)}", err=True)
-
-
-def _read_export(source: IO[str]) -> tuple[dict[str, Any], list[str]]:
-    first = source.readline()
-    try:
-        header = json.loads(first)
-    except ValueError:
-        header = None
-    if not isinstance(header, dict) or header.get("format") != EXPORT_FORMAT:
-        raise CliError(
-            f"not a unistore session export: the first line must be a {EXPORT_FORMAT} record",
-            ExitCode.USAGE,
-        )
-    messages: list[str] = []
-    for number, line in enumerate(source, 2):
-        line = line.rstrip("\r\n")
-        if not line:
-            continue
-        try:
-            json.loads(line)
-        except ValueError:
-            raise CliError(f"line {number} is not JSON", ExitCode.USAGE) from None
-        messages.append(line)
-    return header, messages
-
-
-@sessions.command("import")
-@_url
-@click.argument("source", metavar="FILE", type=click.File("r", encoding="utf-8"))
-@click.option(
-    "--id", "new_id", metavar="NEW", help="Import under this id instead of the exported one."
-)
-@json_option
-def import_session(url: str, source: IO[str], new_id: str | None, as_json: bool) -> None:
-    """Import a session exported with `sessions export` (FILE may be - for stdin).
-
-    The session is created as a standalone session: fork lineage and timestamps
-    are not carried over.
-    """
-    header, messages = _read_export(source)
-    session_id = new_id if new_id is not None else header.get("id")
-    if not isinstance(session_id, str):
-        raise CliError("the export has no session id; pass --id", ExitCode.USAGE)
-    label = header.get("label")
-    metadata = header.get("metadata") or {}
-
-    async def go() -> None:
-        async with open_store(url) as store:
-            require(store, Capability.SESSION_DOCUMENTS, "store sessions")
-            if await store.get_session(session_id) is not None:
-                raise CliError(
-                    f"session {clip(display(session_id), 80)!r} already exists; "
-                    "import it under another id with --id NEW"
-                )
-            await store.create_session(
-                session_id, label=label if isinstance(label, str) else None, metadata=metadata
-            )
-            for start in range(0, len(messages), _BATCH):
-                await store.append_messages(
-                    session_id, messages[start : start + _BATCH], expected_length=start
-                )
-
-    run(go())
-    if as_json:
-        print_json({"id": session_id, "messages": len(messages)})
-    else:
-        console().print(
-            text(f"imported {len(messages)} message(s) into session {session_id}", limit=300)
-        )
-
-
 @sessions.command("delete")
 @_url
 @click.argument("session_id", metavar="ID")
+@_scope
 @yes_option
-def delete(url: str, session_id: str, yes: bool) -> None:
+def delete(url: str, session_id: str, scope: str | None, yes: bool) -> None:
     """Delete a session (asks first unless --yes). Its forks keep their messages."""
 
     async def lookup() -> SessionRecord:
         async with open_store(url) as store:
-            return await _get(store, session_id)
+            return await _get(store, session_id, scope)
 
     async def go() -> bool:
         async with open_store(url) as store:
             require(store, Capability.SESSION_DOCUMENTS, "store sessions")
-            existed: bool = await store.delete_session(session_id)
+            existed: bool = await store.delete_session(session_id, scope=scope)
             return existed
 
     if not yes:
@@ -398,13 +288,14 @@ def delete(url: str, session_id: str, yes: bool) -> None:
 @_url
 @click.argument("session_id", metavar="ID")
 @click.argument("label", metavar="LABEL")
-def rename(url: str, session_id: str, label: str) -> None:
+@_scope
+def rename(url: str, session_id: str, label: str, scope: str | None) -> None:
     """Set the label of a session."""
 
     async def go() -> None:
         async with open_store(url) as store:
-            await _get(store, session_id)
-            await store.update_session(session_id, label=label)
+            await _get(store, session_id, scope)
+            await store.update_session(session_id, scope=scope, label=label)
 
     run(go())
     console().print(text(f"renamed session {session_id} to {label!r}", limit=300))
