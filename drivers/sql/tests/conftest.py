@@ -13,7 +13,7 @@ import os
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -220,3 +220,33 @@ def statements(store: SQLStore) -> Iterator[Statements]:
     yield recorder
     if event.contains(recorder.engine.sync_engine, "before_cursor_execute", recorder._record):
         recorder.stop()
+
+
+def _destroy(url: str, table_prefix: str) -> None:
+    async def destroy() -> None:
+        async with unistore.connect(url, table_prefix=table_prefix) as store:
+            await store.destroy()  # type: ignore[attr-defined]
+
+    asyncio.run(destroy())
+
+
+@pytest.fixture(scope="class", params=BACKENDS)
+def shared_db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str]]:
+    """A backend's URL and a table prefix, shared by the tests of one class."""
+    url = url_for(str(request.param), tmp_path_factory.mktemp("conformance"))
+    prefix = unique_prefix()
+    yield url, prefix
+    _destroy(url, prefix)
+
+
+@pytest.fixture(scope="class")
+def shared_psycopg() -> Iterator[tuple[str, str]]:
+    """PostgreSQL through psycopg, and a table prefix shared by one class."""
+    url = postgres_url()
+    require_postgres(url)
+    rendered = replace(StoreURL.parse(url), dialect="psycopg").render(hide_secrets=False)
+    prefix = unique_prefix()
+    yield rendered, prefix
+    _destroy(rendered, prefix)
