@@ -265,3 +265,204 @@ def test_sessions_rename_and_delete(url: str) -> None:
     gone = invoke("sessions", "delete", url, "root", "--yes")
     assert gone.exit_code == 3
     assert "no session 'root'" in one_error_line(gone)
+
+
+# -- scoped sessions ---------------------------------------------------------------------
+
+#: A scope a driver could mistake for a pattern, a path or a key separator.
+SCOPE = "team/*:..%"
+OTHER_SCOPE = "other \u00e9"
+SCOPED_TTL = 3600.25
+
+
+async def _seed_scoped(store: Any) -> None:
+    # "root" exists in the default scope and in SCOPE as two different sessions.
+    await store.create_session("root", label="default root")
+    await store.append_messages("root", [_message(0)], expected_length=0)
+    await store.create_session("root", scope=SCOPE, label="scoped root", ttl=SCOPED_TTL)
+    await store.append_messages(
+        "root", [_message(i) for i in range(3)], expected_length=0, scope=SCOPE
+    )
+    await store.fork_session("root", "child", at=2, scope=SCOPE, label="scoped fork")
+    await store.append_messages(
+        "child", [_message(20, "assistant")], expected_length=2, scope=SCOPE
+    )
+    await store.create_session(HOSTILE_SESSION, scope=SCOPE, metadata={"k": "v"}, ttl=60.5)
+
+
+def _ids(page: Any) -> list[str]:
+    return [item["id"] for item in page["items"]]
+
+
+def test_sessions_list_shows_one_scope(url: str) -> None:
+    with_store(url, _seed_scoped)
+    scoped = as_json("sessions", "list", url, "--scope", SCOPE)
+    assert _ids(scoped) == [HOSTILE_SESSION, "child", "root"]
+    by_id = {item["id"]: item for item in scoped["items"]}
+    assert {item["scope"] for item in scoped["items"]} == {SCOPE}
+    assert by_id["root"]["label"] == "scoped root"
+    assert by_id["root"]["message_count"] == 3
+    assert by_id["root"]["ttl"] == SCOPED_TTL
+    assert by_id["root"]["expires_at"] is not None
+    assert by_id[HOSTILE_SESSION]["ttl"] == 60.5
+    # A fork gets only the ttl given to it: none here.
+    assert (by_id["child"]["ttl"], by_id["child"]["expires_at"]) == (None, None)
+    assert by_id["child"]["parent_id"] == "root"
+    paged = as_json("sessions", "list", url, "--scope", SCOPE, "--limit", "1", "--all")
+    assert _ids(paged) == _ids(scoped)
+    assert "scoped root" in ok("sessions", "list", url, "--scope", SCOPE).stdout
+
+    # The default scope shows none of it, and another scope is empty.
+    default = as_json("sessions", "list", url)
+    assert _ids(default) == ["root"]
+    assert default["items"][0]["label"] == "default root"
+    assert default["items"][0]["scope"] is None
+    assert (default["items"][0]["ttl"], default["items"][0]["expires_at"]) == (None, None)
+    assert as_json("sessions", "list", url, "--scope", OTHER_SCOPE)["items"] == []
+    assert "no sessions" in ok("sessions", "list", url, "--scope", "team/*").stdout
+
+
+def test_sessions_of_a_scope_are_not_found_without_it(url: str) -> None:
+    with_store(url, _seed_scoped)
+    for session_id in ("child", HOSTILE_SESSION):
+        for args in (
+            ("show", url, session_id),
+            ("show", url, session_id, "--scope", OTHER_SCOPE),
+            ("export", url, session_id),
+            ("rename", url, session_id, "x"),
+            ("delete", url, session_id, "--yes"),
+            ("delete", url, session_id),  # looked up before asking: nothing to confirm
+        ):
+            missing = invoke("sessions", *args, input="y\n")
+            assert missing.exit_code == 3, (args, missing.output)
+            assert one_error_line(missing).startswith("error: no session "), args
+
+    shown = as_json("sessions", "show", url, "child", "--scope", SCOPE)
+    assert shown["session"]["scope"] == SCOPE
+    assert shown["session"]["ttl"] is None
+    # The ancestry is looked up in the fork's scope, not in the default one.
+    assert shown["ancestry"] == [
+        {"id": "root", "label": "scoped root", "fork_point": 2, "exists": True}
+    ]
+    assert len(shown["messages"]) == 3
+    root = as_json("sessions", "show", url, "root", "--scope", SCOPE)
+    assert root["session"]["ttl"] == SCOPED_TTL
+    assert root["session"]["label"] == "scoped root"
+    assert "shared from root" in ok("sessions", "show", url, "child", "--scope", SCOPE).stdout
+
+    # rename and delete reach the scoped session only; the default "root" is untouched.
+    ok("sessions", "rename", url, "root", "renamed", "--scope", SCOPE)
+    assert with_store(url, lambda s: s.get_session("root", scope=SCOPE)).label == "renamed"
+    assert with_store(url, lambda s: s.get_session("root")).label == "default root"
+    ok("sessions", "delete", url, "root", "--scope", SCOPE, input="y\n")
+    assert with_store(url, lambda s: s.get_session("root", scope=SCOPE)) is None
+    assert with_store(url, lambda s: s.get_session("root")).label == "default root"
+    # The default scope's "root" does not stand in for the deleted parent.
+    orphan = as_json("sessions", "show", url, "child", "--scope", SCOPE)
+    assert orphan["ancestry"] == [{"id": "root", "label": None, "fork_point": 2, "exists": False}]
+    assert len(orphan["messages"]) == 3
+    gone = invoke("sessions", "delete", url, "root", "--scope", SCOPE, "--yes")
+    assert gone.exit_code == 3
+    assert "no session 'root'" in one_error_line(gone)
+
+    empty = invoke("sessions", "show", url, "root", "--scope", "")
+    assert empty.exit_code == 1
+    assert "scope must not be empty" in one_error_line(empty)
+
+
+def test_sessions_export_import_keeps_or_overrides_the_scope(url: str, tmp_path: Path) -> None:
+    with_store(url, _seed_scoped)
+    exported = tmp_path / "root.jsonl"
+    ok("sessions", "export", url, "root", "--scope", SCOPE, "-o", str(exported))
+    lines = exported.read_text(encoding="utf-8").splitlines()
+    header = json.loads(lines[0])
+    assert (header["id"], header["scope"], header["ttl"]) == ("root", SCOPE, SCOPED_TTL)
+    assert header["expires_at"] is not None
+    assert len(lines) == 1 + 3
+
+    # Into another store: the session lands in the exported scope, with its ttl.
+    other = make_store_url("sqlite", tmp_path, "other")
+    assert as_json("sessions", "import", other, str(exported)) == {"id": "root", "messages": 3}
+
+    async def read(store: Any, scope: str | None) -> tuple[Any, list[str]]:
+        return (
+            await store.get_session("root", scope=scope),
+            await store.read_messages("root", scope=scope),
+        )
+
+    async def read_exported(store: Any) -> tuple[Any, list[str]]:
+        return await read(store, SCOPE)
+
+    record, messages = with_store(other, read_exported)
+    _, original = with_store(url, read_exported)
+    assert messages == original
+    assert (record.scope, record.ttl, record.label) == (SCOPE, SCOPED_TTL, "scoped root")
+    assert record.expires_at is not None
+    assert with_store(other, lambda s: s.get_session("root")) is None
+    listed = as_json("sessions", "list", other, "--scope", SCOPE)["items"]
+    assert [(item["id"], item["scope"], item["ttl"]) for item in listed] == [
+        ("root", SCOPE, SCOPED_TTL)
+    ]
+
+    # Into the same store: the id is taken in the exported scope only.
+    taken = invoke("sessions", "import", url, str(exported))
+    assert taken.exit_code == 1
+    assert "already exists" in one_error_line(taken)
+    ok("sessions", "import", url, str(exported), "--scope", OTHER_SCOPE)
+
+    async def read_other(store: Any) -> tuple[Any, list[str]]:
+        return await read(store, OTHER_SCOPE)
+
+    moved, moved_messages = with_store(url, read_other)
+    assert moved_messages == original
+    assert (moved.scope, moved.ttl) == (OTHER_SCOPE, SCOPED_TTL)
+    assert with_store(url, lambda s: s.get_session("root")).label == "default root"
+
+    # Deleted and imported again from stdin, it comes back into the exported scope.
+    ok("sessions", "delete", url, "root", "--scope", SCOPE, "--yes")
+    ok("sessions", "import", url, "-", input=exported.read_text(encoding="utf-8"))
+    back = with_store(url, lambda s: s.get_session("root", scope=SCOPE))
+    assert (back.label, back.ttl, back.message_count) == ("scoped root", SCOPED_TTL, 3)
+
+    # A default-scope export imports into the scope given.
+    plain = ok("sessions", "export", url, "root").stdout
+    assert json.loads(plain.splitlines()[0])["scope"] is None
+    ok("sessions", "import", url, "-", "--scope", OTHER_SCOPE, "--id", "from-default", input=plain)
+    imported = with_store(url, lambda s: s.get_session("from-default", scope=OTHER_SCOPE))
+    assert (imported.label, imported.ttl, imported.expires_at) == ("default root", None, None)
+    destroy_url(other)
+
+
+def test_sessions_import_of_an_export_without_scope_or_ttl(url: str, tmp_path: Path) -> None:
+    # The header written before sessions had scopes and retention.
+    old = {
+        "format": "unistore-session/1",
+        "id": "old",
+        "label": "from before",
+        "parent_id": None,
+        "fork_point": None,
+        "metadata": {"v": 1},
+        "created_at": "2026-01-01T00:00:00+00:00",
+        "updated_at": "2026-01-01T00:00:00+00:00",
+        "message_count": 1,
+    }
+    body = json.dumps(old) + "\n" + _message(1) + "\n"
+    ok("sessions", "import", url, "-", input=body)
+    record = with_store(url, lambda s: s.get_session("old"))
+    assert (record.scope, record.ttl, record.label) == (None, None, "from before")
+    ok("sessions", "import", url, "-", "--scope", SCOPE, input=body)
+    assert with_store(url, lambda s: s.get_session("old", scope=SCOPE)).metadata == {"v": 1}
+
+    for field, value, complaint in (
+        ("scope", 7, "the export: a scope must be a str"),
+        ("scope", "", "the export: a scope must not be empty"),
+        ("ttl", "soon", "the export: ttl must be a positive finite number"),
+        ("ttl", True, "the export: ttl must be a positive finite number"),
+        ("ttl", 0, "the export: ttl must be a positive finite number"),
+        ("ttl", 1e12, "the export: a session ttl must be at most"),
+    ):
+        bad = json.dumps({**old, "id": "bad", field: value}) + "\n"
+        result = invoke("sessions", "import", url, "-", input=bad)
+        assert result.exit_code == 2, (field, value)
+        assert complaint in one_error_line(result)
+    assert with_store(url, lambda s: s.get_session("bad")) is None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -362,3 +363,226 @@ async def test_copy_store_opens_and_closes_urls_and_refuses_itself() -> None:
     target = NoSessions(StoreURL.parse("memory://"))
     with pytest.raises(NotSupportedError, match="cannot copy sessions"):
         await copy_store("memory://lib-src", target, namespaces=False)
+
+
+# -- scopes, session retention and slots without expiry ----------------------------------
+
+#: Scopes that a driver could mistake for a pattern, a path or a key separator.
+HOSTILE_SCOPES = ["*", "a/b", "..", ":"]
+TENANT = "tenant \u00e9"
+SCOPED_TTL = 3600.25
+FORK_TTL = 1800.5
+
+
+def _focused_pairs() -> list[Any]:
+    # Each driver once as source and once as destination, both servers included.
+    chosen = [
+        ("memory", "sqlite"),
+        ("sqlite", "file"),
+        ("redis", "postgresql"),
+        ("postgresql", "redis"),
+        ("file", "memory"),
+    ]
+    return [
+        pytest.param(
+            (src, dst),
+            id=f"{src}-{dst}",
+            marks=[_MARKS[d] for d in {src, dst} if d in _MARKS],
+        )
+        for src, dst in chosen
+    ]
+
+
+async def _seed_scoped(src: Any, dst: Any) -> None:
+    # The same id in the default scope, in a tenant scope and in every hostile scope, each a
+    # different session: a copy that mixes them up shows in labels and messages.
+    await src.create_session("same", label="default")
+    await src.append_messages("same", [_message("default")], expected_length=0)
+    await src.create_session("same", scope=TENANT, label="tenant", ttl=SCOPED_TTL)
+    await src.append_messages(
+        "same", [_message(f"t{i}") for i in range(4)], expected_length=0, scope=TENANT
+    )
+    # Forks inside the scope: the parent is looked up there, not in the default scope
+    # (whose "same" has a single message, so at=3 could not be made from it).
+    await src.fork_session(
+        "same", "child", at=3, scope=TENANT, label="child", metadata={"k": 1}, ttl=FORK_TTL
+    )
+    await src.append_messages("child", [_message("c0")], expected_length=3, scope=TENANT)
+    await src.fork_session("child", "grandchild", at=4, scope=TENANT)
+    await src.append_messages("grandchild", [_message("g0")], expected_length=4, scope=TENANT)
+    # The parent written after its forks lists after them: the copy restores that order.
+    await src.append_messages("same", [_message("t4")], expected_length=4, scope=TENANT)
+    for number, scope in enumerate(HOSTILE_SCOPES):
+        await src.create_session("same", scope=scope, label=f"hostile {scope}")
+        await src.append_messages(
+            "same", [_message(f"{scope}{i}") for i in range(number + 1)], scope=scope
+        )
+        await src.fork_session("same", HOSTILE_FORK, at=1, scope=scope, ttl=SCOPED_TTL)
+    # Slots without expiry, next to one with expiry. The destination's old versions have an
+    # expiry: the copy must leave the copied slots without one.
+    await src.set(HOSTILE_NS, "forever", b"\x00kept", ttl=None)
+    await src.hset(HOSTILE_NS, "forever-hash", {"f": b"1", "*": b"2"}, ttl=None)
+    await src.incr(HOSTILE_NS, "forever-count", 7, ttl=None)
+    await src.set(HOSTILE_NS, "brief", b"soon", ttl=300)
+    await dst.set(HOSTILE_NS, "forever", b"old", ttl=50)
+    await dst.hset(HOSTILE_NS, "forever-hash", {"stale": b"x"}, ttl=50)
+
+
+#: Every session the seed makes, as (scope, id).
+SCOPED_SESSIONS = {
+    (None, "same"),
+    (TENANT, "same"),
+    (TENANT, "child"),
+    (TENANT, "grandchild"),
+    *((scope, "same") for scope in HOSTILE_SCOPES),
+    *((scope, HOSTILE_FORK) for scope in HOSTILE_SCOPES),
+}
+SCOPED_FORKS = 2 + len(HOSTILE_SCOPES)
+
+
+async def _scoped_listing(store: Any, scope: str | None) -> list[Any]:
+    records: list[Any] = []
+    cursor = None
+    while True:
+        page = await store.list_sessions(scope=scope, limit=2, cursor=cursor)
+        records += page.items
+        if page.next_cursor is None:
+            return records
+        cursor = page.next_cursor
+
+
+async def _scopes(store: Any) -> set[str | None]:
+    return {scope async for scope in store.iter_scopes()}
+
+
+async def _check_scoped_copy(src_url: str, dst_url: str) -> None:
+    async with unistore.connect(src_url) as src, unistore.connect(dst_url) as dst:
+        s: Any = src
+        d: Any = dst
+        expected_scopes = {scope for scope, _ in SCOPED_SESSIONS}
+        assert await _scopes(s) == expected_scopes
+        assert await _scopes(d) == expected_scopes
+        now = time.time()
+        for scope in expected_scopes:
+            src_listing = await _scoped_listing(s, scope)
+            dst_listing = await _scoped_listing(d, scope)
+            # Each scope lists its own sessions only, in the source's order.
+            assert [r.id for r in dst_listing] == [r.id for r in src_listing], scope
+            assert {(scope, r.id) for r in dst_listing} == {
+                key for key in SCOPED_SESSIONS if key[0] == scope
+            }
+            for original in src_listing:
+                copied = await d.get_session(original.id, scope=scope)
+                assert copied is not None, (scope, original.id)
+                assert copied.scope == scope
+                assert await d.read_messages(original.id, scope=scope) == await s.read_messages(
+                    original.id, scope=scope
+                )
+                assert copied.label == original.label
+                assert dict(copied.metadata) == dict(original.metadata)
+                assert copied.message_count == original.message_count
+                assert (copied.parent_id, copied.fork_point) == (
+                    original.parent_id,
+                    original.fork_point,
+                )
+                assert copied.ttl == original.ttl, (scope, original.id)
+                if original.ttl is None:
+                    assert copied.expires_at is None
+                else:
+                    # Written just now: it expires a full ttl from the copy, not before.
+                    left = copied.expires_at.timestamp() - now
+                    assert original.ttl - 60 < left <= original.ttl + 60, (scope, original.id)
+        # The tenant's "child" and "grandchild" are not in the default scope.
+        assert await d.get_session("child") is None
+        assert (await d.get_session("same")).label == "default"
+        assert (await d.get_session("grandchild", scope=TENANT)).ttl is None
+        assert (await d.get_session("child", scope=TENANT)).ttl == FORK_TTL
+        # Slots without expiry stay without expiry; the others keep theirs.
+        assert await d.get(HOSTILE_NS, "forever") == b"\x00kept"
+        assert await d.hgetall(HOSTILE_NS, "forever-hash") == {"f": b"1", "*": b"2"}
+        assert await d.get(HOSTILE_NS, "forever-count") == b"7"
+        for slot in ("forever", "forever-hash", "forever-count"):
+            assert await d.get_ttl(HOSTILE_NS, slot) == math.inf, slot
+        brief = await d.get_ttl(HOSTILE_NS, "brief")
+        assert brief is not None
+        assert 240 < brief <= 300
+
+
+@pytest.mark.parametrize("stores", _focused_pairs(), indirect=True)
+def test_copy_keeps_scopes_forks_session_ttls_and_slots_without_expiry(
+    stores: tuple[str, str],
+) -> None:
+    src_url, dst_url = stores
+
+    async def seed() -> None:
+        async with unistore.connect(src_url) as src, unistore.connect(dst_url) as dst:
+            await _seed_scoped(src, dst)
+
+    asyncio.run(seed())
+    first = asyncio.run(copy_store(src_url, dst_url))
+    assert first.sessions == len(SCOPED_SESSIONS)
+    assert first.forks == SCOPED_FORKS
+    assert (first.sessions_skipped, first.sessions_updated) == (0, 0)
+    assert first.slots == 4
+    asyncio.run(_check_scoped_copy(src_url, dst_url))
+
+    again = _copy_cli(src_url, dst_url)
+    assert again["sessions"] == 0
+    assert again["sessions_updated"] == 0
+    assert again["sessions_skipped"] == len(SCOPED_SESSIONS)
+    assert again["messages"] == 0
+    asyncio.run(_check_scoped_copy(src_url, dst_url))
+
+
+async def test_copy_store_finishes_an_interrupted_scoped_session() -> None:
+    async with unistore.connect("memory://") as src, unistore.connect("memory://") as dst:
+        s: Any = src
+        d: Any = dst
+        full = [_message(str(i)) for i in range(5)]
+        await s.create_session("x", scope=TENANT, label="new", ttl=SCOPED_TTL)
+        await s.append_messages("x", full, scope=TENANT)
+        # The same id in the destination's default scope is another session: left alone.
+        await d.create_session("x", label="default")
+        await d.append_messages("x", full[:1])
+        await d.create_session("x", scope=TENANT, label="old", ttl=SCOPED_TTL)
+        await d.append_messages("x", full[:2], scope=TENANT)
+        report = await copy_store(s, d, namespaces=False)
+        assert (report.sessions, report.sessions_updated, report.messages) == (0, 1, 3)
+        assert await d.read_messages("x", scope=TENANT) == full
+        assert (await d.get_session("x", scope=TENANT)).label == "new"
+        assert await d.read_messages("x") == full[:1]
+        assert (await d.get_session("x")).label == "default"
+
+
+async def test_copy_store_skips_sessions_that_expired() -> None:
+    async with unistore.connect("memory://") as src, unistore.connect("memory://") as dst:
+        s: Any = src
+        d: Any = dst
+        await s.create_session("brief", scope=TENANT, ttl=0.05)
+        await s.create_session("kept", scope=TENANT, ttl=SCOPED_TTL)
+        await asyncio.sleep(0.2)
+        report = await copy_store(s, d, namespaces=False)
+        assert report.sessions == 1
+        assert await d.get_session("brief", scope=TENANT) is None
+        assert (await d.get_session("kept", scope=TENANT)).ttl == SCOPED_TTL
+
+
+async def test_copy_store_goes_on_when_a_session_expires_during_the_copy() -> None:
+    from unistore._memory import MemoryStore
+
+    now = [time.time()]
+    src = MemoryStore(StoreURL.parse("memory://"), clock=lambda: now[0])
+    async with src, unistore.connect("memory://") as dst:
+        d: Any = dst
+        await src.create_session("brief", scope=TENANT, ttl=10)
+        await src.append_messages("brief", [_message("b")], scope=TENANT)
+        await src.create_session("kept", scope=TENANT)
+
+        def expire_after_listing(step: CopyProgress) -> None:
+            if step.phase == "sessions" and step.done == 0:
+                now[0] += 20
+
+        report = await copy_store(src, d, namespaces=False, progress=expire_after_listing)
+        assert (report.sessions, report.sessions_vanished) == (1, 1)
+        assert await d.get_session("kept", scope=TENANT) is not None
+        assert await d.get_session("brief", scope=TENANT) is None

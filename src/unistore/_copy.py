@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol, cast
 
 from unistore._url import StoreURL
-from unistore.errors import NotSupportedError, ValidationError
+from unistore.errors import NotSupportedError, SessionNotFoundError, ValidationError
 from unistore.protocols import (
     TTL,
     Capability,
@@ -79,9 +79,13 @@ class CopyReport:
         slots_skipped: Slots that expired between listing and reading.
         sessions: Sessions created in the destination.
         sessions_updated: Sessions that existed in the destination with
-            another message count and were brought in line with the source.
+            another message count and got the source's messages, label and
+            metadata (a session's retention is set when it is created, and
+            stays as it was).
         sessions_skipped: Sessions already in the destination with the same
             message count (left alone).
+        sessions_vanished: Sessions that expired or were deleted in the
+            source between the listing and their copy (not copied).
         forks: How many of the created sessions were created as forks.
         messages: Messages written to the destination.
     """
@@ -92,6 +96,7 @@ class CopyReport:
     sessions: int = 0
     sessions_updated: int = 0
     sessions_skipped: int = 0
+    sessions_vanished: int = 0
     forks: int = 0
     messages: int = 0
 
@@ -137,8 +142,10 @@ async def copy_store(
     parents before their forks, and forks are made as forks (sharing the
     parent's messages) with their labels and metadata. A session that already
     exists in the destination with the same message count is skipped, one with
-    another count is brought in line with the source, so re-running the copy is
-    safe and finishes an interrupted one.
+    another count is brought in line with the source (messages, label and
+    metadata; its retention stays as it was), so re-running the copy is safe
+    and finishes an interrupted one. A session that expires or is deleted in
+    the source while the copy runs is left out (``sessions_vanished``).
 
     Timestamps are not copied (the destination sets them), and a fork whose
     parent was deleted becomes a standalone session.
@@ -320,7 +327,13 @@ class _SessionCopier:
             self.progress(CopyProgress("sessions", 0, total))
         written: list[tuple[str | None, str]] = []
         for done, record in enumerate(order, 1):
-            if await self._copy(record):
+            try:
+                copied = await self._copy(record)
+            except SessionNotFoundError:
+                # It expired or was deleted in the source after the listing.
+                self.report.sessions_vanished += 1
+                copied = False
+            if copied:
                 written.append((record.scope, record.id))
             if self.progress is not None:
                 self.progress(CopyProgress("sessions", done, total, record.id))

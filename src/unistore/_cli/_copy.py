@@ -87,6 +87,8 @@ def copy(src: str, dst: str, namespaces: bool, sessions: bool, prefix: str, as_j
             f"{report.sessions} ({report.forks} as forks)",
             f"{report.sessions_skipped} already there",
         )
+        if report.sessions_vanished:
+            grid.add_row("sessions gone", "", f"{report.sessions_vanished} expired or deleted")
         if report.sessions_updated:
             grid.add_row("sessions updated", str(report.sessions_updated), "")
         grid.add_row("messages", str(report.messages), "")

@@ -224,6 +224,10 @@ def show(
     head.add_row("session", text(record.id, limit=200))
     head.add_row("label", text(record.label, limit=200))
     head.add_row("messages", str(record.message_count))
+    if record.scope is not None:
+        head.add_row("scope", text(record.scope, limit=200))
+    if record.expires_at is not None:
+        head.add_row("expires", f"{format_time(record.expires_at)} UTC (ttl {record.ttl:g} s)")
     head.add_row("created", format_time(record.created_at) + " UTC")
     head.add_row("updated", format_time(record.updated_at) + " UTC")
     if record.metadata:

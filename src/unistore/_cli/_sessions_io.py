@@ -12,7 +12,9 @@ from unistore._cli._common import CliError, ExitCode, json_option, open_store, r
 from unistore._cli._common import url_argument as _url
 from unistore._cli._output import clip, console, display, print_json, record_json, text
 from unistore._cli._sessions_common import get_record, scope_option
+from unistore.errors import ValidationError
 from unistore.protocols import Capability, SessionRecord
+from unistore.sdk import check_retention, check_scope
 
 __all__ = ["EXPORT_FORMAT", "export", "import_session"]
 
@@ -83,6 +85,18 @@ def _read_export(source: IO[str]) -> tuple[dict[str, Any], list[str]]:
     return header, messages
 
 
+def _target(header: dict[str, Any], scope: str | None) -> tuple[str | None, float | None]:
+    """The scope and retention an import creates the session with, checked."""
+    where = scope if scope is not None else header.get("scope")
+    try:
+        checked_scope = check_scope(where)
+        ttl = check_retention(header.get("ttl"))
+    except ValidationError as exc:
+        source = "--scope" if scope is not None and "scope" in str(exc) else "the export"
+        raise CliError(f"{source}: {exc}", ExitCode.USAGE) from None
+    return checked_scope or None, ttl
+
+
 @click.command("import")
 @_url
 @click.argument("source", metavar="FILE", type=click.File("r", encoding="utf-8"))
@@ -106,12 +120,7 @@ def import_session(
         raise CliError("the export has no session id; pass --id", ExitCode.USAGE)
     label = header.get("label")
     metadata = header.get("metadata") or {}
-    exported_scope, ttl = header.get("scope"), header.get("ttl")
-    where = scope if scope is not None else exported_scope
-    if where is not None and not isinstance(where, str):
-        raise CliError("the export's scope is not a string; pass --scope", ExitCode.USAGE)
-    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int | float)):
-        raise CliError("the export's ttl is not a number of seconds", ExitCode.USAGE)
+    where, ttl = _target(header, scope)
 
     async def go() -> None:
         async with open_store(url) as store:
