@@ -61,13 +61,8 @@ from unistore.sdk import (
 )
 from unistore.testing import (
     HOSTILE_IDS,
-    ExactlyOnceSuite,
-    ForksSuite,
+    SESSION_SUITES,
     IsolationSuite,
-    PopSuite,
-    RetentionSuite,
-    ScopesSuite,
-    SessionsSuite,
 )
 
 NS = "unistore.sessions"
@@ -284,12 +279,7 @@ async def _all(store: ToyStore, limit: int = 3) -> list[SessionRecord]:
 
 
 class TestKVSessionsConformance(
-    SessionsSuite,
-    ForksSuite,
-    PopSuite,
-    ExactlyOnceSuite,
-    ScopesSuite,
-    RetentionSuite,
+    *SESSION_SUITES,
     IsolationSuite,
 ):
     """Every session conformance test, and the isolation ones, on the toy store."""

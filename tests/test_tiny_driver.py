@@ -21,14 +21,9 @@ import pytest
 import unistore
 from unistore.sdk import CLOCK_OPTION
 from unistore.testing import (
+    SESSION_SUITES,
     ConformanceSuite,
-    ExactlyOnceSuite,
-    ForksSuite,
     ManualClock,
-    PopSuite,
-    RetentionSuite,
-    ScopesSuite,
-    SessionsSuite,
     ValidationSuite,
 )
 
@@ -105,12 +100,7 @@ def _tiny_with_sessions() -> type[Any]:
 
 
 class TestTinyWithGenericSessions(
-    SessionsSuite,
-    ForksSuite,
-    PopSuite,
-    ExactlyOnceSuite,
-    ScopesSuite,
-    RetentionSuite,
+    *SESSION_SUITES,
     ValidationSuite,
 ):
     """KVSessionDocumentsMixin gives a hash + transactions driver the sessions capability."""

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import math
-from datetime import timedelta
-
 from unistore._url import StoreURL
 from unistore.errors import NotSupportedError, ValidationError
 from unistore.protocols import Capability, SessionDocuments, Store
@@ -69,20 +66,12 @@ def check_session_ttl(ttl: object) -> float | None:
     """Return a session retention in seconds: ``None``, a positive number or ``timedelta``."""
     if ttl is None:
         return None
-    if isinstance(ttl, timedelta):
-        seconds = ttl.total_seconds()
-    elif isinstance(ttl, int | float) and not isinstance(ttl, bool):
-        seconds = float(ttl)
-    else:
-        raise ValidationError(
-            f"session_ttl must be seconds or a timedelta, got {type(ttl).__name__}"
-        )
-    if not 0.0 < seconds < math.inf:
-        raise ValidationError(f"session_ttl must be positive and finite, got {seconds!r} seconds")
-    # Imported here, like check_scope: the SDK holds the one bound for retention.
+    # Imported here: the namespaced store's TTL rules (numbers and timedelta)
+    # and the SDK's bound for retention are the one rule set for both.
+    from unistore._namespaced._checks import check_ttl
     from unistore.sdk import check_retention
 
-    return check_retention(seconds)
+    return check_retention(check_ttl(ttl))
 
 
 def check_count(n: object, what: str) -> int:

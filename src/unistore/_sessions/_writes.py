@@ -85,23 +85,13 @@ class MessagesWrite:
             SessionConflictError: The session does not have ``expected``
                 messages and never applied this token.
         """
+        options: dict[str, Any] = {
+            "expected_length": self.expected,
+            "token": self.token,
+            "scope": scope,
+            "label": self.label,
+            "metadata": self.metadata,
+        }
         if self.start == self.expected:
-            return await store.append_messages(
-                self.session_id,
-                self.texts,
-                expected_length=self.expected,
-                token=self.token,
-                scope=scope,
-                label=self.label,
-                metadata=self.metadata,
-            )
-        return await store.replace_messages(
-            self.session_id,
-            self.start,
-            self.texts,
-            expected_length=self.expected,
-            token=self.token,
-            scope=scope,
-            label=self.label,
-            metadata=self.metadata,
-        )
+            return await store.append_messages(self.session_id, self.texts, **options)
+        return await store.replace_messages(self.session_id, self.start, self.texts, **options)
