@@ -84,7 +84,7 @@ class Disposal:
         if saver.auto_save and saver.dirty():
             async with saver.lock:
                 try:
-                    await saver.save_locked(None)
+                    await saver.save_locked(None, create=False)
                 except Exception as exc:
                     saver.report(exc, "dispose")
         saver.stop()

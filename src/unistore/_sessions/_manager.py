@@ -37,15 +37,16 @@ class SessionManager:
 
     A session is a stored record (id, label, lineage, metadata, times) plus
     the ordered messages. The manager has at most one *active* session: the
-    one :meth:`start_new` created or :meth:`load` loaded (or the first save
-    started). Saving writes only what changed since the last save: new
-    messages are appended; after an edit, the messages are rewritten from the
-    first changed one. Every write states the length it expects, so two
-    writers of one session never interleave: the second gets
-    :class:`~unistore.SessionConflictError`. Every write also carries an
-    idempotency token: a save whose reply was lost is sent again, with the
-    same token, before the next write, so a retried or rebased save never
-    stores a message twice.
+    one :meth:`start_new` created or :meth:`load` loaded (or the one started
+    by the first message completed while none was active, or by an explicit
+    :meth:`save`; opening, listing and closing never start one). Saving
+    writes only what changed since the last save: new messages are appended;
+    after an edit, the messages are rewritten from the first changed one.
+    Every write states the length it expects, so two writers of one session
+    never interleave: the second gets :class:`~unistore.SessionConflictError`.
+    Every write also carries an idempotency token: a save whose reply was
+    lost is sent again, with the same token, before the next write, so a
+    retried or rebased save never stores a message twice.
 
     Every session of a manager lives in its ``scope`` (an app, a user, a
     tenant): the manager lists, loads, forks and deletes only there, and a
@@ -231,7 +232,7 @@ class SessionManager:
         async with saver.lock:
             return await saver.start_locked(label, session_id)
 
-    async def load(self, session_id: str | None = None) -> str:
+    async def load(self, session_id: str | None = None, *, include_forks: bool = False) -> str:
         """Load a session into the conversation and make it active.
 
         The conversation's messages are replaced (this does not trigger an
@@ -240,8 +241,11 @@ class SessionManager:
         ``lifecycle_error``) is dropped with the old messages.
 
         Args:
-            session_id: The session to load; ``None`` loads the most recently
-                updated one, or starts a new session if the store has none.
+            session_id: The session to load; ``None`` loads the scope's most
+                recently updated *root* session (one that is not a fork), or
+                starts a new session if there is none.
+            include_forks: With ``session_id=None``, consider forks too: the
+                most recently updated session of any kind is loaded.
 
         Returns:
             The id of the loaded (or started) session.
@@ -256,13 +260,26 @@ class SessionManager:
         await saver.settle()
         async with saver.lock:
             if session_id is None:
-                page = await self._store.list_sessions(scope=saver.scope, limit=1)
-                if not page.items:
+                session_id = await self._latest(include_forks)
+                if session_id is None:
                     return await saver.start_locked(None)
-                session_id = page.items[0].id
             messages = await saver.load_locked(session_id)
         self._events.emit("load", LoadEvent(session_id, tuple(messages)))
         return session_id
+
+    async def _latest(self, include_forks: bool) -> str | None:
+        """The id of the scope's most recently updated root session (or any session)."""
+        cursor: str | None = None
+        while True:
+            page = await self._store.list_sessions(
+                scope=self._saver.scope, limit=1 if include_forks else 50, cursor=cursor
+            )
+            for record in page.items:
+                if include_forks or record.parent_id is None:
+                    return record.id
+            if page.next_cursor is None or include_forks:
+                return None
+            cursor = page.next_cursor
 
     async def save(
         self,

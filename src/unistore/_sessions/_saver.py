@@ -97,6 +97,9 @@ class SessionSaver:
         self._in_doubt: MessagesWrite | None = None
         # A session id whose creation's reply was lost.
         self._creating: str | None = None
+        # A message was completed while no session was active: the next
+        # automatic save starts one (opening, listing or closing alone never do).
+        self._message_waiting = False
         self._unsubscribe = [
             conversation.on("message_complete", self._on_complete),
             conversation.on("messages_changed", self._on_changed),
@@ -144,6 +147,8 @@ class SessionSaver:
     # -- conversation events --------------------------------------------------
 
     def _on_complete(self, event: MessageCompleteEvent) -> None:
+        if self.session_id is None and not self._suppress:
+            self._message_waiting = True
         self._mark(event.position)
 
     def _on_changed(self, event: MessagesChangedEvent) -> None:
@@ -190,7 +195,7 @@ class SessionSaver:
                         continue
                 if self.auto_save and self.dirty():
                     try:
-                        await self.save_locked(None)
+                        await self.save_locked(None, create=False)
                     except Exception as exc:
                         self.report(exc, "auto_save")
 
@@ -246,6 +251,7 @@ class SessionSaver:
         self._slug_from = slug_from
         self._fork_pending = False
         self._in_doubt = None
+        self._message_waiting = False
 
     async def start_locked(self, label: str | None, session_id: str | None = None) -> str:
         """Create a session (with the caller's id, if given) and make it active, emptied.
@@ -345,12 +351,15 @@ class SessionSaver:
     async def _create_locked(self) -> None:
         # An id whose creation's reply was lost is tried again: it is random,
         # so finding it taken means the lost creation was applied.
+        retry = self._creating is not None
         session_id = self._creating or new_session_id()
         self._creating = session_id
         try:
             await self.store.create_session(session_id, scope=self.scope, ttl=self.ttl)
         except SessionExistsError:
-            pass
+            if not retry:
+                self._creating = None
+                raise
         except BaseException as exc:
             if not_applied(exc):
                 self._creating = None
@@ -362,8 +371,12 @@ class SessionSaver:
         self._labelled = False
         self._slug_from = 0
 
-    async def save_locked(self, metadata: Mapping[str, Any] | None) -> bool:
+    async def save_locked(self, metadata: Mapping[str, Any] | None, *, create: bool = True) -> bool:
         """Write what changed since the last save; return whether anything was written.
+
+        With no session active, one is started if ``create`` (an explicit
+        save) or if a message was completed meanwhile; otherwise (an automatic
+        or final save of messages the conversation was given) nothing is written.
 
         Raises:
             SessionConflictError: Another writer changed the session.
@@ -371,7 +384,10 @@ class SessionSaver:
         await self.ensure_forked_locked()
         resolved = await self._resolve_locked()
         if self.session_id is None:
+            if not (create or self._message_waiting):
+                return resolved
             await self._create_locked()
+            self._message_waiting = False
         session_id = self.session_id
         assert session_id is not None
         texts_now = self.conversation.json_messages
