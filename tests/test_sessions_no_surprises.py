@@ -78,3 +78,10 @@ async def test_load_with_only_forks_left_starts_a_session(store: Any) -> None:
         started = await manager.load()
         assert started not in (root, fork)
         assert manager.conversation.messages == []
+
+
+async def test_pop_on_an_empty_conversation_starts_no_session(store: Any) -> None:
+    async with SessionManager(store, Conversation()) as manager:
+        assert await manager.pop() == []
+        assert manager.session_id is None
+    assert (await store.list_sessions()).items == []

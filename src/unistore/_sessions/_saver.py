@@ -464,6 +464,8 @@ class SessionSaver:
         Raises:
             SessionConflictError: Another writer changed the session.
         """
+        if self.session_id is None and not len(self.conversation):
+            return []  # nothing to remove, and no reason to start a session
         await self.save_locked(None)
         session_id = self.session_id
         assert session_id is not None
