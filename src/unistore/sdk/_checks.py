@@ -142,12 +142,14 @@ def check_slot_names(slots: object, *, distinct: bool = False) -> list[str]:
     return list(dict.fromkeys(names)) if distinct else names
 
 
-def check_mapping(
-    mapping: object, name_is: str = "a hash field name", value_is: str = "a hash value"
-) -> dict[str, bytes]:
-    """Return hash fields (or a batch of slots) as a ``dict`` of ``str`` names to ``bytes``."""
+def check_mapping(mapping: object, *, batch: bool = False) -> dict[str, bytes]:
+    """Return hash fields (or, for ``batch``, slots) as a ``dict`` of ``str`` names to ``bytes``."""
+    name_is, value_is = (
+        ("a slot name", "a slot value") if batch else ("a hash field name", "a hash value")
+    )
     if not isinstance(mapping, Mapping):
-        raise ValidationError(f"{name_is}s and values must be a mapping, got {_kind(mapping)}")
+        what = "slots and values" if batch else "hash fields"
+        raise ValidationError(f"{what} must be a mapping, got {_kind(mapping)}")
     return {
         check_id(name, name_is): check_value(value, value_is) for name, value in mapping.items()
     }

@@ -116,7 +116,7 @@ class KeyValueBase(StoreBase):
         if self._closed:
             raise self._closed_error()
         ns = check_id(ns, _NS)
-        values = check_mapping(mapping, "a slot name", "a slot value")
+        values = check_mapping(mapping, batch=True)
         seconds = check_expiry(ttl)
         if values:
             await self._mapped(self._set_many(ns, values, seconds))
