@@ -17,6 +17,7 @@ Some classes also derive from the matching built-in (``ValueError``,
     ├── SlotKindError                        (TypeError) slot holds another kind of value
     ├── NotSupportedError                    driver lacks the capability
     ├── StoreClosedError                     the store was closed
+    ├── EventLoopError                       (RuntimeError) a call from where it cannot run
     ├── ConflictError                        a concurrent change won
     │   ├── TransactionConflictError         a watched slot changed before commit
     │   ├── ContentionError                  compare-and-swap retries exhausted
@@ -47,6 +48,7 @@ __all__ = [
     "ContentionError",
     "CorruptionError",
     "DriverError",
+    "EventLoopError",
     "InvalidOptionError",
     "InvalidURLError",
     "NotSupportedError",
@@ -109,6 +111,15 @@ class NotSupportedError(UnistoreError):
 
 class StoreClosedError(UnistoreError):
     """An operation was attempted on a store after ``aclose()``."""
+
+
+class EventLoopError(UnistoreError, RuntimeError):
+    """A call was made from where it cannot run.
+
+    Raised for a blocking call made on the event-loop thread that would have to
+    serve it (it could only deadlock), and for a store used from an event loop
+    it cannot serve. The message says which API to use instead.
+    """
 
 
 class ConflictError(UnistoreError):
