@@ -39,19 +39,51 @@ async def stored(store: Any, session_id: str) -> list[dict[str, Any]]:
 # -- start_new / save ------------------------------------------------------------
 
 
-async def test_start_new_creates_a_session_and_clears_the_conversation(store: Store) -> None:
-    conversation = Conversation([msg("user", "left over")])
+async def test_start_new_begins_each_session_with_the_preamble(store: Store) -> None:
+    # The messages the conversation held when the manager took it (a system
+    # prompt) open every session start_new() creates; the chat of the previous
+    # session stays in that session only.
+    conversation = Conversation([msg("system", "be brief")])
     async with SessionManager(store, conversation) as manager:
         first = await manager.start_new()
+        assert [m["content"] for m in conversation.messages] == ["be brief"]
+        conversation.add("user", "hello")
+        await manager.flush()
         second = await manager.start_new("Named")
         assert SESSION_ID.match(first)
         assert first < second
         assert manager.session_id == second
-        assert len(conversation) == 0
+        assert [m["role"] for m in conversation.messages] == ["system"]
         record = await manager.store.get_session(second)
         assert record is not None
         assert record.label == "Named"
+        assert record.message_count == 1
+        assert len(await manager.store.read_messages(first)) == 2
+        await manager.load(first)
+        assert [m["role"] for m in conversation.messages] == ["system", "user"]
+
+
+async def test_start_new_without_an_active_session_keeps_what_the_conversation_holds(
+    store: Store,
+) -> None:
+    conversation = Conversation([msg("system", "be brief")])
+    async with SessionManager(store, conversation, auto_save=False) as manager:
+        conversation.add("user", "typed before any session")
+        session_id = await manager.start_new()
+        stored = await manager.store.read_messages(session_id)
+        assert [json.loads(text)["role"] for text in stored] == ["system", "user"]
+        assert not manager.has_unsaved_changes
+
+
+async def test_start_new_on_an_empty_conversation_writes_no_message(store: Store) -> None:
+    async with SessionManager(store, Conversation()) as manager:
+        saves: list[SaveEvent] = []
+        manager.on("save", saves.append)
+        session_id = await manager.start_new()
+        record = await manager.store.get_session(session_id)
+        assert record is not None
         assert record.message_count == 0
+        assert saves == []
 
 
 async def test_auto_save_after_each_completed_message(store: Store) -> None:
@@ -178,12 +210,14 @@ async def test_load_without_id_takes_the_most_recently_updated(store: Store) -> 
 
 
 async def test_load_without_id_on_an_empty_store_starts_a_session(store: Store) -> None:
+    # Nothing to resume: a session starts, and it begins with what the
+    # conversation holds (nothing is dropped).
     conversation = Conversation([msg("user", "x")])
     async with SessionManager(store, conversation) as manager:
         session_id = await manager.load()
         assert manager.session_id == session_id
-        assert len(conversation) == 0
-        assert await manager.store.get_session(session_id) is not None
+        assert len(conversation) == 1
+        assert len(await manager.store.read_messages(session_id)) == 1
 
 
 async def test_load_unknown_session_raises_and_keeps_state(store: Store) -> None:

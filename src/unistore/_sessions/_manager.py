@@ -69,7 +69,9 @@ class SessionManager:
     Args:
         store_or_url: A store with session documents, or a URL to open one
             (the manager then owns it and closes it when disposed).
-        conversation: The conversation to keep saved.
+        conversation: The conversation to keep saved. The messages it holds
+            now (a system prompt, say) are its preamble: the first messages
+            of every session :meth:`start_new` starts.
         auto_save: Save after every completed message or edit, in the
             background. Failures go to ``lifecycle_error``; nothing is raised
             into the code that changed the conversation.
@@ -207,9 +209,14 @@ class SessionManager:
     # -- public API ---------------------------------------------------------
 
     async def start_new(self, label: str | None = None, *, session_id: str | None = None) -> str:
-        """Create a session, make it active and clear the conversation.
+        """Create a session and make it active.
 
-        Pending auto-saves of the previous session are waited for first.
+        Its first messages are the conversation's messages if no session was
+        active; otherwise the conversation is reset to its *preamble* (the
+        messages it held when the manager was created, such as a system
+        prompt), and the new session begins with that. Pending auto-saves of
+        the previous session are waited for first; with ``auto_save=False``,
+        changes not saved are dropped with the previous messages.
 
         Args:
             label: An explicit label (auto-slug then leaves it alone).

@@ -1,54 +1,33 @@
-"""SessionSaver: keeps one conversation saved in one session, writing only changes."""
+"""SessionSaver: keeps one conversation saved in one session, writing only changes.
+
+:class:`~unistore._sessions._saver_core.SaverCore` knows what is stored and
+writes only what changed; this class adds what switches sessions or edits them
+as a whole: start, load, delete, rename, pop and rebase.
+"""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+import json
+from typing import Any
 
 from unistore._sessions._conversation import Conversation
-from unistore._sessions._events import (
-    LifecycleErrorEvent,
-    MessageCompleteEvent,
-    MessagesChangedEvent,
-    SaveEvent,
-)
 from unistore._sessions._hub import EventHub
 from unistore._sessions._ids import new_session_id
-from unistore._sessions._slug import first_user_label
+from unistore._sessions._saver_core import SaverCore
 from unistore._sessions._stored import decode_message, missing_session
-from unistore._sessions._writes import MessagesWrite, not_applied
-from unistore.errors import SessionExistsError
 from unistore.protocols import SessionDocuments
-
-if TYPE_CHECKING:
-    import asyncio
 
 __all__ = ["SessionSaver"]
 
-logger = logging.getLogger("unistore.sessions")
 
-
-class SessionSaver:
+class SessionSaver(SaverCore):
     """The persistence engine a :class:`SessionManager` holds.
-
-    It remembers the JSON text of every message it knows to be stored and the
-    first position that may have changed since, so a save sends only the new
-    or changed tail, in O(changes) whatever the conversation's length. All
-    writes of one saver are serialised by :attr:`lock`; methods ending in
-    ``_locked`` expect the caller to hold it. Background saves run in one
-    worker task that coalesces bursts of changes.
-
-    It reads the conversation through its public API only
-    (:attr:`Conversation.json_messages`, :meth:`Conversation.restore`).
-
-    Every write carries an idempotency token. A write whose outcome is
-    unknown (its reply was lost) stays *in doubt* and is sent again, with the
-    same token, before the next one: it is applied exactly once.
 
     Args:
         store: The session store.
-        conversation: The conversation to keep saved.
+        conversation: The conversation to keep saved; the messages it holds
+            now are its *preamble* (a system prompt, say), which every session
+            :meth:`start_locked` starts while another is active begins with.
         events: Where ``save`` and ``lifecycle_error`` are emitted (the manager's).
         auto_save: Save in the background after every change.
         auto_slug: Label the session from its first user message, once.
@@ -67,202 +46,42 @@ class SessionSaver:
         scope: str | None = None,
         ttl: float | None = None,
     ) -> None:
-        self.store = store
-        self.scope = scope
-        self.ttl = ttl
-        self.conversation = conversation
-        self.auto_save = bool(auto_save)
-        self.auto_slug = bool(auto_slug)
-        self._events = events
-        # Imported here, not at module level: asyncio is slow to import and
-        # `import unistore` must stay cheap for code that never saves a session.
-        import asyncio
-
-        #: Serialises every write of this saver: saves never overlap.
-        self.lock = asyncio.Lock()
-        self.session_id: str | None = None
-        # The JSON text of each stored message, as far as this saver knows.
-        self._persisted: list[str] = []
-        # Positions before this one are unchanged since they were persisted.
-        self._dirty_from = 0
-        self._labelled = False
-        self._slug_from = 0
-        self._parent: SessionSaver | None = None
-        self._fork_pending = False
-        self._wanted = False
-        self._worker: asyncio.Task[None] | None = None
-        self._suppress = False
-        self._stopped = False
-        # The last write whose reply was lost: sent again before any other.
-        self._in_doubt: MessagesWrite | None = None
-        # A session id whose creation's reply was lost.
-        self._creating: str | None = None
-        # A message was completed while no session was active: the next
-        # automatic save starts one (opening, listing or closing alone never do).
-        self._message_waiting = False
-        self._unsubscribe = [
-            conversation.on("message_complete", self._on_complete),
-            conversation.on("messages_changed", self._on_changed),
-        ]
-
-    # -- state ----------------------------------------------------------------
-
-    @property
-    def worker(self) -> asyncio.Task[None] | None:
-        """The background save task, if one was started."""
-        return self._worker
-
-    def dirty(self) -> bool:
-        """Whether the conversation may differ from what was saved."""
-        return self._dirty_from < max(len(self.conversation), len(self._persisted))
-
-    def unsaved(self) -> int:
-        """How many messages may still be waiting to be saved."""
-        size = len(self.conversation)
-        return size - min(self._dirty_from, size)
-
-    def busy(self) -> bool:
-        """Whether a background save is wanted or running."""
-        return self._wanted or (self._worker is not None and not self._worker.done())
-
-    def stop(self) -> None:
-        """Stop following the conversation (the manager is being disposed)."""
-        self._stopped = True
-        for unsubscribe in self._unsubscribe:
-            unsubscribe()
-        self._unsubscribe.clear()
-
-    def adopt_fork(self, parent: SessionSaver, session_id: str, *, slug_from: int) -> None:
-        """Make this the saver of a child session: a fork of ``parent``'s, made at once.
-
-        The fork is requested now (in the background), not at the child's
-        first message, so it shares exactly what the parent had then.
-        """
-        self._parent = parent
-        self.session_id = session_id
-        self._fork_pending = True
-        self._slug_from = slug_from
-        self.request()
-
-    # -- conversation events --------------------------------------------------
-
-    def _on_complete(self, event: MessageCompleteEvent) -> None:
-        if self.session_id is None and not self._suppress:
-            self._message_waiting = True
-        self._mark(event.position)
-
-    def _on_changed(self, event: MessagesChangedEvent) -> None:
-        self._mark(event.start)
-
-    def _mark(self, start: int) -> None:
-        if self._suppress:
-            return
-        self._dirty_from = min(self._dirty_from, start)
-        self._slug_from = min(self._slug_from, start)
-        if self.auto_save and not self._stopped:
-            self.request()
-
-    # -- the background worker ------------------------------------------------
-
-    def request(self) -> None:
-        """Ask the background worker for a save (coalesced with pending ones)."""
-        self._wanted = True
-        if self._worker is not None and not self._worker.done():
-            return
-        import asyncio
-
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            # Changed outside an event loop: the next save or flush catches up.
-            return
-        self._worker = loop.create_task(self._work())
-
-    def resume(self) -> None:
-        """Start the worker again if a save is wanted but nothing runs (a flush)."""
-        if self._wanted and (self._worker is None or self._worker.done()):
-            self.request()
-
-    async def _work(self) -> None:
-        while self._wanted:
-            self._wanted = False
-            async with self.lock:
-                if self._fork_pending:
-                    try:
-                        await self._create_child_session_locked()
-                    except Exception as exc:
-                        self.report(exc, "child_session")
-                        continue
-                if self.auto_save and self.dirty():
-                    try:
-                        await self.save_locked(None, create=False)
-                    except Exception as exc:
-                        self.report(exc, "auto_save")
-
-    async def settle(self) -> None:
-        """Wait until the background worker is idle."""
-        import asyncio
-
-        while self._worker is not None and not self._worker.done():
-            await asyncio.wait([self._worker])
-
-    def report(self, error: Exception, operation: str) -> None:
-        """Emit ``lifecycle_error`` here and on every ancestor (it bubbles up)."""
-        context = {"session_id": self.session_id, "unsaved": self.unsaved()}
-        event = LifecycleErrorEvent(error, operation, context)
-        hubs = []
-        node: SessionSaver | None = self
-        while node is not None:
-            hubs.append(node._events)
-            node = node._parent
-        if not any(hub.has_subscribers("lifecycle_error") for hub in hubs):
-            # Nobody listens: the log is the only place the failure can go.
-            logger.error(
-                "%s of session %s failed (%d messages unsaved)",
-                operation,
-                self.session_id,
-                context["unsaved"],
-                exc_info=error,
-            )
-        for hub in hubs:
-            hub.emit("lifecycle_error", event)
-
-    # -- installing a session -------------------------------------------------
-
-    def _install(
-        self,
-        session_id: str | None,
-        persisted: list[str],
-        messages: Sequence[Mapping[str, Any]],
-        texts: list[str],
-        *,
-        labelled: bool,
-        slug_from: int,
-    ) -> None:
-        self._suppress = True
-        try:
-            self.conversation.restore(messages, texts)
-        finally:
-            self._suppress = False
-        self.session_id = session_id
-        self._persisted = persisted
-        self._dirty_from = len(persisted)
-        self._labelled = labelled
-        self._slug_from = slug_from
-        self._fork_pending = False
-        self._in_doubt = None
-        self._message_waiting = False
+        super().__init__(
+            store,
+            conversation,
+            events,
+            auto_save=auto_save,
+            auto_slug=auto_slug,
+            scope=scope,
+            ttl=ttl,
+        )
+        # JSON texts, not dicts: the conversation keeps the dicts it is given,
+        # so each start decodes fresh copies that no later edit can reach.
+        self._preamble: tuple[str, ...] = tuple(conversation.json_messages)
 
     async def start_locked(self, label: str | None, session_id: str | None = None) -> str:
-        """Create a session (with the caller's id, if given) and make it active, emptied.
+        """Create a session (with the caller's id, if given) and make it active.
+
+        Its first messages are what the conversation holds now if no session
+        was active, or else the preamble (the conversation is reset to it).
 
         Raises:
             SessionExistsError: ``session_id`` is taken in the saver's scope.
         """
         await self._resolve_locked(dropping=True)
+        if self.session_id is None:
+            texts = list(self.conversation.json_messages)
+            messages = list(self.conversation.messages)
+        else:
+            texts = list(self._preamble)
+            messages = [json.loads(text) for text in texts]
         sid = new_session_id() if session_id is None else session_id
         await self.store.create_session(sid, scope=self.scope, label=label, ttl=self.ttl)
-        self._install(sid, [], [], [], labelled=label is not None, slug_from=0)
+        self._install(sid, [], messages, texts, labelled=label is not None, slug_from=0)
+        if texts:
+            # One tokened append, like any save: a lost reply stays in doubt
+            # and is sent again before the next write, so it lands once.
+            await self.save_locked(None)
         return sid
 
     async def load_locked(self, session_id: str) -> list[dict[str, Any]]:
@@ -299,161 +118,6 @@ class SessionSaver:
         assert self.session_id is not None
         await self.store.update_session(self.session_id, scope=self.scope, label=label)
         self._labelled = True
-
-    # -- child sessions -------------------------------------------------------
-
-    async def ensure_forked_locked(self) -> None:
-        """Create the child session now if its fork is still pending."""
-        if self._fork_pending:
-            await self._create_child_session_locked()
-
-    async def _create_child_session_locked(self) -> None:
-        parent = self._parent
-        session_id = self.session_id
-        assert parent is not None
-        assert session_id is not None
-        await parent.settle()
-        async with parent.lock:
-            await parent.ensure_forked_locked()
-            texts = self.conversation.json_messages
-            if parent.session_id is None:
-                await self.store.create_session(session_id, scope=self.scope, ttl=self.ttl)
-                self._persisted = []
-            else:
-                shared = parent._persisted
-                limit = min(len(shared), self.conversation.inherited, len(texts))
-                at = 0
-                while at < limit and shared[at] == texts[at]:
-                    at += 1
-                prefix = shared[:at]
-                # Positions before `at` equal what the fork holds right now;
-                # a change during the await lowers `_dirty_from` again.
-                before = self._dirty_from
-                self._dirty_from = max(before, at)
-                try:
-                    await self.store.fork_session(
-                        parent.session_id, session_id, at=at, scope=self.scope, ttl=self.ttl
-                    )
-                except BaseException:
-                    self._dirty_from = min(self._dirty_from, before)
-                    raise
-                self._persisted = prefix
-        self._fork_pending = False
-
-    # -- saving ---------------------------------------------------------------
-
-    def _next_label(self) -> str | None:
-        if not self.auto_slug or self._labelled:
-            return None
-        label, self._slug_from = first_user_label(self.conversation.messages, self._slug_from)
-        return label
-
-    async def _create_locked(self) -> None:
-        # An id whose creation's reply was lost is tried again: it is random,
-        # so finding it taken means the lost creation was applied.
-        retry = self._creating is not None
-        session_id = self._creating or new_session_id()
-        self._creating = session_id
-        try:
-            await self.store.create_session(session_id, scope=self.scope, ttl=self.ttl)
-        except SessionExistsError:
-            if not retry:
-                self._creating = None
-                raise
-        except BaseException as exc:
-            if not_applied(exc):
-                self._creating = None
-            raise
-        self._creating = None
-        self.session_id = session_id
-        self._persisted = []
-        self._dirty_from = 0
-        self._labelled = False
-        self._slug_from = 0
-
-    async def save_locked(self, metadata: Mapping[str, Any] | None, *, create: bool = True) -> bool:
-        """Write what changed since the last save; return whether anything was written.
-
-        With no session active, one is started if ``create`` (an explicit
-        save) or if a message was completed meanwhile; otherwise (an automatic
-        or final save of messages the conversation was given) nothing is written.
-
-        Raises:
-            SessionConflictError: Another writer changed the session.
-        """
-        await self.ensure_forked_locked()
-        resolved = await self._resolve_locked()
-        if self.session_id is None:
-            if not (create or self._message_waiting):
-                return resolved
-            await self._create_locked()
-            self._message_waiting = False
-        session_id = self.session_id
-        assert session_id is not None
-        texts_now = self.conversation.json_messages
-        size = len(texts_now)
-        persisted = self._persisted
-        stored = len(persisted)
-        start = min(self._dirty_from, size, stored)
-        common = min(size, stored)
-        while start < common and persisted[start] == texts_now[start]:
-            start += 1
-        texts = list(texts_now[start:size])
-        label = self._next_label()
-        if start == stored and not texts and label is None and metadata is None:
-            self._dirty_from = size
-            return resolved
-        written = self.conversation.messages[start:size]
-        self._dirty_from = size
-        write = MessagesWrite.new(session_id, start, stored, texts, label, metadata)
-        try:
-            await self._send_locked(write)
-        except BaseException:
-            self._dirty_from = min(self._dirty_from, start)
-            raise
-        self._events.emit("save", SaveEvent(session_id, written, start, size))
-        return True
-
-    async def _send_locked(self, write: MessagesWrite) -> None:
-        """Send ``write`` and record it as stored; keep it in doubt if the reply is lost."""
-        self._in_doubt = write
-        try:
-            await write.send(self.store, self.scope)
-        except BaseException as exc:
-            if not_applied(exc):
-                self._in_doubt = None
-            raise
-        self._in_doubt = None
-        persisted = self._persisted
-        del persisted[write.start :]
-        persisted.extend(write.texts)
-        if write.label is not None:
-            self._labelled = True
-
-    async def _resolve_locked(self, *, dropping: bool = False) -> bool:
-        """Send the write in doubt again (same token): it is applied once, or conflicts.
-
-        ``dropping``: the conversation is about to be replaced (load, start),
-        so a write that proves not applied is dropped with it, silently.
-
-        Returns:
-            Whether a write was sent and is now stored.
-        """
-        write = self._in_doubt
-        if write is None or write.session_id != self.session_id:
-            self._in_doubt = None
-            return False
-        try:
-            await self._send_locked(write)
-        except Exception as exc:
-            if dropping and not_applied(exc):
-                return False
-            raise
-        start, sid = write.start, write.session_id
-        messages = [decode_message(sid, start + i, t) for i, t in enumerate(write.texts)]
-        length = start + len(write.texts)
-        self._events.emit("save", SaveEvent(sid, messages, start, length))
-        return True
 
     async def pop_locked(self, n: int) -> list[dict[str, Any]]:
         """Save, then remove the last ``n`` messages from the session and the conversation.
