@@ -65,6 +65,12 @@ class Portal:
         ready.wait()
         return loop
 
+    @property
+    def started(self) -> bool:
+        """Whether the loop runs (it starts on first use)."""
+        loop = self._loop
+        return loop is not None and not loop.is_closed()
+
     def on_portal(self) -> bool:
         """Whether the calling thread is the portal's own thread."""
         thread = self._thread

@@ -114,13 +114,14 @@ class SessionManager:
             auto_slug=auto_slug,
             scope=scope,
             ttl=ttl,
+            relay=self._deliver,
         )
         self._family: ChildSessions[SessionManager] = ChildSessions()
         # For the manager of a child session: its parent's manager.
         self._owner: SessionManager | None = None
         unsubscribe = [
-            conversation.on("child_spawned", self._on_child),
-            conversation.on("ended", self._on_ended),
+            conversation.on("child_spawned", partial(self._deliver, self._on_child)),
+            conversation.on("ended", partial(self._deliver, self._on_ended)),
         ]
         self._disposal = Disposal(
             self._saver, self._family, self._events, unsubscribe, store, owns_store=owns
@@ -180,6 +181,17 @@ class SessionManager:
         if self._disposal.started:
             raise StoreClosedError("the session manager is closed")
 
+    # -- conversation events --------------------------------------------------
+
+    def _deliver(self, handler: Callable[..., None], *args: Any) -> None:
+        """Run the handler of a conversation event.
+
+        The conversation is changed on the manager's event loop, so handlers
+        run at once; the blocking facade, whose manager lives on another
+        thread, overrides this to hand them to that thread's loop.
+        """
+        handler(*args)
+
     # -- children and ending ------------------------------------------------
 
     def _on_child(self, event: ChildSpawnedEvent) -> None:
@@ -187,7 +199,8 @@ class SessionManager:
             return
         child_conversation = event.child
         saver = self._saver
-        child = SessionManager(
+        # type(self): a child is served the way its parent is (see _deliver).
+        child = type(self)(
             self._store,
             child_conversation,
             auto_save=saver.auto_save,

@@ -13,7 +13,7 @@ from typing import Any
 from unistore._sessions._conversation import Conversation
 from unistore._sessions._hub import EventHub
 from unistore._sessions._ids import new_session_id
-from unistore._sessions._saver_core import SaverCore
+from unistore._sessions._saver_core import Relay, SaverCore
 from unistore._sessions._stored import decode_message, missing_session
 from unistore.protocols import SessionDocuments
 
@@ -33,6 +33,7 @@ class SessionSaver(SaverCore):
         auto_slug: Label the session from its first user message, once.
         scope: The scope every session of this saver lives in.
         ttl: The retention of the sessions it creates (seconds), or ``None``.
+        relay: How conversation events reach the saver (``None``: directly).
     """
 
     def __init__(
@@ -45,6 +46,7 @@ class SessionSaver(SaverCore):
         auto_slug: bool,
         scope: str | None = None,
         ttl: float | None = None,
+        relay: Relay | None = None,
     ) -> None:
         super().__init__(
             store,
@@ -54,6 +56,7 @@ class SessionSaver(SaverCore):
             auto_slug=auto_slug,
             scope=scope,
             ttl=ttl,
+            relay=relay,
         )
         # JSON texts, not dicts: the conversation keeps the dicts it is given,
         # so each start decodes fresh copies that no later edit can reach.

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from unistore._sessions._conversation import Conversation
@@ -24,7 +25,11 @@ from unistore.protocols import SessionDocuments
 if TYPE_CHECKING:
     import asyncio
 
-__all__ = ["SaverCore"]
+__all__ = ["Relay", "SaverCore"]
+
+#: Delivers a conversation event: ``relay(handler, *args)`` calls the handler
+#: now or hands it to the thread that runs the saver's event loop.
+Relay = Callable[..., None]
 
 logger = logging.getLogger("unistore.sessions")
 
@@ -54,6 +59,8 @@ class SaverCore:
         auto_slug: Label the session from its first user message, once.
         scope: The scope every session of this saver lives in.
         ttl: The retention of the sessions it creates (seconds), or ``None``.
+        relay: How conversation events reach the saver; ``None`` calls its
+            handlers directly (the conversation is changed on the saver's loop).
     """
 
     def __init__(
@@ -66,6 +73,7 @@ class SaverCore:
         auto_slug: bool,
         scope: str | None = None,
         ttl: float | None = None,
+        relay: Relay | None = None,
     ) -> None:
         self.store = store
         self.scope = scope
@@ -100,9 +108,14 @@ class SaverCore:
         # A message was completed while no session was active: the next
         # automatic save starts one (opening, listing or closing alone never do).
         self._message_waiting = False
+        on_complete: Callable[[MessageCompleteEvent], None] = self._on_complete
+        on_changed: Callable[[MessagesChangedEvent], None] = self._on_changed
+        if relay is not None:
+            on_complete = partial(relay, on_complete)
+            on_changed = partial(relay, on_changed)
         self._unsubscribe = [
-            conversation.on("message_complete", self._on_complete),
-            conversation.on("messages_changed", self._on_changed),
+            conversation.on("message_complete", on_complete),
+            conversation.on("messages_changed", on_changed),
         ]
 
     # -- state ----------------------------------------------------------------
