@@ -9,41 +9,37 @@ from types import MappingProxyType
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from unistore._known import canonical_scheme
+from unistore._url_parse import (
+    ENCODING_HINT,
+    REDACTED,
+    RawURL,
+    is_secret_key,
+    redact_raw,
+    split_url,
+    valid_port,
+)
 from unistore.errors import InvalidURLError
 
-__all__ = ["StoreURL", "is_secret_key"]
+__all__ = ["StoreURL", "is_secret_key", "redact_url"]
 
-#: Query keys whose values are secrets and are redacted like the password; a
-#: key also counts when it ends with one of these (``sslpassword``,
-#: ``access_token``, ``client_secret``).
-_SECRET_QUERY_KEYS = ("password", "passwd", "token", "secret", "api_key", "apikey")
-
-_REDACTED = "***"
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9.\-]*)(?:\+([A-Za-z][A-Za-z0-9_.\-]*))?$")
+#: A scheme that fails _SCHEME_RE is echoed in its error only if it looks like a
+#: mistyped scheme, not like a user name or host pasted without one.
+_SHOWN_SCHEME_RE = re.compile(r"[\w.+\- ]{1,40}")
 
 #: Schemes whose path names a local file or folder.
 _PATH_SCHEMES = frozenset({"sqlite", "file"})
 
 
-def is_secret_key(key: str) -> bool:
-    """Return whether a query key holds a secret (``password``, ``sslpassword``, ``token``...)."""
-    return key.lower().endswith(_SECRET_QUERY_KEYS)
-
-
-def _parse_port(text: str, raw: str) -> int:
-    # The text is not quoted: when a password holds an unencoded '/', '?' or
-    # '#', what looks like the port is a piece of that password.
-    if not (text.isascii() and text.isdigit()):
-        raise InvalidURLError(f"invalid port in store URL {raw!r}: expected digits")
-    port = int(text)
-    if not 0 < port < 65536:
-        raise InvalidURLError(f"port {port} out of range 1-65535 in store URL {raw!r}")
-    return port
-
-
 @dataclass(frozen=True, slots=True)
 class StoreURL:
     """A parsed store URL: ``scheme[+dialect]://user:password@host:port/path?query``.
+
+    The user name and password may be percent-encoded, and need not be: the
+    userinfo runs to the last ``@`` of the part after ``//``, so
+    ``postgresql://admin@srv:p@ss@host/db`` has user ``admin@srv`` and
+    password ``p@ss``, and a password may hold an unencoded ``/``, ``?`` or
+    ``#`` as long as an ``@`` follows it (``redis://user:48/21@host/0``).
 
     ``str()`` and ``repr()`` redact the password and the values of secret query
     keys (``password``, ``token``, ...); :meth:`render` with ``hide_secrets=False``
@@ -94,58 +90,31 @@ class StoreURL:
             )
         if any(ch in url for ch in "\x00\r\n\t"):
             raise InvalidURLError("store URL contains a control character")
-        shown = _redact_raw(url)
-        scheme_text, sep, rest = url.partition(":")
-        if not sep:
-            raise InvalidURLError(f"store URL {shown!r} has no scheme; expected 'scheme://...'")
-        match = _SCHEME_RE.match(scheme_text)
+        raw = split_url(url)
+        match = _SCHEME_RE.match(raw.scheme)
         if match is None:
-            raise InvalidURLError(f"invalid scheme {scheme_text!r} in store URL {shown!r}")
+            named = f"{raw.scheme!r} " if _SHOWN_SCHEME_RE.fullmatch(raw.scheme) else ""
+            raise InvalidURLError(f"invalid scheme {named}in store URL {redact_raw(url)!r}")
         scheme = match.group(1).lower()
         # Aliases come from the drivers' declarations, mirrored in the known
         # table so that parsing imports no driver; connect() also resolves the
         # aliases of third-party drivers, which only their declaration knows.
         scheme = canonical_scheme(scheme)
         dialect = match.group(2).lower() if match.group(2) else None
-
-        rest, _, _fragment = rest.partition("#")
-        rest, _, query_text = rest.partition("?")
-        netloc = ""
-        if rest.startswith("//"):
-            netloc, slash, path = rest[2:].partition("/")
-            path = slash + path
-        else:
-            path = rest
-
-        username = password = host = None
-        port = None
-        if netloc:
-            userinfo, at, hostport = netloc.rpartition("@")
-            if at:
-                user_text, colon, pass_text = userinfo.partition(":")
-                username = unquote(user_text) or None
-                password = unquote(pass_text) if colon else None
-            if hostport.startswith("["):
-                end = hostport.find("]")
-                if end < 0:
-                    raise InvalidURLError(f"unclosed '[' in the host of store URL {shown!r}")
-                host = hostport[1:end]
-                after = hostport[end + 1 :]
-                if after:
-                    if not after.startswith(":"):
-                        raise InvalidURLError(f"unexpected {after!r} after the host in {shown!r}")
-                    port = _parse_port(after[1:], shown)
-            else:
-                host_text, colon, port_text = hostport.partition(":")
-                if colon:
-                    port = _parse_port(port_text, shown)
-                host = unquote(host_text)
-            host = host.lower() if host and scheme != "memory" else (host or None)
-
-        try:
-            pairs = parse_qsl(query_text, keep_blank_values=True, strict_parsing=False)
-        except ValueError as exc:  # pragma: no cover - parse_qsl only fails when strict
-            raise InvalidURLError(f"invalid query in store URL {shown!r}: {exc}") from None
+        if not raw.authority and "@" in raw.path + raw.query:
+            # 'redis:user:pw@host': without '//' the password would be read
+            # as part of the path, which is printed.
+            raise InvalidURLError(
+                f"store URL {redact_raw(url)!r} holds an '@' but no '//' after its scheme; "
+                f"write '{scheme}://user:password@host/...', or '%40' for an '@' in a path"
+            )
+        username = password = None
+        if raw.userinfo is not None:
+            username = unquote(raw.user) or None
+            password = None if raw.password is None else unquote(raw.password)
+        host, port = _host_and_port(raw, url, keep_case=scheme == "memory")
+        # Never raises: not strict, and no max_num_fields.
+        pairs = parse_qsl(raw.query, keep_blank_values=True, strict_parsing=False)
         query = MappingProxyType(dict(pairs))
         return cls(
             scheme=scheme,
@@ -154,7 +123,7 @@ class StoreURL:
             password=password,
             host=host,
             port=port,
-            path=unquote(path),
+            path=unquote(raw.path),
             query=query,
         )
 
@@ -199,7 +168,7 @@ class StoreURL:
         if self.username is not None or self.password is not None:
             netloc += quote(self.username or "", safe="")
             if self.password is not None:
-                netloc += ":" + (_REDACTED if hide_secrets else quote(self.password, safe=""))
+                netloc += ":" + (REDACTED if hide_secrets else quote(self.password, safe=""))
             netloc += "@"
         if self.host is not None:
             netloc += f"[{self.host}]" if ":" in self.host else quote(self.host, safe=".-_~")
@@ -208,10 +177,11 @@ class StoreURL:
         if netloc or not self.path or self.path.startswith("/"):
             out.append("//")
         out.append(netloc)
-        out.append(quote(self.path, safe="/:.-_~@+,;="))
+        # '@' is encoded: unencoded, it could read back as the end of a password.
+        out.append(quote(self.path, safe="/:.-_~+,;="))
         if self.query:
             shown = {
-                k: (_REDACTED if hide_secrets and is_secret_key(k) else v)
+                k: (REDACTED if hide_secrets and is_secret_key(k) else v)
                 for k, v in self.query.items()
             }
             out.append("?" + urlencode(shown, safe="*"))
@@ -224,12 +194,36 @@ class StoreURL:
         return f"StoreURL({self.render()!r})"
 
 
-def _redact_raw(url: str) -> str:
-    """Best-effort redaction of a URL we could not parse, for error messages.
+def _host_and_port(raw: RawURL, url: str, *, keep_case: bool) -> tuple[str | None, int | None]:
+    host_text, port_text, leftover = raw.host_and_port()
+    if leftover:
+        problem = "unclosed '['" if not host_text else "unexpected text after ']'"
+        raise InvalidURLError(f"{problem} in the host of store URL {redact_raw(url)!r}")
+    port = None
+    if port_text is not None:
+        port = valid_port(port_text)
+        if port is None:
+            # Never the value: it may be a piece of a password.
+            hint = f"; {ENCODING_HINT}" if "@" in url else ""
+            raise InvalidURLError(
+                f"invalid port in store URL {redact_raw(url)!r}: "
+                f"expected a number from 1 to 65535{hint}"
+            )
+    host = host_text[1:-1] if host_text.startswith("[") else unquote(host_text)
+    if not host:
+        return None, port
+    return (host if keep_case else host.lower()), port
 
-    Everything from the user's ':' to the last '@' goes: a password may hold
-    unencoded '@', '/', '?' or '#', and hiding too much beats showing a piece.
+
+def redact_url(text: str) -> str:
+    """Return URL text as it may be printed: with its secrets hidden, parsed or not.
+
+    A URL that parses renders as ``str(StoreURL.parse(text))``. One that does
+    not is shown as written, with ``***`` for its password, the values of
+    secret query keys, an invalid port, and everything before the last ``@``
+    of a URL without ``//``.
     """
-    text = re.sub(r"(//[^/?#@:]*:).*@", rf"\g<1>{_REDACTED}@", url)
-    keys = "|".join(_SECRET_QUERY_KEYS)
-    return re.sub(rf"(?i)([?&][^&#=]*(?:{keys})=)[^&#]*", rf"\g<1>{_REDACTED}", text)
+    try:
+        return StoreURL.parse(text).render()
+    except InvalidURLError:
+        return redact_raw(text)
