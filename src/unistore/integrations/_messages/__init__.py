@@ -1,0 +1,1 @@
+"""Converters between conversation messages and provider message formats."""
