@@ -7,6 +7,10 @@ imported by ``import unistore``:
 * :mod:`unistore.integrations.langchain` - ``pip install "unistore[langchain]"``
 * :mod:`unistore.integrations.langgraph` - ``pip install "unistore[langgraph]"``
 * :mod:`unistore.integrations.adk` - ``pip install "unistore[adk]"``
+* :mod:`unistore.integrations.starlette` - ``pip install "unistore[starlette]"``
+  (FastAPI too)
+* :mod:`unistore.integrations.flask` - ``pip install "unistore[flask]"``
+* :mod:`unistore.integrations.django` - ``pip install "unistore[django]"``
 * :mod:`unistore.integrations.messages` - converters between conversation
   messages and the OpenAI and Anthropic message formats (no extra needed)
 
