@@ -75,3 +75,20 @@ async def test_options_only_with_a_url() -> None:
     async with unistore.connect("memory://") as store:
         with pytest.raises(ValidationError, match="options apply to a URL"):
             StoreBridge(store, owner="Thing", options={"x": 1})
+
+
+async def test_blocking_call_with_an_unused_borrowed_store_inside_a_loop_raises() -> None:
+    # The store most likely belongs to the running loop: blocking on it here
+    # would deadlock, or use its connections from another loop.
+    async with unistore.connect("memory://") as store:
+        bridge = StoreBridge(store, owner="Thing")
+        with pytest.raises(EventLoopError, match="give the adapter a URL"):
+            bridge.run(_get)
+
+
+def test_blocking_call_with_a_borrowed_store_outside_any_loop_is_served() -> None:
+    store = unistore.connect("memory://")
+    bridge = StoreBridge(store, owner="Thing")
+    bridge.run(lambda s: _put(s, b"v"))
+    assert bridge.run(_get) == b"v"
+    asyncio.run(store.aclose())

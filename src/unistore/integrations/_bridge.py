@@ -101,13 +101,22 @@ class StoreBridge:
         if self._portal is not None:
             return self._portal.run(fn(self._store), api=api)
         home = self._home
+        current = _running_loop()
         if home is not None and home.is_running() and not home.is_closed():
-            if _loop_thread_is_current(home):
+            if current is home:
                 raise EventLoopError(
                     f"a blocking call of {self._owner} was made on the event loop its "
                     f"store runs on; it would never return: use {api} there"
                 )
             return asyncio.run_coroutine_threadsafe(fn(self._store), home).result()
+        if current is not None:
+            # The store most likely belongs to this very loop (it has not been
+            # used yet through the adapter): blocking here could only deadlock
+            # or use its connections from a loop they do not belong to.
+            raise EventLoopError(
+                f"a blocking call of {self._owner} was made inside a running event loop "
+                f"with a borrowed store: use {api}, or give the adapter a URL"
+            )
         # A borrowed store whose loop is not running: serve it from the portal.
         return shared_portal().run(fn(self._store), api=api)
 
@@ -126,11 +135,11 @@ class StoreBridge:
         self._portal.run(self._store.aclose(), api=f"the async close of {self._owner}")
 
 
-def _loop_thread_is_current(loop: asyncio.AbstractEventLoop) -> bool:
+def _running_loop() -> asyncio.AbstractEventLoop | None:
     try:
-        return asyncio.get_running_loop() is loop
+        return asyncio.get_running_loop()
     except RuntimeError:
-        return False
+        return None
 
 
 def _close_at_exit() -> None:
