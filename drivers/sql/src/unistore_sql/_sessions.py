@@ -319,13 +319,34 @@ class SessionStatements:
             stmt = self._finish(key, now, expected + n, write.label, meta, guard=expected)
         length = (await conn.execute(stmt, {"now": now})).scalar()
         if length is None:
-            actual = (await conn.execute(self.q.count, {"k": key, "now": now})).scalar()
-            if actual is None:
-                raise session_not_found(write.session_id)
-            assert expected is not None
-            raise length_conflict(write.session_id, expected, actual)
+            # PostgreSQL (read committed): a session created by a transaction
+            # that committed after the UPDATE took its snapshot is invisible
+            # to the UPDATE but visible to the next statement. That miss is
+            # neither an absent session nor a conflict: run the UPDATE again.
+            await self._count(conn, key, now, write)
+            length = (await conn.execute(stmt, {"now": now})).scalar()
+            if length is None:
+                # Changed between the statements: deleted or appended to (the
+                # count raises for both); anything else is a conflict too.
+                actual = await self._count(conn, key, now, write)
+                raise length_conflict(write.session_id, expected or 0, actual)
         await self._insert_messages(conn, key, length - n, write.messages)
         return int(length)
+
+    async def _count(self, conn: AsyncConnection, key: bytes, now: int, write: MessageWrite) -> int:
+        """The stored length, checked against ``write.expected_length``.
+
+        Raises:
+            SessionNotFoundError: The session does not exist.
+            SessionConflictError: It has another length than the write expects.
+        """
+        actual = (await conn.execute(self.q.count, {"k": key, "now": now})).scalar()
+        if actual is None:
+            raise session_not_found(write.session_id)
+        expected = write.expected_length
+        if expected is not None and actual != expected:
+            raise length_conflict(write.session_id, expected, actual)
+        return int(actual)
 
     async def write(self, conn: AsyncConnection, write: MessageWrite) -> int:
         """Append or edit (``write.start``); return the new length.
