@@ -1,0 +1,1 @@
+"""Private parts of :mod:`unistore.integrations.adk` (storage layout and reads)."""
