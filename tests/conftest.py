@@ -6,8 +6,12 @@ SQLite (file), PostgreSQL, Redis and files. Each test gets a store of its own
 the shared servers) and only what it wrote is removed afterwards.
 
 Server URLs come from ``UNISTORE_TEST_REDIS_URL`` and
-``UNISTORE_TEST_POSTGRES_URL``. A server that cannot be reached skips its tests
-locally and fails them when the ``CI`` environment variable is set.
+``UNISTORE_TEST_POSTGRES_URL``; each pytest-xdist worker uses a Redis database
+and a PostgreSQL schema of its own on them. A server that cannot be reached
+skips its tests locally and fails them when the ``CI`` environment variable is
+set. Tests parametrised with Redis or PostgreSQL are marked ``redis`` /
+``postgres``, and ``UNISTORE_TEST_DRIVERS=memory,sqlite`` leaves out the
+tests parametrised with the other drivers.
 """
 
 from __future__ import annotations
@@ -19,7 +23,19 @@ import pytest
 
 import unistore
 from unistore import StoreURL, UnknownSchemeError
-from unistore_test_support import DRIVERS, destroy_url, make_store_url
+from unistore_test_support import (
+    deselect_unselected_drivers,
+    destroy_url,
+    driver_params,
+    make_store_url,
+    mark_server_tests,
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests that need Redis or PostgreSQL; honour ``UNISTORE_TEST_DRIVERS``."""
+    mark_server_tests(items)
+    deselect_unselected_drivers(config, items)
 
 
 def require_driver(scheme: str) -> None:
@@ -30,7 +46,8 @@ def require_driver(scheme: str) -> None:
         pytest.skip(str(exc))
 
 
-@pytest.fixture(params=DRIVERS)
+# The params carry the ``redis`` / ``postgres`` markers, so ``-m "not redis"`` deselects them.
+@pytest.fixture(params=driver_params())
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL of a fresh, isolated store, once per shipped driver.
 

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 import unistore
 from unistore import StoreURL
 from unistore._cli._app import cli
+from unistore.sdk import CREATE_OPTION
 from unistore_test_support import (
     as_json,
     destroy_url,
@@ -25,6 +26,7 @@ from unistore_test_support import (
     make_store_url,
     ok,
     one_error_line,
+    with_store,
 )
 
 
@@ -54,12 +56,23 @@ def test_demo_runs_the_whole_tour(url: str) -> None:
     assert {item["parent_id"] is None for item in page["items"]} == {True, False}
 
 
+def _seed(url: str) -> None:
+    """Create the store of ``url`` (read-only commands never do) with one slot in it."""
+
+    async def write(store: Any) -> None:
+        await store.set("seed", "slot", b"1", ttl=600)
+
+    with_store(url, write)
+
+
 def test_info_reports_driver_capabilities_and_reachability(url: str) -> None:
+    _seed(url)
     data = as_json("info", url)
     scheme = StoreURL.parse(url).scheme
     assert data["driver"] == {"postgresql": "sql", "sqlite": "sql"}.get(scheme, scheme)
     assert data["version"]
     assert data["reachable"] is True
+    assert data["exists"] is True
     assert "session_documents" in data["capabilities"]
     assert data["url"] == str(StoreURL.parse(url))
     text = ok("info", url).stdout
@@ -79,7 +92,8 @@ def test_info_redacts_the_password() -> None:
 
 def test_check_summarises_per_suite(url: str) -> None:
     # The whole suite runs in each driver's own tests; one small suite keeps this quick.
-    report = as_json("check", url, "--suite", "hash")
+    # The store is new: --create lets check make it.
+    report = as_json("check", url, "--suite", "hash", "--create")
     assert set(report["suites"]) == {"Hash"}
     assert report["failed"] == 0
     assert report["passed"] == report["suites"]["Hash"]["passed"] > 5
@@ -120,7 +134,7 @@ def forgetful() -> Iterator[str]:
     def factory(parsed: StoreURL, options: Any) -> Any:
         return _ForgetfulStore(MemoryStore(StoreURL.parse("memory://")))
 
-    unistore.register("forgetful", factory)
+    unistore.register("forgetful", factory, options=(CREATE_OPTION,))
     yield "forgetful://"
     unistore.unregister("forgetful")
 
@@ -191,10 +205,12 @@ def test_unreachable_servers_give_one_line_and_exit_4(
     assert "127.0.0.1:1" in line
 
 
-def test_debug_shows_the_traceback() -> None:
+def test_debug_shows_the_traceback_and_keeps_the_exit_status() -> None:
     result = CliRunner().invoke(cli, ["--debug", "info", "nosuch://x"])
-    assert result.exit_code == 1
-    assert isinstance(result.exception, unistore.UnknownSchemeError)
+    assert result.exit_code == 2
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "UnknownSchemeError" in result.stderr
+    assert result.stderr.rstrip().splitlines()[-1].startswith("error: no unistore driver")
 
 
 def test_unexpected_errors_are_one_line_too(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,6 +10,7 @@ import pytest
 import unistore
 from unistore import StoreURL
 from unistore.protocols import Option
+from unistore.sdk import CREATE_OPTION
 from unistore_test_support import invoke, one_error_line
 
 
@@ -36,7 +37,10 @@ class _LeakyStore:
 @pytest.fixture
 def leaky() -> Iterator[str]:
     token = Option("token", str, None, "An API token.", secret=True)
-    unistore.register("leaky", lambda url, options: _LeakyStore(url), options=(token,))
+    # It declares the open mode (it has nothing to create), so commands reach its errors.
+    unistore.register(
+        "leaky", lambda url, options: _LeakyStore(url), options=(token, CREATE_OPTION)
+    )
     yield "leaky://admin:p%40ss%2Fw0rd@127.0.0.1:1/db?token=t0ps3cret"
     unistore.unregister("leaky")
 

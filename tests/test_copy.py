@@ -33,6 +33,7 @@ from unistore import (
 )
 from unistore._cli._app import cli
 from unistore.protocols import NamespaceListing
+from unistore.sdk import CREATE_OPTION
 from unistore_test_support import destroy_url, make_store_url
 
 DRIVERS = ["memory", "sqlite", "file", "redis", "postgresql"]
@@ -211,7 +212,11 @@ def test_copy_from_a_driver_that_cannot_list_namespaces_says_so(tmp_path: Path) 
     class NoListing(MemoryStore):
         CAPABILITIES = frozenset(Capability) - {Capability.NAMESPACE_LISTING}
 
-    unistore.register("nolisting", lambda url, options: NoListing(StoreURL.parse("memory://")))
+    unistore.register(
+        "nolisting",
+        lambda url, options: NoListing(StoreURL.parse("memory://")),
+        options=(CREATE_OPTION,),
+    )
     try:
         result = CliRunner().invoke(cli, ["copy", "nolisting://", "memory://nl-dst"])
         assert result.exit_code == 1

@@ -47,3 +47,25 @@ def test_lazy_names_resolve_and_are_listed() -> None:
     for name in ("connect", "NamespacedStore", "SessionManager", "Conversation", "copy_store"):
         assert name in dir(unistore)
         assert getattr(unistore, name) is not None
+
+
+def test_dir_lists_only_public_names() -> None:
+    # A fresh interpreter: which submodules other tests imported must not matter.
+    code = (
+        "import types, unistore\n"
+        "print('\\n'.join(dir(unistore)))\n"
+        "import unistore.testing\n"
+        "print('--')\n"
+        "print('\\n'.join(dir(unistore)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    before, after = (part.split() for part in out.stdout.split("--"))
+    assert before == sorted([*unistore.__all__, "errors", "protocols"])
+    # A public submodule appears once imported; nothing private ever does.
+    assert after == sorted([*before, "testing"])
+    for name in after:
+        assert name == "__version__" or not name.startswith("_"), name
+        assert getattr(unistore, name) is not None
+    for internal in ("Any", "TYPE_CHECKING", "annotations", "importlib"):
+        assert internal not in after
+        assert not hasattr(unistore, internal), internal

@@ -29,6 +29,7 @@ from unistore.errors import SlotKindError
 from unistore.protocols import Driver, SlotKind
 from unistore.sdk import (
     CLOCK_OPTION,
+    CREATE_OPTION,
     CounterBase,
     DeleteOp,
     HashBase,
@@ -94,8 +95,12 @@ class TinyStore(
 
     NAME = "tiny"
 
-    def __init__(self, url: StoreURL, *, clock: Callable[[], float] | None = None) -> None:
-        super().__init__(url, clock=clock)
+    def __init__(
+        self, url: StoreURL, *, clock: Callable[[], float] | None = None, create: bool = True
+    ) -> None:
+        # Nothing to create in memory, but the open mode is declared and
+        # passed on, so read-only tools (`unistore info`) can open the store.
+        super().__init__(url, clock=clock, create=create)
         self.data = _NAMED.setdefault(url.host, Data()) if url.host else Data()
 
     # -- layout: live entries only; an expired entry is dropped when met ----------
@@ -307,8 +312,8 @@ class TinyTransaction(TransactionBase):
 
 
 def _open(url: StoreURL, options: Mapping[str, Any]) -> TinyStore:
-    return TinyStore(url, clock=options["clock"])
+    return TinyStore(url, clock=options["clock"], create=options["create"])
 
 
 #: Pass to ``unistore.register("tiny", DRIVER)``, or return it from a plugin's hook.
-DRIVER = Driver(name="tiny", open=_open, options=(CLOCK_OPTION,), distribution="")
+DRIVER = Driver(name="tiny", open=_open, options=(CLOCK_OPTION, CREATE_OPTION), distribution="")

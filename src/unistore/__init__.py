@@ -11,9 +11,11 @@ the products and the tooling load on first use of one of their names, so that
 ``import unistore`` stays cheap and imports no driver.
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
+# No ``from __future__ import annotations`` and no ``from typing import ...``
+# here: either would put a non-public name (``annotations``, ``Any``) on the
+# package, and every global of this module is an attribute of ``unistore``.
+import types as _types
+import typing as _typing
 
 from unistore._url import StoreURL
 from unistore.errors import (
@@ -34,6 +36,7 @@ from unistore.errors import (
     SessionNotFoundError,
     SlotKindError,
     StoreClosedError,
+    StoreNotFoundError,
     StoreTimeoutError,
     StoreUnavailableError,
     TransactionConflictError,
@@ -52,7 +55,7 @@ from unistore.protocols import (
     Store,
 )
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from unistore._capabilities import require
     from unistore._copy import CopyProgress, CopyReport, copy_store
     from unistore._namespaced._cas import CasOps, CasSnapshot
@@ -126,6 +129,7 @@ __all__ = [
     "SlotKindError",
     "Store",
     "StoreClosedError",
+    "StoreNotFoundError",
     "StoreTimeoutError",
     "StoreURL",
     "StoreUnavailableError",
@@ -178,7 +182,7 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     home = _LAZY.get(name)
     if home is None:
         raise AttributeError(f"module 'unistore' has no attribute {name!r}")
@@ -191,4 +195,12 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    # The public names only: ``__all__`` (lazy names included, before their
+    # first use) and the public submodules imported so far (``errors``,
+    # ``protocols``, ``testing`` ...). Helpers such as ``_typing`` stay out.
+    loaded = {
+        name
+        for name, value in globals().items()
+        if not name.startswith("_") and isinstance(value, _types.ModuleType)
+    }
+    return sorted(set(__all__) | loaded)

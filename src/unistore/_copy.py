@@ -172,7 +172,8 @@ async def copy_store(
     from unistore._registry import connect
 
     owned: list[Store] = []
-    source = src if isinstance(src, Store) else _track(connect(src), owned)
+    # The source is only read: a URL naming no store is an error, not a new store.
+    source = src if isinstance(src, Store) else _track(connect(src, create=False), owned)
     try:
         target = dst if isinstance(dst, Store) else _track(connect(dst), owned)
         if namespaces:

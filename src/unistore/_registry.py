@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from importlib.metadata import entry_points
+from types import MappingProxyType
 from typing import Any
 
 import pluggy
@@ -24,7 +25,7 @@ import pluggy
 from unistore._capabilities import full_store
 from unistore._known import KNOWN_SCHEMES, canonical_scheme, known_package
 from unistore._url import StoreURL
-from unistore.errors import InvalidOptionError, UnknownSchemeError
+from unistore.errors import InvalidOptionError, NotSupportedError, UnknownSchemeError
 from unistore.protocols import Driver, FullStore, Option, Store
 
 __all__ = [
@@ -165,9 +166,14 @@ class _Registry:
                 "the 'unistore.registry' log has the reason"
             )
         elif package:
+            # Both ways: the index, and a checkout (whose drivers no index has
+            # until they are published), directly or through ./dev wheels.
+            folder = f"./drivers/{package.removeprefix('unistore-')}"
             message = (
                 f"no unistore driver for {scheme!r} URLs is installed; "
-                f"install it with: pip install {package}"
+                f"install it with: pip install {package} (from a checkout of unistore: "
+                f"pip install {folder}, or pip install --find-links dist {package} "
+                "after ./dev wheels)"
             )
         else:
             message = (
@@ -262,12 +268,16 @@ def resolve_options(driver: Driver, url: StoreURL, keywords: Mapping[str, Any]) 
                 return opt.parse(value)
             return opt.check(value) if opt.check is not None else value
         except (ValueError, TypeError) as exc:
-            # A secret's value, or a parser message quoting it, must not leak.
-            shown, detail = ("", "") if opt.secret else (f" {value!r}", f": {exc}")
-            raise InvalidOptionError(
-                f"invalid value{shown} for option {opt.name!r} ({where}) "
-                f"of the {driver.name} driver{detail}"
-            ) from None
+            if not opt.secret:
+                raise InvalidOptionError(
+                    f"invalid value {value!r} for option {opt.name!r} ({where}) "
+                    f"of the {driver.name} driver: {exc}"
+                ) from None
+        # Raised outside the handler: a secret's parser message, which may
+        # quote the secret, must not ride along as __context__ either.
+        raise InvalidOptionError(
+            f"invalid value for option {opt.name!r} ({where}) of the {driver.name} driver"
+        )
 
     result = {name: opt.default for name, opt in declared.items()}
     for name, text in url.query.items():
@@ -281,11 +291,75 @@ def resolve_options(driver: Driver, url: StoreURL, keywords: Mapping[str, Any]) 
     return result
 
 
+def _without_create(url: StoreURL, keywords: Mapping[str, Any]) -> tuple[StoreURL, dict[str, Any]]:
+    """Take the ``create`` open mode out of the options, checking its value."""
+    from unistore.sdk._open import CREATE_OPTION_NAME, parse_create
+
+    given: list[tuple[str, Any]] = []
+    rest = dict(keywords)
+    if CREATE_OPTION_NAME in rest:
+        given.append(("keyword argument", rest.pop(CREATE_OPTION_NAME)))
+    if CREATE_OPTION_NAME in url.query:
+        given.append(("in the URL query", url.query[CREATE_OPTION_NAME]))
+        query = {k: v for k, v in url.query.items() if k != CREATE_OPTION_NAME}
+        url = replace(url, query=MappingProxyType(query))
+    creates = True
+    for where, value in given:
+        try:
+            creates = creates and parse_create(value)
+        except (TypeError, ValueError) as exc:
+            raise InvalidOptionError(
+                f"invalid value {value!r} for option 'create' ({where}): {exc}"
+            ) from None
+    return url, {CREATE_OPTION_NAME: creates, **rest}
+
+
+def open_options(
+    driver: Driver, url: StoreURL, keywords: Mapping[str, Any]
+) -> tuple[StoreURL, dict[str, Any]]:
+    """Resolve the options :func:`connect` passes to ``driver.open``, with the open mode.
+
+    A driver that does not declare the ``create`` option (see
+    :data:`unistore.sdk.CREATE_OPTION`) cannot promise to create nothing:
+    ``create=False`` is refused for it, ``create=True`` (what it does anyway)
+    is dropped.
+
+    Returns:
+        The URL to open (without a ``create`` query option the driver does
+        not declare) and the typed options.
+
+    Raises:
+        InvalidOptionError: An option is unknown or badly typed.
+        NotSupportedError: ``create=False`` for a driver without the open mode.
+    """
+    from unistore.sdk._open import CREATE_OPTION_NAME
+
+    if any(opt.name == CREATE_OPTION_NAME for opt in driver.options):
+        return url, resolve_options(driver, url, keywords)
+    url, keywords = _without_create(url, keywords)
+    if not keywords.pop(CREATE_OPTION_NAME):
+        raise NotSupportedError(
+            f"the {driver.name} driver cannot open {url} without creating what is missing: "
+            "it does not declare the 'create' option (unistore.sdk.CREATE_OPTION)"
+        )
+    return url, resolve_options(driver, url, keywords)
+
+
 def connect(url: str | StoreURL, **options: Any) -> FullStore:
     """Open a store for ``url``.
 
     The store connects lazily; use it as ``async with connect(url) as store``
     or call ``await store.aclose()`` when done.
+
+    ``create`` is the open mode every shipped driver accepts (as a keyword or
+    in the URL query). ``True``, the default, creates what the URL names on
+    first use (a database file, its tables, a folder) and upgrades an older
+    schema. ``False`` creates and upgrades nothing: the store opens only if
+    it exists and is current; otherwise its first operation raises
+    :class:`~unistore.errors.StoreNotFoundError` (or
+    :class:`~unistore.errors.ConfigurationError` for a schema that needs an
+    upgrade). A third-party driver that does not declare the option refuses
+    ``create=False`` with :class:`~unistore.errors.NotSupportedError`.
 
     It is typed as a :class:`~unistore.protocols.FullStore`, so every
     capability's methods type-check. Shipped drivers implement them all; a
@@ -302,11 +376,12 @@ def connect(url: str | StoreURL, **options: Any) -> FullStore:
         InvalidURLError: The URL is malformed.
         UnknownSchemeError: No driver for the scheme is installed.
         InvalidOptionError: An option is unknown or badly typed.
+        NotSupportedError: ``create=False`` for a driver that cannot honour it.
     """
     parsed = StoreURL.parse(url)
     scheme, driver = _REGISTRY.get(parsed.scheme)
     if scheme != parsed.scheme:
         # An alias only the driver's declaration knows (a third party's).
         parsed = replace(parsed, scheme=scheme)
-    resolved = resolve_options(driver, parsed, options)
+    parsed, resolved = open_options(driver, parsed, options)
     return full_store(driver.open(parsed, resolved))

@@ -12,7 +12,8 @@ Some classes also derive from the matching built-in (``ValueError``,
     ├── ConfigurationError
     │   ├── InvalidURLError                  (ValueError) malformed store URL
     │   ├── UnknownSchemeError               no driver for the URL scheme
-    │   └── InvalidOptionError               (ValueError) unknown or badly typed option
+    │   ├── InvalidOptionError               (ValueError) unknown or badly typed option
+    │   └── StoreNotFoundError               (LookupError) no store there, and create=False
     ├── ValidationError                      (ValueError) bad argument: id, slot, TTL, value
     ├── SlotKindError                        (TypeError) slot holds another kind of value
     ├── NotSupportedError                    driver lacks the capability
@@ -58,6 +59,7 @@ __all__ = [
     "SessionNotFoundError",
     "SlotKindError",
     "StoreClosedError",
+    "StoreNotFoundError",
     "StoreTimeoutError",
     "StoreUnavailableError",
     "TransactionConflictError",
@@ -95,6 +97,16 @@ class UnknownSchemeError(ConfigurationError):
 
 class InvalidOptionError(ConfigurationError, ValueError):
     """An option is unknown to the driver or has a value of the wrong type."""
+
+
+class StoreNotFoundError(ConfigurationError, LookupError):
+    """The URL names no existing store, and it was opened not to create one.
+
+    Raised by a store opened with ``create=False`` (see
+    :func:`unistore.connect`) on its first use, when what the URL points at
+    is missing: no database file, no folder, no unistore tables. Nothing was
+    created. The message names what is missing.
+    """
 
 
 class ValidationError(UnistoreError, ValueError):

@@ -1,9 +1,10 @@
 """Fixtures of the redis driver tests.
 
 The shared server comes from ``UNISTORE_TEST_REDIS_URL`` (default
-``redis://127.0.0.1:6379/15``). Every test gets its own key prefix and
-deletes what it wrote with ``destroy()``. Tests that must stop a server start a
-private ``redis-server`` on a free loopback port instead.
+``redis://127.0.0.1:6379/15``; under pytest-xdist each worker uses a database
+of its own, see ``unistore_test_support.redis_test_url``). Every test gets its
+own key prefix and deletes what it wrote with ``destroy()``. Tests that must
+stop a server start a private ``redis-server`` on a free loopback port instead.
 """
 
 from __future__ import annotations
@@ -26,15 +27,16 @@ from redis.asyncio.connection import AbstractConnection
 import unistore
 from unistore import StoreURL
 from unistore_redis import RedisStore
+from unistore_test_support import redis_test_url
 
 ENV_VAR = "UNISTORE_TEST_REDIS_URL"
-DEFAULT_URL = "redis://127.0.0.1:6379/15"
 
 _reachable: dict[str, str | None] = {}
 
 
 def redis_url() -> str:
-    return os.environ.get(ENV_VAR) or DEFAULT_URL
+    """The server URL of this process's tests (a database per xdist worker)."""
+    return redis_test_url()
 
 
 def _probe(url: str) -> str | None:

@@ -2,8 +2,10 @@
 
 Tests run on three backends: a SQLite file in the test's temp dir, in-memory
 SQLite and the PostgreSQL server of ``UNISTORE_TEST_POSTGRES_URL`` (default
-``postgresql://postgres@127.0.0.1:5432/test``). Every test gets a table prefix
-of its own and drops its tables with ``destroy()`` afterwards.
+``postgresql://postgres@127.0.0.1:5432/test``; under pytest-xdist each worker
+uses a schema of its own, see ``unistore_test_support.postgres_test_url``).
+Every test gets a table prefix of its own and drops its tables with
+``destroy()`` afterwards.
 """
 
 from __future__ import annotations
@@ -25,15 +27,22 @@ import unistore
 from unistore import StoreURL
 from unistore.testing import ManualClock
 from unistore_sql import SQLStore
+from unistore_test_support import deselect_unselected_drivers, mark_server_tests, postgres_test_url
 
 ENV_VAR = "UNISTORE_TEST_POSTGRES_URL"
-DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 _reachable: dict[str, str | None] = {}
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark ``postgres`` every test on the PostgreSQL backend or its fixtures."""
+    mark_server_tests(items)
+    deselect_unselected_drivers(config, items)
+
+
 def postgres_url() -> str:
-    return os.environ.get(ENV_VAR) or DEFAULT_URL
+    """The server URL of this process's tests (a schema per xdist worker)."""
+    return postgres_test_url()
 
 
 async def _probe_async(url: str) -> None:

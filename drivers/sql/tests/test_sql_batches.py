@@ -52,7 +52,7 @@ async def test_get_many_of_a_hundred_is_one_statement(store: SQLStore, statement
         assert "AND (slot_key = ANY (" in plan, plan
 
 
-@pytest.mark.parametrize("size", [1000, 40_000])
+@pytest.mark.parametrize("size", [1000, pytest.param(40_000, marks=pytest.mark.slow)])
 async def test_huge_batches_stay_one_statement(store: SQLStore, statements: Any, size: int) -> None:
     # Past SQLite's limit on bound variables (32766), and PostgreSQL's (65535).
     mapping = {f"slot-{i}": f"value-{i}".encode() for i in range(size)}

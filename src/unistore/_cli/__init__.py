@@ -22,7 +22,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         if (exc.name or "").partition(".")[0] not in _CLI_LIBRARIES:
             raise
         sys.stderr.write(
-            'error: the unistore command needs click and rich: pip install "unistore[cli]"\n'
+            'error: the unistore command needs click and rich: pip install "unistore[cli]" '
+            '(from a checkout of unistore: pip install ".[cli]")\n'
         )
         raise SystemExit(1) from None
     cli.main(args=list(argv) if argv is not None else None, prog_name="unistore")

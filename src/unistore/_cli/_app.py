@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+import traceback
 from typing import Any
 
 import click
@@ -14,8 +16,9 @@ __all__ = ["cli"]
 
 _EPILOG = """\
 Exit status: 0 ok, 1 the operation failed (or check found failures), 2 usage
-error (bad arguments, malformed URL, unknown scheme or option), 3 not found,
-4 the store cannot be reached.
+error (bad arguments, malformed URL, unknown scheme or option), 3 not found
+(no such store, session or slot; nothing is created), 4 the store cannot be
+reached.
 """
 
 #: ``ctx.meta`` key of the command line's arguments.
@@ -26,34 +29,66 @@ def _one_line(message: str) -> str:
     return " ".join(message.replace("\r", " ").split("\n")).strip()
 
 
-def _secrets_of(args: list[str]) -> list[str]:
-    """The passwords and secret query values of the URLs among ``args``."""
-    from urllib.parse import quote
+class _URLSecrets:
+    """The secrets of the URLs on the command line, and how to hide them.
 
-    from unistore._url import StoreURL, is_secret_key
+    click consumes the arguments, so unistore's own errors already show URLs
+    redacted; this is for what a third-party driver or client library puts in
+    its message: the URL as it was given (or re-rendered in full), or a
+    password or token quoted alone.
+    """
 
-    found: list[str] = []
-    for arg in args:
-        if "://" not in arg:
-            continue
-        try:
-            url = StoreURL.parse(arg)
-        except Exception:  # a malformed URL: its own error line is redacted already
-            continue
-        values = [url.password] if url.password else []
-        values += [value for key, value in url.query.items() if is_secret_key(key)]
-        for value in values:
-            found += [value, quote(value, safe="")]
-    # Longest first: a secret containing a shorter one is replaced whole.
-    return sorted({s for s in found if s}, key=len, reverse=True)
+    def __init__(self, args: list[str]) -> None:
+        from urllib.parse import quote
+
+        from unistore._url import StoreURL, is_secret_key
+
+        #: Full-text forms of each URL holding a secret -> its redacted rendering.
+        self.urls: dict[str, str] = {}
+        found: set[str] = set()
+        for given in args:
+            # ``--url=redis://...`` is one argument: the URL is its value.
+            arg = given.partition("=")[2] if given.startswith("--") else given
+            try:
+                url = StoreURL.parse(arg)
+            except Exception:  # not a URL, or a malformed one (its error is redacted)
+                continue
+            values = [url.password] if url.password else []
+            values += [value for key, value in url.query.items() if is_secret_key(key) and value]
+            if not values:
+                continue
+            shown = url.render()
+            for form in (arg, url.render(hide_secrets=False)):
+                if form != shown:
+                    self.urls[form] = shown
+            for value in values:
+                encoded = quote(value, safe="")
+                found.update((value, encoded, _lower_escapes(encoded)))
+        # Longest first: a URL or secret containing a shorter one goes whole.
+        self._url_order = sorted(self.urls, key=len, reverse=True)
+        self._patterns = [
+            re.compile(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])")
+            for secret in sorted(found, key=len, reverse=True)
+        ]
+
+    def scrub(self, message: str) -> str:
+        """Return ``message`` with each URL redacted and each secret as ``***``."""
+        for form in self._url_order:
+            message = message.replace(form, self.urls[form])
+        # A secret quoted alone is replaced only as a whole token, never inside
+        # a word: the password "s" must not turn "postgresql" into "po***tgre***ql".
+        for pattern in self._patterns:
+            message = pattern.sub("***", message)
+        return message
+
+
+def _lower_escapes(text: str) -> str:
+    return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), text)
 
 
 def _scrub(message: str, args: list[str]) -> str:
-    # Unistore's own errors show URLs redacted; this also covers what a
-    # third-party driver or client library may have put in its message.
-    for secret in _secrets_of(args):
-        message = message.replace(secret, "***")
-    return message
+    """Hide the secrets of the command line's URLs in ``message``."""
+    return _URLSecrets(args).scrub(message)
 
 
 class UnistoreGroup(click.Group):
@@ -70,16 +105,19 @@ class UnistoreGroup(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:
-            if ctx.params.get("debug"):
-                raise
+            debug = bool(ctx.params.get("debug"))
+            args = ctx.meta.get(_ARGS, [])
+            if debug:
+                # The traceback, then the same line and status as without --debug.
+                trace = "".join(traceback.format_exception(exc)).rstrip("\n")
+                click.echo(_scrub(trace, args), err=True)
             if isinstance(exc, UnistoreError | CliError):
                 message = str(exc) or type(exc).__name__
             else:
-                message = (
-                    f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)"
-                )
-            message = _scrub(message, ctx.meta.get(_ARGS, []))
-            click.echo(f"error: {_one_line(message)}", err=True)
+                message = f"unexpected {type(exc).__name__}: {exc}"
+                if not debug:
+                    message += " (run with --debug for the traceback)"
+            click.echo(f"error: {_one_line(_scrub(message, args))}", err=True)
             raise click.exceptions.Exit(int(exit_code_for(exc))) from None
 
 

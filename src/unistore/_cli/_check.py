@@ -14,6 +14,7 @@ from unistore._cli._common import CliError, ExitCode, json_option, open_store, r
 from unistore._cli._common import url_argument as _url
 from unistore._cli._output import console, print_json, progress_console, table
 from unistore._url import StoreURL
+from unistore.errors import NotSupportedError, StoreNotFoundError
 
 if TYPE_CHECKING:
     from unistore._cli._check_plugin import Collector
@@ -29,9 +30,15 @@ _ALIASES = {"kv": "keyvalue", "lifecycle": "namespacelifecycle", "listing": "nam
 _BROKEN = {2: "interrupted", 3: "internal error", 4: "usage error", 5: "no tests collected"}
 
 
-async def _reachable(url: str) -> None:
-    async with open_store(url):
-        pass
+async def _reachable(url: str, create: bool) -> None:
+    try:
+        async with open_store(url, create=create):
+            pass
+    except (StoreNotFoundError, NotSupportedError) as exc:
+        # The suite writes (and removes) its own data, so it needs a store:
+        # only an explicit --create lets it make one.
+        code = ExitCode.NOT_FOUND if isinstance(exc, StoreNotFoundError) else ExitCode.FAILED
+        raise CliError(f"{exc}; pass --create to let check create the store", code) from exc
 
 
 @contextlib.contextmanager
@@ -76,6 +83,11 @@ def _progress(collector: Collector, enabled: bool) -> Iterator[None]:
 @click.option("-k", "keyword", metavar="EXPR", help="Run only the tests matching EXPR (pytest -k).")
 @click.option("-x", "--exitfirst", is_flag=True, help="Stop at the first failure.")
 @click.option("--show-output", is_flag=True, help="Show pytest's own report as the suite runs.")
+@click.option(
+    "--create",
+    is_flag=True,
+    help="Create the store (file, folder, tables) if it does not exist yet.",
+)
 @json_option
 def check(
     url: str,
@@ -83,13 +95,14 @@ def check(
     keyword: str | None,
     exitfirst: bool,
     show_output: bool,
+    create: bool,
     as_json: bool,
 ) -> None:
     """Run the conformance suite against URL and summarise it per suite.
 
     Every test works in namespaces and session ids of its own and removes them
-    afterwards, so any store can be checked, a shared one included. Exits
-    with 1 when a test fails.
+    afterwards, so any store can be checked, a shared one included. The store
+    must exist unless --create is given. Exits with 1 when a test fails.
     """
     try:
         import pytest_asyncio  # noqa: F401  (the suite needs it; fail with a clear line)
@@ -102,7 +115,7 @@ def check(
             'pip install "unistore[testing]"'
         ) from None
     only = _suite_names(suites)
-    run(_reachable(url))
+    run(_reachable(url, create))
     collector = _check_plugin.Collector(only=only)
     args = ["-p", _PLUGIN]
     if not show_output:

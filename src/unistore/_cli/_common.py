@@ -14,6 +14,7 @@ from unistore.errors import (
     AuthenticationError,
     ConfigurationError,
     SessionNotFoundError,
+    StoreNotFoundError,
     StoreTimeoutError,
     StoreUnavailableError,
 )
@@ -45,7 +46,7 @@ class ExitCode(enum.IntEnum):
     FAILED = 1
     #: Bad arguments: click's usage errors, a malformed URL, an unknown scheme or option.
     USAGE = 2
-    #: The session or slot named does not exist.
+    #: The store, session or slot named does not exist.
     NOT_FOUND = 3
     #: The store cannot be reached, timed out or refused the credentials.
     UNAVAILABLE = 4
@@ -63,6 +64,9 @@ def exit_code_for(exc: BaseException) -> ExitCode:
     """Map an exception to the exit status of the command that raised it."""
     if isinstance(exc, CliError):
         return exc.code
+    # Before ConfigurationError, its base: a missing store is "not found".
+    if isinstance(exc, StoreNotFoundError):
+        return ExitCode.NOT_FOUND
     if isinstance(exc, ConfigurationError):
         return ExitCode.USAGE
     if isinstance(exc, SessionNotFoundError):
@@ -78,16 +82,24 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 @asynccontextmanager
-async def open_store(url: str) -> AsyncIterator[Any]:
+async def open_store(url: str, *, create: bool = False) -> AsyncIterator[Any]:
     """Open the store of ``url`` for the length of the block.
 
-    The store is probed first, so that an unreachable server is reported as
-    such before anything else (a missing capability, a missing session).
-    Yields ``Any``: commands check capabilities before they call methods.
+    The store is probed first, so that an unreachable server or a missing
+    store is reported as such before anything else (a missing capability, a
+    missing session). Yields ``Any``: commands check capabilities before
+    they call methods.
+
+    Args:
+        url: The store URL.
+        create: Whether the command may create the store (a file, folder or
+            tables) when it is missing. Only commands that write into a
+            store they are told to fill pass ``True``; for the others a
+            missing store is :class:`~unistore.errors.StoreNotFoundError`.
     """
     from unistore._registry import connect
 
-    store = connect(url)
+    store = connect(url, create=create)
     async with store:
         await probe(store)
         yield store

@@ -25,7 +25,10 @@ async def _copy(
             task = tasks[step.phase] = bar.add_task(step.phase, total=step.total)
         bar.update(task, completed=step.done, total=step.total)
 
-    async with open_store(src) as source, open_store(dst) as target:
+    # The source is only read: a missing one is an error, never an empty
+    # store made up on the spot. It is opened first, so a missing source
+    # fails before anything is created for the destination.
+    async with open_store(src) as source, open_store(dst, create=True) as target:
         return await copy_store(
             source,
             target,

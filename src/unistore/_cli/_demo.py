@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 from typing import Any
 
@@ -273,7 +274,8 @@ async def _cas_part(out: Console, ns: Any) -> None:
 
 async def _demo(url: str, out: Console) -> None:
     run_tag = secrets.token_hex(3)
-    async with open_store(url) as store:
+    # The demo fills a store, so it creates one where there is none.
+    async with open_store(url, create=True) as store:
         require(store, Capability.SESSION_DOCUMENTS, "store sessions, which the demo needs")
         for capability in (
             Capability.KEY_VALUE,
@@ -288,13 +290,16 @@ async def _demo(url: str, out: Console) -> None:
         ours = await _conversation_part(out, store, run_tag)
         namespace = await _namespace_part(out, store, run_tag)
     _step(out, "Explore what the demo stored")
+    # ``./dev demo`` names its own runner: in a clone, ``unistore`` is not on the PATH.
+    prog = os.environ.get("UNISTORE_DEMO_COMMAND") or "unistore"
     for command in (
-        f"unistore sessions list {shown}",
-        f"unistore sessions show {shown} {ours[1]}",
-        f"unistore ns slots {shown} {namespace}",
-        f"unistore info {shown}",
+        f"{prog} sessions list {shown}",
+        f"{prog} sessions show {shown} {ours[1]}",
+        f"{prog} ns slots {shown} {namespace}",
+        f"{prog} info {shown}",
     ):
-        out.print(Text("  " + command))
+        # No wrapping: a command cut in two no longer works when pasted.
+        out.print(Text("  " + command), soft_wrap=True)
 
 
 @click.command()

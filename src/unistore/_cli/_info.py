@@ -14,8 +14,8 @@ from unistore._cli._common import CliError, ExitCode, exit_code_for, json_option
 from unistore._cli._common import url_argument as _url
 from unistore._cli._output import console, print_json, text
 from unistore._url import StoreURL
-from unistore.errors import UnistoreError
-from unistore.protocols import KEYWORD_ONLY, Capability
+from unistore.errors import NotSupportedError, StoreNotFoundError, UnistoreError
+from unistore.protocols import KEYWORD_ONLY, Capability, Driver
 
 __all__ = ["info"]
 
@@ -40,36 +40,66 @@ async def _server_version(store: Any) -> str | None:
 
 
 async def _gather(url: str) -> tuple[dict[str, Any], BaseException | None]:
-    from unistore._registry import connect, get_driver, resolve_options
+    from unistore._registry import connect, get_driver
 
     parsed = StoreURL.parse(url)
     driver = get_driver(parsed.scheme)
-    resolved = resolve_options(driver, parsed, {})
-    options = {
-        opt.name: ("***" if opt.secret else _plain(resolved[opt.name]))
-        for opt in driver.options
-        if opt.parse is not KEYWORD_ONLY  # objects (a client, an engine) never come from a URL
-    }
-    store = connect(parsed)
     data: dict[str, Any] = {
         "url": str(parsed),
         "driver": driver.name,
         "distribution": driver.distribution or None,
         "version": _version(driver.distribution),
-        "capabilities": sorted(cap.value for cap in store.capabilities),
-        "options": options,
+        "capabilities": None,
+        "options": {},
         "server_version": None,
+        "exists": None,
         "reachable": False,
     }
+    try:
+        # Inspecting never creates: a missing store is reported, not made.
+        store = connect(parsed, create=False)
+    except NotSupportedError as exc:
+        data["options"] = _options(driver, parsed, None)
+        return data, exc
+    data["capabilities"] = sorted(cap.value for cap in store.capabilities)
+    data["options"] = _options(driver, parsed, store)
     failure: BaseException | None = None
     async with store:
         try:
             await probe(store)
-            data["reachable"] = True
+            data["exists"] = data["reachable"] = True
             data["server_version"] = await _server_version(store)
+        except StoreNotFoundError as exc:
+            data["exists"] = False
+            failure = exc
         except UnistoreError as exc:
             failure = exc
     return data, failure
+
+
+def _options(driver: Driver, url: StoreURL, store: Any) -> dict[str, Any]:
+    """The options to show: those in effect for the store, secret ones masked.
+
+    A store may say which options apply to its URL and with which value
+    (:meth:`unistore.sdk.StoreBase.effective_options`); otherwise every
+    declared option is shown as resolved from the URL. Objects (a client, an
+    engine) never come from a URL, and the open mode is the command's, not a
+    setting: neither is shown.
+    """
+    from unistore._registry import open_options
+
+    method = getattr(store, "effective_options", None)
+    effective = method() if callable(method) else None
+    if effective is None:
+        effective = open_options(driver, url, {})[1]
+    declared = {opt.name: opt for opt in driver.options}
+    shown: dict[str, Any] = {}
+    for name, value in effective.items():
+        opt = declared.get(name)
+        if name == "create" or (opt is not None and opt.parse is KEYWORD_ONLY):
+            continue
+        shown[name] = "***" if opt is None or opt.secret else _plain(value)
+    return shown
 
 
 def _plain(value: Any) -> Any:
@@ -92,7 +122,7 @@ def info(url: str, as_json: bool) -> None:
         _render(data)
     if failure is not None:
         code = exit_code_for(failure)
-        raise CliError(str(failure), code if code != ExitCode.OK else ExitCode.FAILED)
+        raise CliError(str(failure), code if code != ExitCode.OK else ExitCode.FAILED) from failure
 
 
 def _render(data: dict[str, Any]) -> None:
@@ -103,14 +133,19 @@ def _render(data: dict[str, Any]) -> None:
     table.add_row("driver", data["driver"])
     dist = data["distribution"] or "-"
     table.add_row("distribution", f"{dist} {data['version'] or ''}".rstrip())
-    declared = set(data["capabilities"])
-    table.add_row(
-        "capabilities",
-        "\n".join(
-            f"[green]yes[/green] {cap.value}" if cap.value in declared else f"[dim]no  {cap.value}"
-            for cap in Capability
-        ),
-    )
+    if data["capabilities"] is None:
+        table.add_row("capabilities", "-")
+    else:
+        declared = set(data["capabilities"])
+        table.add_row(
+            "capabilities",
+            "\n".join(
+                f"[green]yes[/green] {cap.value}"
+                if cap.value in declared
+                else f"[dim]no  {cap.value}"
+                for cap in Capability
+            ),
+        )
     if data["options"]:
         table.add_row(
             "options",
@@ -123,5 +158,7 @@ def _render(data: dict[str, Any]) -> None:
         )
     if data["server_version"]:
         table.add_row("server", data["server_version"])
+    if data["exists"] is False:
+        table.add_row("exists", "[red]no[/red] (nothing was created)")
     table.add_row("reachable", "[green]yes[/green]" if data["reachable"] else "[red]no[/red]")
     console().print(table)

@@ -123,7 +123,8 @@ def import_session(
     where, ttl = _target(header, scope)
 
     async def go() -> None:
-        async with open_store(url) as store:
+        # An import writes: into a new store as well as into an existing one.
+        async with open_store(url, create=True) as store:
             require(store, Capability.SESSION_DOCUMENTS, "store sessions")
             if await store.get_session(session_id, scope=where) is not None:
                 raise CliError(

@@ -24,6 +24,7 @@ from unistore.errors import InvalidURLError
 from unistore.protocols import Driver, SessionPage, SessionRecord, SlotKind, Store
 from unistore.sdk import (
     CLOCK_OPTION,
+    CREATE_OPTION,
     ForkRequest,
     FullStoreBase,
     MessageWrite,
@@ -46,6 +47,7 @@ class MemoryStore(FullStoreBase):
             as on every driver); a test passes a manual one to move time
             forward without sleeping. Stores of one name share one backend and
             so one clock: a store opened with a clock sets it for all of them.
+        create: The open mode; memory has nothing to create, so it changes nothing.
 
     Attributes:
         backend: The slot data (shared between stores of the same name).
@@ -53,8 +55,12 @@ class MemoryStore(FullStoreBase):
 
     NAME = "memory"
 
-    def __init__(self, url: StoreURL, *, clock: Callable[[], float] | None = None) -> None:
-        super().__init__(url, clock=clock)
+    def __init__(
+        self, url: StoreURL, *, clock: Callable[[], float] | None = None, create: bool = True
+    ) -> None:
+        # Nothing to create: process memory holds no file, folder or schema,
+        # so create=False opens the same (possibly empty) store.
+        super().__init__(url, clock=clock, create=create)
         if url.path not in ("", "/"):
             raise InvalidURLError(f"memory URL {str(url)!r} takes a name, not a path")
         name = url.host
@@ -178,13 +184,13 @@ class MemoryStore(FullStoreBase):
 
 
 def _open(url: StoreURL, options: Mapping[str, Any]) -> Store:
-    return MemoryStore(url, clock=options.get("clock"))
+    return MemoryStore(url, clock=options.get("clock"), create=options.get("create", True))
 
 
 _DRIVER = Driver(
     name="memory",
     open=_open,
-    options=(CLOCK_OPTION,),
+    options=(CLOCK_OPTION, CREATE_OPTION),
     distribution="unistore",
     schemes=("memory",),
 )

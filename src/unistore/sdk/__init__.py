@@ -20,8 +20,10 @@ Also here: the typed transaction op queue (:class:`TransactionBase`, the
 ``*Op`` dataclasses), the conflict-injection hook
 (:meth:`TransactionsBase.simulate_concurrent_change`), one backoff policy
 (:class:`Backoff`), one listing-cursor codec, the counter rules (int64,
-canonical decimals), and a finaliser that releases what a dropped store holds
-(:meth:`StoreBase._hold`). See the "Writing a driver" guide.
+canonical decimals), the open mode (:data:`CREATE_OPTION`: open an existing
+store without creating anything, :func:`store_not_found`), and a finaliser
+that releases what a dropped store holds (:meth:`StoreBase._hold`). See the
+"Writing a driver" guide.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ from unistore.sdk._checks import (
 from unistore.sdk._cursor import decode_cursor, encode_cursor
 from unistore.sdk._errors import ErrorRule, ErrorTable
 from unistore.sdk._full import FullStoreBase
+from unistore.sdk._loops import LoopAffinity
+from unistore.sdk._open import CREATE_OPTION, store_not_found
 from unistore.sdk._records import (
     datetime_to_micros,
     expiry_micros,
@@ -100,6 +104,7 @@ from unistore.sdk._tx import (
 
 __all__ = [
     "CLOCK_OPTION",
+    "CREATE_OPTION",
     "INT64_MAX",
     "INT64_MIN",
     "RETENTION_MAX",
@@ -118,6 +123,7 @@ __all__ = [
     "HSetOp",
     "HashBase",
     "KeyValueBase",
+    "LoopAffinity",
     "MessageWrite",
     "NewSession",
     "NamespaceLifecycleBase",
@@ -165,6 +171,7 @@ __all__ = [
     "session_not_found",
     "session_record",
     "short",
+    "store_not_found",
 ]
 
 for _name in __all__:

@@ -8,6 +8,7 @@ httpx's ``map_exceptions``). Errors already in the unistore tree pass through.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -88,11 +89,13 @@ class ErrorTable:
         else:
             error = rule.error
             text = rule.message(exc) if callable(rule.message) else rule.message
-        message = f"{where}: {text}"
+        # Only the client's text can hold a secret (``where`` is redacted
+        # already), and only as a whole word: replacing a one-letter password
+        # everywhere would garble the message ("po***tgre***ql").
         for secret in secrets:
             if secret:
-                message = message.replace(secret, "***")
-        return error(message)
+                text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", "***", text)
+        return error(f"{where}: {text}")
 
     @contextmanager
     def mapping(self, where: str, secrets: Sequence[str] = ()) -> Iterator[None]:

@@ -6,7 +6,7 @@ import time
 import warnings
 import weakref
 from abc import ABC
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from types import TracebackType
 from typing import ClassVar, NoReturn, Self, TypeVar, final
@@ -52,6 +52,9 @@ class StoreBase(ABC):  # noqa: B024 - abstract through its capability bases
         clock: The wall clock (seconds since the epoch) used for expiry that
             the driver computes itself; tests inject a manual one. Drivers
             whose server keeps time ignore it.
+        create: The open mode, the value of the driver's
+            :data:`~unistore.sdk.CREATE_OPTION`: ``False`` means the store
+            must create nothing (see :attr:`may_create`).
 
     Attributes:
         NAME: Names the driver in error messages (``"redis"``).
@@ -74,8 +77,11 @@ class StoreBase(ABC):  # noqa: B024 - abstract through its capability bases
             )
         cls._catches = cls.ERRORS.catches
 
-    def __init__(self, url: StoreURL, *, clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self, url: StoreURL, *, clock: Callable[[], float] | None = None, create: bool = True
+    ) -> None:
         self._url = url
+        self._create = create
         self._closed = False
         self._where = f"{self.NAME} store {url}"
         self._secrets = tuple(s for s in (url.password,) if s)
@@ -93,6 +99,31 @@ class StoreBase(ABC):  # noqa: B024 - abstract through its capability bases
     def capabilities(self) -> frozenset[Capability]:
         """The capabilities this store implements."""
         return self.CAPABILITIES
+
+    @property
+    def may_create(self) -> bool:
+        """Whether the store may create what its URL names (the open mode).
+
+        ``False`` (``connect(url, create=False)``): the driver creates no
+        file, folder, table or schema upgrade; on first use, a store that is
+        missing raises :class:`~unistore.errors.StoreNotFoundError` (build it
+        with :func:`~unistore.sdk.store_not_found`), and a schema that would
+        need an upgrade is refused. Backends with nothing to create (a
+        server keyspace) ignore it.
+        """
+        return self._create
+
+    def effective_options(self) -> Mapping[str, object] | None:
+        """The options this store runs with, as ``unistore info`` shows them.
+
+        A driver whose options depend on its URL overrides this: it leaves
+        out the options that do not apply (a SQLite setting on a PostgreSQL
+        URL) and gives the value in effect where the URL decides it (a
+        database number taken from the URL path). Secret options may be
+        included: callers mask them. ``None`` (the default) means every
+        declared option applies with the value it was given.
+        """
+        return None
 
     @property
     def closed(self) -> bool:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from unistore.protocols import Option
-from unistore.sdk import CLOCK_OPTION
+from unistore.sdk import CLOCK_OPTION, CREATE_OPTION
 
 __all__ = ["OPTIONS"]
 
@@ -74,5 +74,6 @@ OPTIONS: tuple[Option, ...] = (
     ),
     # The driver computes every expiry and updated_at itself: tests inject time.
     CLOCK_OPTION,
+    CREATE_OPTION,
 )
 """Every option the file driver accepts, with its default."""

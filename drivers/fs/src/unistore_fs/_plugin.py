@@ -33,6 +33,7 @@ def _open(url: StoreURL, options: Mapping[str, Any]) -> Store:
         sweep_every=options["sweep_every"],
         sweep_batch=options["sweep_batch"],
         clock=options["clock"],
+        create=options["create"],
     )
 
 

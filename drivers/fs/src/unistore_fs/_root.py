@@ -10,7 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from unistore.errors import StoreUnavailableError
+from unistore.errors import ConfigurationError, StoreUnavailableError
+from unistore.sdk import store_not_found
 from unistore_fs._fsio import (
     DIR_FLAGS,
     close_quietly,
@@ -87,34 +88,68 @@ def _open_subdir(root_fd: int, name: str) -> int:
     return open_dir(name, root_fd)
 
 
+def _open_existing_subdir(root_fd: int, name: str, where: str, path: str) -> int:
+    try:
+        return open_dir(name, root_fd)
+    except FileNotFoundError:
+        # The layout would need completing: an open that may create nothing refuses.
+        raise ConfigurationError(
+            f"cannot use {path!r} as the root of store {where}: its {name!r} folder is "
+            "missing, and the store was opened with create=False, which completes no "
+            "layout; open it once with create=True"
+        ) from None
+
+
 def open_root(
-    path: str, *, where: str, sync: bool, lock_timeout: float, clock: Callable[[], float]
+    path: str,
+    *,
+    where: str,
+    sync: bool,
+    lock_timeout: float,
+    clock: Callable[[], float],
+    create: bool = True,
 ) -> Root:
-    """Create (if needed), check and open a store root.
+    """Create (if needed and ``create`` allows), check and open a store root.
 
     Raises:
         StoreUnavailableError: The path is a file, not writable, or holds
             another layout version.
+        StoreNotFoundError: ``create`` is false and there is no folder, or
+            no store in it (no VERSION file).
+        ConfigurationError: ``create`` is false and the layout is incomplete.
     """
-    try:
-        os.makedirs(path, exist_ok=True)
-    except FileExistsError as exc:
-        raise _unavailable(where, path, "it exists and is not a directory") from exc
-    except OSError as exc:
-        raise _unavailable(where, path, f"cannot create it ({exc.strerror})") from exc
+    if create:
+        try:
+            os.makedirs(path, exist_ok=True)
+        except FileExistsError as exc:
+            raise _unavailable(where, path, "it exists and is not a directory") from exc
+        except OSError as exc:
+            raise _unavailable(where, path, f"cannot create it ({exc.strerror})") from exc
     try:
         root_fd = os.open(path, DIR_FLAGS & ~os.O_NOFOLLOW)
+    except FileNotFoundError as exc:
+        if create:
+            raise _unavailable(where, path, str(exc.strerror)) from exc
+        raise store_not_found(f"file store {where}", f"no folder {path!r}") from None
     except OSError as exc:
         reason = "it is not a directory" if exc.errno == errno.ENOTDIR else exc.strerror
         raise _unavailable(where, path, str(reason)) from exc
     fds = [root_fd]
     try:
-        try:
-            remove_quietly(write_temp(root_fd, b"", sync=False), root_fd)
-        except OSError as exc:
-            raise _unavailable(where, path, f"it is not writable ({exc.strerror})") from exc
+        if create:
+            # Only a store that may create checks it can write here: the
+            # check itself writes (and removes) a file.
+            try:
+                remove_quietly(write_temp(root_fd, b"", sync=False), root_fd)
+            except OSError as exc:
+                raise _unavailable(where, path, f"it is not writable ({exc.strerror})") from exc
         version = read_file(VERSION_FILE, root_fd)
         if version is None:
+            if not create:
+                raise store_not_found(
+                    f"file store {where}",
+                    f"the folder {path!r} holds no unistore store (no {VERSION_FILE} file)",
+                )
             write_atomic(root_fd, VERSION_FILE, VERSION_TEXT, sync=sync)
             if sync:
                 fsync_dir(root_fd)
@@ -123,8 +158,12 @@ def open_root(
                 where, path, f"it holds an unsupported layout ({version[:40]!r} in VERSION)"
             )
         for name in LAYOUT_DIRS:
-            fds.append(_open_subdir(root_fd, name))
-        if sync:
+            fds.append(
+                _open_subdir(root_fd, name)
+                if create
+                else _open_existing_subdir(root_fd, name, where, path)
+            )
+        if sync and create:
             fsync_dir(root_fd)
     except BaseException:
         for fd in fds:

@@ -90,6 +90,9 @@ class FileStore(FullStoreBase):
         sweep_batch: Namespace folders visited per sweep step (and sixteen
             times as many session folders).
         clock: The wall clock for expiry and session stamps (tests inject one).
+        create: ``False``: create no folder and no layout file; a missing
+            store raises :class:`~unistore.errors.StoreNotFoundError` on
+            first use.
     """
 
     NAME = "file"
@@ -105,8 +108,9 @@ class FileStore(FullStoreBase):
         sweep_every: int = 256,
         sweep_batch: int = 4,
         clock: Callable[[], float] | None = None,
+        create: bool = True,
     ) -> None:
-        super().__init__(url, clock=clock)
+        super().__init__(url, clock=clock, create=create)
         self._path = os.path.abspath(path)
         self._durability: Durability = durability
         self._lock_timeout = lock_timeout
@@ -143,6 +147,7 @@ class FileStore(FullStoreBase):
                     sync=self._durability == "fsync",
                     lock_timeout=self._lock_timeout,
                     clock=self.clock,
+                    create=self.may_create,
                 )
                 # A store dropped without aclose() must not leak its descriptors.
                 self._root_releases = [functools.partial(os.close, fd) for fd in root.fds]

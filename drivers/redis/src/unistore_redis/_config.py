@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 from unistore import StoreURL
 from unistore.errors import InvalidOptionError, InvalidURLError
 from unistore.protocols import KEYWORD_ONLY, Option
+from unistore.sdk import CREATE_OPTION
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
-__all__ = ["OPTIONS", "build_client", "validate"]
+__all__ = ["OPTIONS", "build_client", "effective_options", "validate"]
 
 _TLS_OPTIONS = ("ssl_cert_reqs", "ssl_ca_certs", "ssl_certfile", "ssl_keyfile")
 
@@ -132,6 +133,7 @@ OPTIONS: tuple[Option, ...] = (
         "An existing redis.asyncio.Redis client to use (keyword only; never closed by the store).",
         check=_client,
     ),
+    CREATE_OPTION,
 )
 
 
@@ -160,6 +162,33 @@ def validate(url: StoreURL, options: Mapping[str, Any]) -> None:
             )
     if url.dialect is None:
         _db_from_path(url)
+
+
+def effective_options(url: StoreURL, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options in effect for ``url``, as ``unistore info`` shows them.
+
+    The database number is the one the client selects (from the URL path
+    unless the ``db`` option overrides it); TLS options appear only for
+    ``rediss://``, with the certificate and hostname checks they default to.
+    With a client passed in, only the key prefix applies.
+    """
+    if options.get("client") is not None:
+        return {"key_prefix": options["key_prefix"]}
+    tls = (*_TLS_OPTIONS, "ssl_check_hostname")
+    shown = {
+        opt.name: options[opt.name]
+        for opt in OPTIONS
+        if opt.parse is not KEYWORD_ONLY
+        and opt.name != CREATE_OPTION.name  # the open mode, not a setting
+        and (url.scheme == "rediss" or opt.name not in tls)
+    }
+    if shown["db"] is None:
+        shown["db"] = _db_from_path(url) if url.dialect is None else 0
+    if url.scheme == "rediss":
+        shown["ssl_cert_reqs"] = shown["ssl_cert_reqs"] or "required"
+        if shown["ssl_check_hostname"] is None:
+            shown["ssl_check_hostname"] = shown["ssl_cert_reqs"] != "none"
+    return shown
 
 
 def _db_from_path(url: StoreURL) -> int:

@@ -18,11 +18,12 @@ from unistore.sdk import (
     FullStoreBase,
     HDelOp,
     HSetOp,
+    LoopAffinity,
     Op,
     SetOp,
 )
 from unistore_redis import _lua_slots as lua
-from unistore_redis._config import OPTIONS, build_client, validate
+from unistore_redis._config import OPTIONS, build_client, effective_options, validate
 from unistore_redis._errors import ERRORS
 from unistore_redis._keys import KeyLayout, escape, lex_range, unescape
 from unistore_redis._sessions import RedisSessions
@@ -44,7 +45,12 @@ def _closer(pool: ConnectionPool) -> Callable[[], None]:
         # await for a garbage-collected store, so close the sockets at once
         # (what redis-py's own Connection.__del__ does, without its warning).
         for connection in (*pool._available_connections, *pool._in_use_connections):
-            connection._close()  # type: ignore[no-untyped-call]
+            try:
+                connection._close()  # type: ignore[no-untyped-call]
+            except RuntimeError:
+                # Its event loop is closed: the transport cannot schedule its
+                # own close, and the collector closes the socket instead.
+                connection._writer = connection._reader = None
 
     return release
 
@@ -73,16 +79,25 @@ class RedisStore(RedisSessions, FullStoreBase):
     ERRORS: ClassVar[ErrorTable] = ERRORS
 
     def __init__(self, url: StoreURL, options: Mapping[str, Any] | None = None) -> None:
-        super().__init__(url)
         options = {**{opt.name: opt.default for opt in OPTIONS}, **(options or {})}
+        # A keyspace has nothing to create: the open mode changes nothing here.
+        super().__init__(url, create=options["create"])
         validate(url, options)
         client = options.get("client")
         self._client: aioredis.Redis = client if client is not None else build_client(url, options)
         # A client passed in belongs to its owner: never closed, never released here.
         self._owns_client = client is None
         self._unheld = self._owns_client
+        self._release: Callable[[], None] | None = None
+        # redis-py's connections belong to the loop that opened them.
+        self._loop = LoopAffinity(self._where)
         self.key_prefix: str = options["key_prefix"]
         self._keys = KeyLayout(self.key_prefix)
+        self._effective = effective_options(url, options)
+
+    def effective_options(self) -> Mapping[str, object]:
+        """The options in effect: the database number selected, TLS options for rediss only."""
+        return self._effective
 
     @property
     def client(self) -> aioredis.Redis:
@@ -91,17 +106,25 @@ class RedisStore(RedisSessions, FullStoreBase):
 
     @property
     def _redis(self) -> aioredis.Redis:
+        self._loop.check()
         # The pool connects lazily, so the
         # finaliser is registered when an operation first uses the client: a
         # store that never did anything holds nothing and must not warn.
         if self._unheld:
             self._unheld = False
-            self._hold(_closer(self._client.connection_pool))
+            self._release = _closer(self._client.connection_pool)
+            self._hold(self._release)
         return self._client
 
     async def _aclose(self) -> None:
         if self._owns_client:
-            await self._client.aclose()
+            await self._loop.close(self._client.aclose, self._abandon)
+
+    async def _abandon(self) -> None:
+        # The loop the sockets belong to is gone: close them without it.
+        if self._release is not None:
+            self._release()
+            self._let_go(self._release)
 
     async def _apply(self, ns: str, ops: Sequence[Op]) -> list[int]:
         keys, args = apply_args(self._keys, ns, ops)

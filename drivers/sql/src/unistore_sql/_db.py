@@ -25,6 +25,7 @@ import contextlib
 import enum
 import hashlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
@@ -34,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from unistore import StoreURL
 from unistore.errors import ConfigurationError, CorruptionError
-from unistore.sdk import Backoff
+from unistore.sdk import Backoff, store_not_found
 from unistore_sql._engine import EngineReaper, Settings, Target, create_engine
 from unistore_sql._errors import MAPPED, Retry, mark_uncertain, retry_kind
 from unistore_sql._schema import SCHEMA_VERSION, VERSION_KEY, Tables
@@ -86,7 +87,11 @@ class Database:
             self._owns_engine = True
             self.memory = target.memory
             self.reaper = EngineReaper(self.engine)
+        #: The SQLite database file the store opens (``None``: not ours to check).
+        self.path = None if target is None or settings.engine is not None else target.path
         self.dialect = self.engine.dialect.name
+        #: Names the store in errors, as the SDK does (``sqlite store <url>``).
+        self.where = f"{self.dialect} store {url}"
         if self.dialect not in ("sqlite", "postgresql"):
             raise ConfigurationError(
                 f"the sql driver supports SQLite and PostgreSQL engines, not {self.dialect!r}"
@@ -236,10 +241,24 @@ class Database:
     # -- schema ---------------------------------------------------------------
 
     async def prepare(self, operation: str, *, migrate: bool = False) -> None:
-        """Check the schema version once; create or upgrade it if allowed."""
+        """Check the schema version once; create or upgrade it if allowed.
+
+        A store opened with ``create=False`` changes nothing: a missing
+        database file or missing tables raise
+        :class:`~unistore.errors.StoreNotFoundError`, an older schema is
+        refused, and ``migrate`` is refused too. An in-memory SQLite
+        database has nothing lasting to create, so the mode does not apply.
+        """
         async with self._schema_lock:
             if self._ready and not migrate:
                 return
+            if self._read_only:
+                if migrate:
+                    raise ConfigurationError(
+                        f"{self.where} was opened with create=False, which changes no schema; "
+                        "open it with create=True to migrate"
+                    )
+                self._check_file()
             version = await self._execute(operation, self._read_version, Mode.READ, True)
             if version == SCHEMA_VERSION:
                 self._ready = True
@@ -248,6 +267,17 @@ class Database:
             await self._execute(operation, self._create_or_upgrade, Mode.WRITE, True)
             self._ready = True
 
+    @property
+    def _read_only(self) -> bool:
+        """Whether the schema must be left as it is (``create=False``, not in memory)."""
+        return not self.settings.create and not self.memory
+
+    def _check_file(self) -> None:
+        # Checked before connecting for a clear error; the connection itself
+        # opens with mode=rw, so a file removed meanwhile is not recreated.
+        if self.path is not None and not os.path.exists(self.path):
+            raise store_not_found(self.where, f"no database file {self.path!r}")
+
     def _check_version(self, version: int | None, may_change: bool) -> None:
         prefix = self.tables.prefix
         if version is not None and version > SCHEMA_VERSION:
@@ -255,6 +285,15 @@ class Database:
                 f"the tables with prefix {prefix!r} on {self.url} have schema version "
                 f"{version}, newer than this unistore-sql understands ({SCHEMA_VERSION}); "
                 "upgrade unistore-sql"
+            )
+        if self._read_only:
+            if version is None:
+                raise store_not_found(self.where, f"no unistore tables with prefix {prefix!r}")
+            raise ConfigurationError(
+                f"the tables with prefix {prefix!r} on {self.url} have schema version "
+                f"{version}, this unistore-sql needs {SCHEMA_VERSION}, and the store was "
+                "opened with create=False, which upgrades nothing; open it once with "
+                "create=True (or call `await store.migrate()` on such a store)"
             )
         if may_change:
             return
@@ -332,6 +371,11 @@ class Database:
     async def close(self) -> None:
         if self._owns_engine:
             await self.engine.dispose()
+
+    async def abandon(self) -> None:
+        """Let go of the pool's connections without I/O: their event loop is gone."""
+        if self._owns_engine:
+            await self.engine.dispose(close=False)
 
 
 def _is_memory(engine: AsyncEngine) -> bool:

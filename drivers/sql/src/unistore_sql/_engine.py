@@ -7,10 +7,14 @@ the driver only ever prints the StoreURL's redacted form.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
-from collections.abc import Mapping
+import os
+import threading
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine
@@ -32,6 +36,9 @@ class Settings:
     """
 
     table_prefix: str
+    #: The open mode (``unistore.sdk.CREATE_OPTION``): False creates no file,
+    #: table or upgrade, whatever ``create_schema`` says.
+    create: bool
     create_schema: bool
     pool_size: int
     max_overflow: int
@@ -48,6 +55,32 @@ class Settings:
         return cls(**{name: options[name] for name in cls.__dataclass_fields__})
 
 
+#: Settings only one dialect uses; the others apply to both.
+_SQLITE_ONLY = frozenset({"busy_timeout"})
+_POSTGRES_ONLY = frozenset({"pool_pre_ping", "connect_timeout", "ssl"})
+#: Settings of the store's own engine: they do not apply to an engine passed in.
+_ENGINE = frozenset({"pool_size", "max_overflow", "pool_timeout"}) | _SQLITE_ONLY | _POSTGRES_ONLY
+#: Pool settings, which an in-memory SQLite database (one shared connection) has none of.
+_POOL = frozenset({"pool_size", "max_overflow", "pool_timeout"})
+
+
+def effective_settings(settings: Settings, dialect: str, *, memory: bool) -> dict[str, Any]:
+    """The settings that apply to a store of ``dialect``, for ``unistore info``.
+
+    In the order the options are declared; the open mode and the engine
+    object are not settings to show.
+    """
+    skip = {"create", "engine"}
+    skip |= _POSTGRES_ONLY if dialect == "sqlite" else _SQLITE_ONLY
+    if settings.engine is not None:
+        skip |= _ENGINE
+    elif memory:
+        skip |= _POOL
+    return {
+        name: getattr(settings, name) for name in Settings.__dataclass_fields__ if name not in skip
+    }
+
+
 @dataclass(frozen=True)
 class Target:
     """What a URL points at: the dialect, its SQLAlchemy URL, in-memory or not."""
@@ -56,6 +89,8 @@ class Target:
     driver: str
     url: URL
     memory: bool
+    #: The absolute path of a SQLite database file (``None`` otherwise).
+    path: str | None = None
 
 
 def resolve(url: StoreURL) -> Target:
@@ -81,6 +116,8 @@ def resolve(url: StoreURL) -> Target:
             driver="aiosqlite",
             url=URL.create("sqlite+aiosqlite", database=path or ":memory:"),
             memory=path is None,
+            # Made absolute now, as SQLAlchemy would: a later chdir does not move it.
+            path=None if path is None else os.path.abspath(path),
         )
     if url.scheme == "postgresql":
         driver = url.dialect or "asyncpg"
@@ -90,9 +127,11 @@ def resolve(url: StoreURL) -> Target:
                 "(asyncpg) or postgresql+psycopg://"
             )
         if importlib.util.find_spec(driver) is None:
-            extra = "unistore-sql[psycopg]" if driver == "psycopg" else "unistore-sql"
+            extra = "[psycopg]" if driver == "psycopg" else ""
             raise ConfigurationError(
-                f"{url} needs the {driver} package; install it with: pip install '{extra}'"
+                f"{url} needs the {driver} package; install it with: pip install "
+                f"'unistore-sql{extra}' (from a checkout of unistore: "
+                f"pip install './drivers/sql{extra}')"
             )
         database = url.path.lstrip("/") or None
         return Target(
@@ -145,6 +184,7 @@ def _sqlite_engine(target: Target, settings: Settings) -> AsyncEngine:
             target.url, poolclass=StaticPool, hide_parameters=True, connect_args=connect_args
         )
     else:
+        assert target.path is not None
         engine = create_async_engine(
             target.url,
             poolclass=AsyncAdaptedQueuePool,
@@ -152,10 +192,14 @@ def _sqlite_engine(target: Target, settings: Settings) -> AsyncEngine:
             max_overflow=settings.max_overflow,
             pool_timeout=settings.pool_timeout,
             hide_parameters=True,
-            connect_args=connect_args,
+            async_creator=_sqlite_file_connector(
+                target.path, create=settings.create, timeout=settings.busy_timeout
+            ),
         )
     busy_ms = int(settings.busy_timeout * 1000)
-    wal = not target.memory
+    # WAL is a lasting property of the file: a store that may not create
+    # anything must not convert someone else's database (nor make its -wal file).
+    wal = not target.memory and settings.create
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Transactions are begun explicitly (BEGIN IMMEDIATE for writes), not
@@ -172,6 +216,56 @@ def _sqlite_engine(target: Target, settings: Settings) -> AsyncEngine:
 
     event.listen(engine.sync_engine, "connect", on_connect)
     return engine
+
+
+def _sqlite_file_connector(
+    path: str, *, create: bool, timeout: float
+) -> Callable[[], Awaitable[Any]]:
+    """Return the function that opens one aiosqlite connection to ``path``.
+
+    ``create=False`` opens the file as a SQLite URI with ``mode=rw``, so that
+    SQLite fails rather than creates a missing file.
+
+    When SQLite cannot open the file, aiosqlite queues the stop of its
+    worker thread and raises without waiting for it; the thread then reports
+    to the event loop, and if the loop has closed meanwhile (``asyncio.run``
+    returning with the error) it dies with a traceback on stderr. So the
+    failure waits for the thread here, while the loop still runs.
+    """
+    if create:
+        database, uri = path, False
+    else:
+        database, uri = f"file:{quote(path, safe='/')}?mode=rw", True
+
+    async def connect() -> Any:
+        import aiosqlite
+
+        connection = aiosqlite.connect(database, uri=uri, timeout=timeout, check_same_thread=False)
+        worker = _worker_thread(connection)
+        if worker is not None:
+            # As SQLAlchemy does for its own aiosqlite connections: a store
+            # dropped unclosed must not keep the interpreter from exiting.
+            worker.daemon = True
+        try:
+            return await connection
+        except Exception:
+            if worker is not None and worker.ident is not None:
+                await asyncio.to_thread(worker.join, _THREAD_STOP_WAIT)
+            raise
+
+    return connect
+
+
+#: Seconds a failed connection waits for its aiosqlite worker thread to stop.
+_THREAD_STOP_WAIT = 5.0
+
+
+def _worker_thread(connection: Any) -> threading.Thread | None:
+    # aiosqlite 0.22 keeps its worker in ``_thread``; before, the connection was the thread.
+    if isinstance(connection, threading.Thread):
+        return connection
+    worker = getattr(connection, "_thread", None)
+    return worker if isinstance(worker, threading.Thread) else None
 
 
 class EngineReaper:

@@ -7,7 +7,7 @@ from typing import Any
 
 from unistore import StoreURL, hookimpl
 from unistore.protocols import KEYWORD_ONLY, Driver, Option, Store
-from unistore.sdk import CLOCK_OPTION
+from unistore.sdk import CLOCK_OPTION, CREATE_OPTION
 from unistore_sql._schema import check_prefix
 
 __all__ = ["DRIVER", "OPTIONS", "unistore_driver"]
@@ -131,6 +131,7 @@ OPTIONS: tuple[Option, ...] = (
         check=_engine,
     ),
     CLOCK_OPTION,
+    CREATE_OPTION,
 )
 
 

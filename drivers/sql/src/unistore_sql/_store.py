@@ -18,10 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from unistore import StoreURL
 from unistore.protocols import SessionPage, SessionRecord, SlotKind
-from unistore.sdk import ForkRequest, FullStoreBase, MessageWrite, NewSession, PopRequest
+from unistore.sdk import (
+    ForkRequest,
+    FullStoreBase,
+    LoopAffinity,
+    MessageWrite,
+    NewSession,
+    PopRequest,
+)
 from unistore_sql._batch import BatchStatements
 from unistore_sql._db import Database, Mode
-from unistore_sql._engine import Settings, resolve
+from unistore_sql._engine import Settings, effective_settings, resolve
 from unistore_sql._errors import ERRORS
 from unistore_sql._expiry import slot_deadline
 from unistore_sql._schema import build_tables
@@ -61,7 +68,7 @@ class SQLStore(FullStoreBase):
     ERRORS = ERRORS
 
     def __init__(self, url: StoreURL, options: Mapping[str, Any]) -> None:
-        super().__init__(url, clock=options.get("clock"))
+        super().__init__(url, clock=options.get("clock"), create=options.get("create", True))
         settings = Settings.from_options(options)
         target = None if settings.engine is not None else resolve(url)
         tables = build_tables(settings.table_prefix)
@@ -73,6 +80,9 @@ class SQLStore(FullStoreBase):
         self._w = WatchStatements(self._q)
         self._s = SessionStatements(tables, self._db.dialect, self.clock)
         self._db.sweeper = self._sweep_batch
+        # asyncpg's and psycopg's connections belong to the loop that opened
+        # them; SQLite's worker threads serve any loop.
+        self._loop = None if self._db.sqlite else LoopAffinity(self._where)
         # Held only from the first use on: a store that never connected has
         # nothing to release and must not warn when dropped.
         self._reaper = self._db.reaper
@@ -82,12 +92,18 @@ class SQLStore(FullStoreBase):
         """The SQLAlchemy engine the store runs on."""
         return self._db.engine
 
+    def effective_options(self) -> Mapping[str, object]:
+        """The settings in effect for this store's dialect (no SQLite option on PostgreSQL)."""
+        return effective_settings(self._db.settings, self._db.dialect, memory=self._db.memory)
+
     @property
     def table_prefix(self) -> str:
         """The prefix of this store's table names."""
         return self._db.tables.prefix
 
     def _in_use(self) -> None:
+        if self._loop is not None:
+            self._loop.check()
         if self._reaper is not None:
             self._hold(self._reaper)
             self._reaper = None
@@ -104,7 +120,10 @@ class SQLStore(FullStoreBase):
         return await self._db.run(operation, fn, mode, idempotent=idempotent)
 
     async def _aclose(self) -> None:
-        await self._db.close()
+        if self._loop is None:
+            await self._db.close()
+        else:
+            await self._loop.close(self._db.close, self._db.abandon)
 
     # -- administration ---------------------------------------------------------
 
