@@ -15,7 +15,8 @@ import atexit
 import threading
 import weakref
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from types import TracebackType
+from typing import Any, Self, TypeVar
 
 from unistore._portal import Portal, shared_portal
 from unistore._url import StoreURL
@@ -133,6 +134,46 @@ class StoreBridge:
             return
         _OPEN.discard(self)
         self._portal.run(self._store.aclose(), api=f"the async close of {self._owner}")
+
+
+class BridgeOwner:
+    """Closing and ``with`` blocks for an adapter that keeps its store in ``_bridge``.
+
+    ``aclose()``/``close()`` close a store opened from a URL; a store passed
+    in stays open. ``async with`` and ``with`` close on the way out.
+    """
+
+    _bridge: StoreBridge
+
+    async def aclose(self) -> None:
+        """Close the store if it was opened from a URL; a store passed in stays open."""
+        await self._bridge.aclose()
+
+    def close(self) -> None:
+        """Blocking :meth:`aclose`."""
+        self._bridge.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

@@ -9,8 +9,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import timedelta
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from langchain_core.chat_history import BaseChatMessageHistory
 from langchain_core.messages import BaseMessage, message_to_dict, messages_from_dict
@@ -22,7 +21,7 @@ from unistore.errors import (
     SessionNotFoundError,
     ValidationError,
 )
-from unistore.integrations._bridge import StoreBridge
+from unistore.integrations._bridge import BridgeOwner, StoreBridge
 from unistore.integrations._langchain._checks import check_session_id, check_session_ttl
 from unistore.protocols import FullStore, Store
 from unistore.sdk import check_scope, short
@@ -50,7 +49,7 @@ def _to_text(message: BaseMessage, position: int) -> str:
     return text
 
 
-class UnistoreChatMessageHistory(BaseChatMessageHistory):
+class UnistoreChatMessageHistory(BridgeOwner, BaseChatMessageHistory):
     """A LangChain chat message history stored as a unistore session.
 
     The history is the message log of the session ``session_id`` in
@@ -257,35 +256,3 @@ class UnistoreChatMessageHistory(BaseChatMessageHistory):
     def clear(self) -> None:
         """Blocking :meth:`aclear`."""
         self._bridge.run(self._clear)
-
-    # -- closing ------------------------------------------------------------------------
-
-    async def aclose(self) -> None:
-        """Close the store if it was opened from a URL; a store passed in stays open."""
-        await self._bridge.aclose()
-
-    def close(self) -> None:
-        """Blocking :meth:`aclose`."""
-        self._bridge.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

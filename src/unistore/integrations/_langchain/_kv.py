@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import timedelta
-from types import TracebackType
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from langchain_core.stores import BaseStore
 
 from unistore._url import StoreURL
 from unistore.errors import CorruptionError, ValidationError
-from unistore.integrations._bridge import StoreBridge
+from unistore.integrations._bridge import BridgeOwner, StoreBridge
 from unistore.integrations._langchain._checks import (
     DEFAULT_NAMESPACE,
     NAMESPACE_PREFIX,
@@ -32,7 +31,7 @@ from unistore.sdk import short
 V = TypeVar("V")
 
 
-class _NamespaceStore(BaseStore[str, V], Generic[V]):
+class _NamespaceStore(BridgeOwner, BaseStore[str, V], Generic[V]):
     """The batch operations both stores share; subclasses say how values are encoded."""
 
     _OWNER: ClassVar[str]
@@ -204,38 +203,6 @@ class _NamespaceStore(BaseStore[str, V], Generic[V]):
         """Blocking :meth:`ayield_keys`."""
         start = check_prefix(prefix, self._OWNER)
         yield from self._bridge.run(lambda store: self._list(store, start))
-
-    # -- closing ------------------------------------------------------------------------
-
-    async def aclose(self) -> None:
-        """Close the store if it was opened from a URL; a store passed in stays open."""
-        await self._bridge.aclose()
-
-    def close(self) -> None:
-        """Blocking :meth:`aclose`."""
-        self._bridge.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class UnistoreByteStore(_NamespaceStore[bytes]):
