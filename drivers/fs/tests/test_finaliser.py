@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 import warnings
+import weakref
 from pathlib import Path
 
 import pytest
@@ -21,11 +23,19 @@ def _identity(fd: int) -> tuple[int, int] | None:
     return info.st_dev, info.st_ino
 
 
-def _drop(held: list[FileStore]) -> None:
+async def _drop(held: list[FileStore]) -> None:
     # The last reference goes here (no cycle: that alone runs the finaliser),
-    # and a collection catches anything a cycle would have kept.
+    # and a collection catches anything a cycle would have kept. A worker
+    # thread of asyncio.to_thread may still hold the bound method it just ran
+    # for a moment after the await returned, so wait for that reference too.
+    alive = weakref.ref(held[0])
     held.clear()
-    gc.collect()
+    for _ in range(500):
+        gc.collect()
+        if alive() is None:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the dropped store is still referenced")
 
 
 async def test_a_dropped_store_closes_its_descriptors_and_warns(root: Path) -> None:
@@ -39,7 +49,7 @@ async def test_a_dropped_store_closes_its_descriptors_and_warns(root: Path) -> N
     held = [store]
     del store
     with pytest.warns(ResourceWarning, match="unclosed store"):
-        _drop(held)
+        await _drop(held)
     # Closed: the number is free, or reused by something else than our folder.
     assert all(_identity(fd) != seen for fd, seen in opened.items())
 
@@ -67,5 +77,5 @@ async def test_destroy_then_drop_closes_the_new_root_only(root: Path) -> None:
     held = [store]
     del store
     with pytest.warns(ResourceWarning):
-        _drop(held)
+        await _drop(held)
     assert all(_identity(fd) != seen for fd, seen in opened.items())
