@@ -10,9 +10,10 @@ blocking methods::
         basket.hset("items", "sku-1", "2")
         order_id = basket.incr("orders")
 
-Each store runs on a private event-loop thread of its own (a portal), opened
-with the store; any number of threads share it safely, each call waiting for
-its own result. Close it with ``close()`` or a ``with`` block; a store still
+Each store runs on a private event loop of its own, driven by the calling
+thread when it is idle and shared with the thread running it otherwise; any
+number of threads share a store safely, each call waiting for its own result.
+Close it with ``close()`` or a ``with`` block; a store still
 open at interpreter exit is closed then, within a few seconds at most.
 
 Called from inside a running event loop, every blocking method raises

@@ -1,4 +1,4 @@
-"""The blocking namespaced store: the async one, run on its store's portal thread."""
+"""The blocking namespaced store: the async one, run on its store's event loop."""
 
 from __future__ import annotations
 
@@ -267,7 +267,7 @@ class Namespace(Generic[V]):
         """Blocking :meth:`unistore.Namespace.with_cas`; ``fn`` is a plain function.
 
         ``fn(snapshot, ops)`` runs in a worker thread (never on the store's
-        own thread, so its blocking reads can be served); it may run several
+        loop, so its blocking reads can be served); it may run several
         times, as in the async version: keep its side effects idempotent.
 
         Raises:
@@ -284,6 +284,8 @@ class Namespace(Generic[V]):
         runner = self._runner
 
         async def run_in_thread(snapshot: AsyncCasSnapshot[V], ops: CasOps) -> T:
+            # fn's blocking calls come back to this loop while it waits for them.
+            runner.loop.mark_inside()
             return await asyncio.to_thread(fn, CasSnapshot(snapshot, runner), ops)
 
         call = self._ns.with_cas(slots, run_in_thread, max_retries=max_retries)

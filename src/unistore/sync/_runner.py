@@ -1,25 +1,27 @@
-"""The runner behind every blocking object: one store, one portal, one closed flag."""
+"""The runner behind every blocking object: one store, one loop, one closed flag."""
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from unistore._portal import Portal
 from unistore.errors import EventLoopError, StoreClosedError
+from unistore.sync._loop import HandoffLoop
 
 T = TypeVar("T")
 
 # How long interpreter exit waits for one store to close.
 _EXIT_GRACE = 5.0
 _OPEN: weakref.WeakSet[Runner] = weakref.WeakSet()
+_running_loop = asyncio.events._get_running_loop
 
 
 class Runner:
-    """Runs coroutines of one store on the store's own portal thread.
+    """Runs coroutines of one store on the store's own event loop.
 
     Args:
         name: What the blocking object is called in messages (``"store"``).
@@ -27,14 +29,14 @@ class Runner:
     """
 
     def __init__(self, name: str, aclose: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        self.portal = Portal(name="unistore-sync")
+        self.loop = HandoffLoop(name="unistore-sync")
         self.closed = False
         self._name = name
         self._aclose = aclose
         _OPEN.add(self)
 
     def run(self, coro: Coroutine[Any, Any, T], api: str) -> T:
-        """Block until ``coro`` ran on the portal; return its result.
+        """Block until ``coro`` ran on the store's loop; return its result.
 
         Args:
             coro: The call, already made (so its arguments were checked here).
@@ -45,11 +47,7 @@ class Runner:
                 stall every task on it (and could deadlock).
             StoreClosedError: The store was closed.
         """
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
+        if _running_loop() is not None:
             coro.close()
             raise EventLoopError(
                 f"unistore.sync was called inside a running event loop, which it would "
@@ -58,10 +56,10 @@ class Runner:
         if self.closed:
             coro.close()
             raise StoreClosedError(f"the {self._name} was closed")
-        return self.portal.run(coro, api=api)
+        return self.loop.run(coro)
 
     def close(self) -> None:
-        """Close the store on the portal, then stop the portal; idempotent.
+        """Close the store on its loop, then close the loop; idempotent.
 
         Allowed inside a running event loop too, unlike the other calls.
         """
@@ -70,25 +68,22 @@ class Runner:
         try:
             # Not through run(): closing may happen anywhere, even in a loop
             # (a `with` block in async code); it blocks only for the close.
-            self.portal.run(self._aclose(), api="await store.aclose()")
+            self.loop.run(self._aclose())
         finally:
             self.closed = True
             _OPEN.discard(self)
-            self.portal.close()
+            self.loop.close()
 
     def close_at_exit(self) -> None:
         """Close within a bounded time, from an exit hook: never hang, never raise."""
         if self.closed:
             return
         self.closed = True
-        if not self.portal.started:
+        if not self.loop.started:
             return  # never used: the store opened no connection
-        future = self.portal.submit(self._aclose())
-        try:
-            future.result(_EXIT_GRACE)
-        except Exception:  # exit must neither hang nor raise over one store
-            future.cancel()
-        self.portal.close(timeout=1.0)
+        with contextlib.suppress(Exception):  # exit must neither hang nor raise over one store
+            self.loop.run(self._aclose(), timeout=_EXIT_GRACE)
+        self.loop.close(timeout=1.0)
 
 
 def _close_at_exit() -> None:

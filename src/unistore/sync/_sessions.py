@@ -1,4 +1,4 @@
-"""The blocking session manager: the async one, living on its store's portal thread."""
+"""The blocking session manager: the async one, living on its store's event loop."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar
 
-from unistore._portal import Portal
 from unistore._sessions import Conversation
 from unistore._sessions import SessionManager as AsyncSessionManager
 from unistore._url import StoreURL
 from unistore.protocols import SessionPage
+from unistore.sync._loop import HandoffLoop
 from unistore.sync._namespaced import open_sync_store
 from unistore.sync._runner import Runner
 from unistore.sync._store import Store
@@ -21,20 +21,20 @@ __all__ = ["SessionManager"]
 T = TypeVar("T")
 
 
-def _served_from(portal: Portal, runner: Runner) -> type[AsyncSessionManager]:
-    """An async manager class whose conversation events reach ``portal``'s loop."""
+def _served_from(loop: HandoffLoop, runner: Runner) -> type[AsyncSessionManager]:
+    """An async manager class whose conversation events reach the store's ``loop``."""
 
-    class PortalSessionManager(AsyncSessionManager):
+    class LoopSessionManager(AsyncSessionManager):
         def _deliver(self, handler: Callable[..., None], *args: Any) -> None:
             # The conversation is changed on the application's threads; the
-            # saver's state belongs to the portal's loop, so it is changed
+            # saver's state belongs to the store's loop, so it is changed
             # there only, in the order the events happened.
-            if portal.on_portal():
+            if loop.in_loop():
                 handler(*args)
             elif not runner.closed:
-                portal.loop.call_soon_threadsafe(handler, *args)
+                loop.call_soon(handler, *args)
 
-    return PortalSessionManager
+    return LoopSessionManager
 
 
 class SessionManager:
@@ -42,9 +42,9 @@ class SessionManager:
 
     The conversation is an ordinary :class:`unistore.Conversation`, changed
     from the application's thread; auto-saves run in the background on the
-    store's own thread, exactly as in the async manager. Change one
-    conversation from one thread at a time. Event callbacks registered with
-    :meth:`on` run on the store's thread.
+    store's loop, which runs on a helper thread once a manager uses it,
+    exactly as in the async manager. Change one conversation from one thread
+    at a time. Event callbacks registered with :meth:`on` run on that thread.
 
     Args:
         store_or_url: A store URL (opened here, closed by :meth:`close`) or a
@@ -72,7 +72,10 @@ class SessionManager:
     ) -> None:
         store, owns = open_sync_store(store_or_url, "unistore.sync.SessionManager")
         runner = store.runner
-        served = _served_from(runner.portal, runner)
+        # The auto-saver is a task that outlives every call: it needs a
+        # thread of its own to run on.
+        runner.loop.pin()
+        served = _served_from(runner.loop, runner)
 
         async def make() -> AsyncSessionManager:
             return served(

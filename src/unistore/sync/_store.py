@@ -1,4 +1,4 @@
-"""The blocking store: every store method, run on the store's own portal thread."""
+"""The blocking store: every store method, run on the store's own event loop."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ __all__ = ["Store", "Transaction", "connect"]
 def connect(url: str | StoreURL, **options: Any) -> Store:
     """Open a blocking store for ``url``: :func:`unistore.connect`, for code without a loop.
 
-    The store connects lazily, on its own event-loop thread; close it with
+    The store connects lazily, on its own event loop; close it with
     :meth:`Store.close` or a ``with`` block (it is also closed at interpreter
     exit).
 
@@ -42,9 +42,10 @@ class Store:
 
     Each method is the blocking twin of the async store method of the same
     name (see :class:`unistore.protocols.FullStore`): same arguments, same
-    results, same errors. The async store lives on a private event-loop
-    thread that this object owns; calls from any number of threads are
-    handed to it and wait for their result.
+    results, same errors. The async store lives on a private event loop that
+    this object owns: a call runs it on the calling thread when it is idle,
+    and is handed to the thread running it otherwise; calls from any number
+    of threads run concurrently and each waits for its own result.
 
     Called inside a running event loop, every method raises
     :class:`~unistore.EventLoopError`: use the async API there.
@@ -60,12 +61,12 @@ class Store:
 
     @property
     def async_store(self) -> FullStore:
-        """The async store, for code running on this store's portal loop."""
+        """The async store, for code running on this store's event loop."""
         return self._store
 
     @property
     def runner(self) -> Runner:
-        """The portal this store runs on (shared by the objects built on it)."""
+        """The runner of this store's loop (shared by the objects built on it)."""
         return self._runner
 
     @property
@@ -87,7 +88,7 @@ class Store:
         return f"<unistore.sync.Store {self._store.url}>"
 
     def close(self) -> None:
-        """Close the store and stop its thread; calling it again does nothing."""
+        """Close the store and its loop; calling it again does nothing."""
         self._runner.close()
 
     def __enter__(self) -> Self:
