@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from importlib.metadata import entry_points
 from types import MappingProxyType
@@ -27,6 +27,7 @@ from unistore._known import KNOWN_SCHEMES, canonical_scheme, known_package
 from unistore._url import StoreURL
 from unistore.errors import InvalidOptionError, NotSupportedError, UnknownSchemeError
 from unistore.protocols import Driver, FullStore, Option, Store
+from unistore.telemetry import _apply as _instrument
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -345,7 +346,26 @@ def open_options(
     return url, resolve_options(driver, url, keywords)
 
 
-def connect(url: str | StoreURL, **options: Any) -> FullStore:
+#: An element of ``connect(url, wrappers=[...])``: returns a store wrapping the one given.
+Wrapper = Callable[[FullStore], FullStore]
+
+
+def _check_wrappers(wrappers: object) -> tuple[Wrapper, ...]:
+    if isinstance(wrappers, str | bytes) or not isinstance(wrappers, Sequence):
+        raise InvalidOptionError(
+            "wrappers must be a list of callables store -> store "
+            f"(such as Compressed.using()), got {type(wrappers).__name__}"
+        )
+    for index, wrapper in enumerate(wrappers):
+        if not callable(wrapper):
+            raise InvalidOptionError(
+                f"wrappers[{index}] must be a callable store -> store "
+                f"(such as Compressed.using()), got {type(wrapper).__name__}"
+            )
+    return tuple(wrappers)
+
+
+def connect(url: str | StoreURL, *, wrappers: Sequence[Wrapper] = (), **options: Any) -> FullStore:
     """Open a store for ``url``.
 
     The store connects lazily; use it as ``async with connect(url) as store``
@@ -361,6 +381,16 @@ def connect(url: str | StoreURL, **options: Any) -> FullStore:
     upgrade). A third-party driver that does not declare the option refuses
     ``create=False`` with :class:`~unistore.errors.NotSupportedError`.
 
+    ``wrappers`` wraps the driver's store in stores that transform values on
+    their way through (:mod:`unistore.wrappers`), listed in the order a
+    written value goes through them:
+    ``wrappers=[Compressed.using(), Encrypted.using(keys=..., current=...)]``
+    compresses, then encrypts (the first element is the outermost store). Each
+    element is a callable taking a store and returning the store wrapping it:
+    a wrapper's ``using(...)`` factory, a ``functools.partial`` or a function.
+    It is not a driver option: it is never read from the URL query (keys
+    never come from URLs) and never reaches the driver.
+
     It is typed as a :class:`~unistore.protocols.FullStore`, so every
     capability's methods type-check. Shipped drivers implement them all; a
     store declaring fewer raises
@@ -370,18 +400,27 @@ def connect(url: str | StoreURL, **options: Any) -> FullStore:
     Args:
         url: A store URL such as ``memory://``, ``sqlite:///app.db`` or
             ``redis://localhost:6379/0``.
+        wrappers: Callables ``store -> store``, outermost first (see above).
         **options: Driver options; they override options of the URL query.
 
     Raises:
         InvalidURLError: The URL is malformed.
         UnknownSchemeError: No driver for the scheme is installed.
-        InvalidOptionError: An option is unknown or badly typed.
+        InvalidOptionError: An option is unknown or badly typed, or
+            ``wrappers`` is not a list of callables.
         NotSupportedError: ``create=False`` for a driver that cannot honour it.
     """
+    layers = _check_wrappers(wrappers) if wrappers else ()
     parsed = StoreURL.parse(url)
     scheme, driver = _REGISTRY.get(parsed.scheme)
     if scheme != parsed.scheme:
         # An alias only the driver's declaration knows (a third party's).
         parsed = replace(parsed, scheme=scheme)
     parsed, resolved = open_options(driver, parsed, options)
-    return full_store(driver.open(parsed, resolved))
+    store = full_store(driver.open(parsed, resolved))
+    # The last one wraps the driver's store: a written value meets the first one first.
+    for wrap in reversed(layers):
+        store = wrap(store)
+    # Outermost, so that a span also covers the wrappers (and their errors);
+    # with no instrument registered it returns the store itself.
+    return _instrument(store)

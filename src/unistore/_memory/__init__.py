@@ -54,6 +54,8 @@ class MemoryStore(FullStoreBase):
     """
 
     NAME = "memory"
+    # Not a database the semantic conventions list: a name of unistore's own.
+    DB_SYSTEM = "unistore.memory"
 
     def __init__(
         self, url: StoreURL, *, clock: Callable[[], float] | None = None, create: bool = True
@@ -76,6 +78,11 @@ class MemoryStore(FullStoreBase):
             backend = MemoryBackend(self.clock)
             pair = (backend, MemorySessions(lambda: backend.clock()))
         self.backend, self._sessions = pair
+
+    @property
+    def db_server(self) -> None:
+        """``None``: the URL's host names a store in this process, not a server."""
+        return None
 
     # -- slots ------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from unistore.errors import (
     ValidationError,
 )
 from unistore.sdk import Backoff
+from unistore.telemetry import _state as _telemetry
 
 if TYPE_CHECKING:
     import logging
@@ -244,6 +245,10 @@ async def run_cas(
                 return result
         if attempt > max_retries:
             log_cas(logger, ns, watch, attempt, exhausted=True)
+            if _telemetry.cas_exhausted:
+                from unistore.telemetry._events import cas_exhausted
+
+                cas_exhausted(store, ns, attempt, len(watch))
             raise ContentionError(
                 f"compare-and-swap on {', '.join(short(s) for s in watch)} in namespace "
                 f"{short(ns)} gave up after {attempt} attempts",
@@ -251,4 +256,8 @@ async def run_cas(
                 attempts=attempt,
             )
         log_cas(logger, ns, watch, attempt, exhausted=False)
+        if _telemetry.cas_retry:
+            from unistore.telemetry._events import cas_retry
+
+            cas_retry(store, ns, attempt, len(watch))
         await CAS_BACKOFF.sleep(attempt)

@@ -21,6 +21,7 @@ from unistore._sessions._stored import decode_message
 from unistore._sessions._writes import MessagesWrite, not_applied
 from unistore.errors import SessionExistsError
 from unistore.protocols import SessionDocuments
+from unistore.telemetry import _state as _telemetry
 
 if TYPE_CHECKING:
     import asyncio
@@ -339,6 +340,21 @@ class SaverCore:
 
     async def save_locked(self, metadata: Mapping[str, Any] | None, *, create: bool = True) -> bool:
         """Write what changed since the last save; return whether anything was written.
+
+        Timed for the ``unistore_session_saved`` instruments when one is registered.
+
+        Raises:
+            SessionConflictError: Another writer changed the session.
+        """
+        if not _telemetry.session_saved:
+            return await self._save_locked(metadata, create)
+        from unistore.telemetry._events import timed_save
+
+        save = self._save_locked(metadata, create)
+        return await timed_save(save, self.store, self.scope, self.unsaved())
+
+    async def _save_locked(self, metadata: Mapping[str, Any] | None, create: bool) -> bool:
+        """Write what changed since the last save (see :meth:`save_locked`).
 
         With no session active, one is started if ``create`` (an explicit
         save) or if a message was completed meanwhile; otherwise (an automatic

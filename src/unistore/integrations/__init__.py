@@ -13,6 +13,8 @@ imported by ``import unistore``:
 * :mod:`unistore.integrations.django` - ``pip install "unistore[django]"``
 * :mod:`unistore.integrations.messages` - converters between conversation
   messages and the OpenAI and Anthropic message formats (no extra needed)
+* :mod:`unistore.integrations.otel` - OpenTelemetry traces and metrics:
+  ``pip install "unistore[otel]"``
 
 Every adapter takes a store URL or an open store. Given a URL, it opens the store
 and owns it; the store then lives on a private event-loop thread, so the adapter

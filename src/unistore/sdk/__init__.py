@@ -24,6 +24,13 @@ canonical decimals), the open mode (:data:`CREATE_OPTION`: open an existing
 store without creating anything, :func:`store_not_found`), and a finaliser
 that releases what a dropped store holds (:meth:`StoreBase._hold`). See the
 "Writing a driver" guide.
+
+Stores that wrap a store (encryption, compression, instrumentation) start
+from :class:`StoreWrapper`: it delegates every operation to the wrapped store
+through one interception point and passes values through overridable
+transforms (a wrapped transaction is a :class:`WrappedTransaction`;
+:meth:`StoreWrapper.using` returns a :class:`WrapperFactory` for
+``connect(url, wrappers=[...])``). See the "Wrappers" guide.
 """
 
 from __future__ import annotations
@@ -101,6 +108,7 @@ from unistore.sdk._tx import (
     TransactionBase,
     TransactionsBase,
 )
+from unistore.sdk._wrap import StoreWrapper, WrappedTransaction, WrapperFactory
 
 __all__ = [
     "CLOCK_OPTION",
@@ -133,9 +141,12 @@ __all__ = [
     "SessionDocumentsBase",
     "SetOp",
     "StoreBase",
+    "StoreWrapper",
     "TTLBase",
     "TransactionBase",
     "TransactionsBase",
+    "WrappedTransaction",
+    "WrapperFactory",
     "add_counter",
     "check_amount",
     "check_count",

@@ -61,9 +61,12 @@ class StoreBase(ABC):  # noqa: B024 - abstract through its capability bases
         ERRORS: The driver's exception table (see :class:`ErrorTable`).
         CAPABILITIES: Set by :meth:`__init_subclass__` from the capability
             bases; a class may set it to declare fewer.
+        DB_SYSTEM: The OpenTelemetry ``db.system.name`` the store reports
+            (see :attr:`db_system`); ``None`` derives it from :attr:`NAME`.
     """
 
     NAME: ClassVar[str] = "unistore"
+    DB_SYSTEM: ClassVar[str | None] = None
     ERRORS: ClassVar[ErrorTable] = NO_ERRORS
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset()
     _CAPABILITY: ClassVar[Capability | None] = None
@@ -99,6 +102,37 @@ class StoreBase(ABC):  # noqa: B024 - abstract through its capability bases
     def capabilities(self) -> frozenset[Capability]:
         """The capabilities this store implements."""
         return self.CAPABILITIES
+
+    @property
+    def db_system(self) -> str:
+        """The OpenTelemetry ``db.system.name`` of the backend (``"redis"``, ``"sqlite"``).
+
+        :attr:`DB_SYSTEM` when the class sets it, else ``"unistore.<NAME>"``:
+        a backend the semantic conventions do not list gets a name in
+        unistore's own namespace, which no listed name can collide with. A
+        driver whose backend is known only per store (a SQL dialect)
+        overrides the property.
+        """
+        return self.DB_SYSTEM or f"unistore.{self.NAME}"
+
+    @property
+    def db_server(self) -> tuple[str, int | None] | None:
+        """The server telemetry reports (``server.address``, ``server.port``), or ``None``.
+
+        The URL's host and port; ``None`` when the URL names no host or a
+        local path. A store kept in this process, whose URL host is not a
+        server, overrides it to return ``None``.
+        """
+        url = self._url
+        if url.host is None:
+            return None
+        try:
+            if url.local_path is not None:
+                return None
+        except UnistoreError:
+            # A file URL naming a remote host, which its driver refuses anyway.
+            return None
+        return url.host, url.port
 
     @property
     def may_create(self) -> bool:

@@ -96,6 +96,8 @@ class FileStore(FullStoreBase):
     """
 
     NAME = "file"
+    # Not a database the semantic conventions list: a name of unistore's own.
+    DB_SYSTEM = "unistore.file"
     ERRORS = ERRORS
 
     def __init__(

@@ -76,6 +76,7 @@ class RedisStore(RedisSessions, FullStoreBase):
     """
 
     NAME: ClassVar[str] = "redis"
+    DB_SYSTEM: ClassVar[str | None] = "redis"
     ERRORS: ClassVar[ErrorTable] = ERRORS
 
     def __init__(self, url: StoreURL, options: Mapping[str, Any] | None = None) -> None:

@@ -88,6 +88,11 @@ class SQLStore(FullStoreBase):
         self._reaper = self._db.reaper
 
     @property
+    def db_system(self) -> str:
+        """The dialect, as OpenTelemetry's ``db.system.name`` spells it (``"postgresql"``)."""
+        return self._db.dialect
+
+    @property
     def engine(self) -> AsyncEngine:
         """The SQLAlchemy engine the store runs on."""
         return self._db.engine
