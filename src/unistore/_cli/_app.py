@@ -152,9 +152,10 @@ def _register() -> None:
     from unistore._cli._demo import demo
     from unistore._cli._info import info
     from unistore._cli._namespaces import ns
+    from unistore._cli._rekey import rekey
     from unistore._cli._sessions_cmd import sessions
 
-    for command in (demo, info, check, ns, sessions, copy):
+    for command in (demo, info, check, ns, sessions, copy, rekey):
         cli.add_command(command)
 
 
