@@ -10,10 +10,12 @@ handed to that thread and waits for its result, as with a portal.
 The loop changes threads only while no task is alive on it. A task may be
 suspended in the middle of work that belongs to the thread it started on
 (SQLAlchemy's greenlets do), so the thread running the loop finishes the
-calls handed to it before it leaves; calls handed over while it finishes
-wait, and the first of them then runs the loop on its own thread. Background
-tasks that outlive calls (a session manager's auto-saver) need a thread that
-stays: :meth:`HandoffLoop.pin` moves the loop to a helper thread for good.
+calls handed to it before it leaves. Calls handed over while it finishes
+show that threads contend for the store: they wait, and a helper thread
+then runs the loop for everyone, as a portal would, until no call has come
+for a moment (:data:`LINGER`). Background tasks that outlive calls (a
+session manager's auto-saver) need a thread that stays:
+:meth:`HandoffLoop.pin` moves the loop to the helper thread for good.
 
 One loop object serves every thread in turn, so the store's connections,
 which belong to their loop, stay valid whichever thread runs it.
@@ -35,6 +37,9 @@ T = TypeVar("T")
 
 _running_loop = asyncio.events._get_running_loop
 _HELPER = -1  # the driver id of the helper thread
+#: Seconds the helper keeps running an idle loop before it leaves it to the
+#: next caller: under contention, calls keep coming and the loop stays put.
+LINGER = 0.02
 # Set in the worker thread that runs a call's own callback (with_cas's
 # function): the call waits for that thread, so whatever it hands over must
 # start even while the driver is finishing up, or neither would ever end.
@@ -46,17 +51,15 @@ _INSIDE: contextvars.ContextVar[HandoffLoop | None] = contextvars.ContextVar(
 class _Handed:
     """A call handed to the thread running the loop; its caller waits on it."""
 
-    __slots__ = ("coro", "done", "error", "inside", "promoted", "result", "thread")
+    __slots__ = ("coro", "done", "error", "inside", "result")
 
     def __init__(self, coro: Coroutine[Any, Any, Any], inside: bool) -> None:
         self.coro = coro
         self.inside = inside
-        self.thread = threading.get_ident()
-        # Released when the call ended, or when its caller is to run the loop
-        # itself (promoted): a pre-acquired lock is the cheapest wake-up.
+        # Released when the call ended: a pre-acquired lock is the cheapest
+        # wake-up.
         self.done = threading.Lock()
         self.done.acquire()
-        self.promoted = False
         self.result: Any = None
         self.error: BaseException | None = None
 
@@ -154,8 +157,6 @@ class HandoffLoop:
             return self._drive(loop, coro)
         if not handed.done.acquire(timeout=-1 if timeout is None else timeout):
             raise TimeoutError("the call did not finish in time")
-        if handed.promoted:
-            return self._drive(loop, handed.coro)  # type: ignore[no-any-return]
         if handed.error is not None:
             raise handed.error
         return handed.result  # type: ignore[no-any-return]
@@ -196,8 +197,6 @@ class HandoffLoop:
     def _drive(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
         """Run the loop on this thread for ``coro``, then until no task is left."""
         with self._running:
-            if self._pending:  # promoted: the calls handed over meanwhile start too
-                loop.call_soon(self._start_pending)
             try:
                 return loop.run_until_complete(coro)
             finally:
@@ -245,15 +244,10 @@ class HandoffLoop:
                 for handed in self._pending:
                     self._finish(handed, None, StoreClosedError("the store was closed"))
                 self._pending.clear()
-            elif self._pinned or self._tasks or self._callbacks:
-                # Pinned, or interrupted (Ctrl-C) with work left: the helper
-                # carries on.
+            elif self._pinned or self._tasks or self._callbacks or self._pending:
+                # Pinned, contended (calls are waiting), or interrupted
+                # (Ctrl-C) with work left: the helper carries on.
                 self._hand_to_helper()
-            elif self._pending:
-                handed = self._pending.popleft()
-                self._driver = handed.thread
-                handed.promoted = True
-                handed.done.release()
             else:
                 self._driver = None
 
@@ -287,19 +281,27 @@ class HandoffLoop:
         """Drive the loop until no task, callback or (when serving) call is left."""
         loop = asyncio.get_running_loop()
         me = self._idle_task = asyncio.current_task()
+        idle_since: float | None = None
         while not self._closing:
             await asyncio.sleep(0)  # callbacks already scheduled run first
             others = asyncio.all_tasks(loop) - {me}
             if others:
+                idle_since = None
                 await asyncio.wait(others, return_when=asyncio.FIRST_COMPLETED)
                 continue
             with self._state:
-                if not self._callbacks and not (serve and (self._pinned or self._pending)):
-                    return
+                busy = self._callbacks or (serve and (self._pinned or self._pending))
+                if not busy:
+                    now = loop.time()
+                    if not serve or (idle_since is not None and now - idle_since >= LINGER):
+                        return
+                    idle_since = idle_since or now
                 if any(h.inside for h in self._pending):
                     self._start_pending()
                     continue
-            await asyncio.sleep(0.001)  # a callback or call is on its way in
+            # Handed calls start from their own callbacks meanwhile; this only
+            # notices idleness (or closing), so a pinned loop polls slowly.
+            await asyncio.sleep(0.05 if self._pinned else 0.001)
 
     # -- closing ----------------------------------------------------------------
 
