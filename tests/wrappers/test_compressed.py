@@ -104,6 +104,27 @@ async def test_a_decompression_bomb_is_refused(inner: FullStore, algorithm: str)
     assert await Compressed(inner, algorithm, max_size=1_000_000).get(NS, "bomb") is not None
 
 
+async def test_a_zstd_frame_without_a_declared_size_is_read_up_to_the_cap(
+    inner: FullStore,
+) -> None:
+    # Frames written elsewhere may leave their size out: those are read in
+    # chunks and stopped at the cap; a frame that lies about its size fails.
+    unsized = zstandard.ZstdCompressor(write_content_size=False)
+    big, small = b"\x00" * 1_000_000, b"abc" * 1000
+    await inner.set(NS, "big", HEADER + b"\x02" + unsized.compress(big), ttl=TTL)
+    await inner.set(NS, "small", HEADER + b"\x02" + unsized.compress(small), ttl=TTL)
+    lying = bytearray(zstandard.ZstdCompressor().compress(small))
+    lying[5] ^= 0x01  # the declared content size (single-segment frame header)
+    await inner.set(NS, "lying", HEADER + b"\x02" + bytes(lying), ttl=TTL)
+    reader = Compressed(inner, "zstd", max_size=100_000)
+    assert await reader.get(NS, "small") == small
+    with pytest.raises(CorruptionError, match="max_size"):
+        await reader.get(NS, "big")
+    assert await Compressed(inner, "zstd", max_size=1_000_000).get(NS, "big") == big
+    with pytest.raises(CorruptionError):
+        await reader.get(NS, "lying")
+
+
 async def test_damaged_and_unknown_payloads_are_corruption(inner: FullStore) -> None:
     store = Compressed(inner, "zlib", min_size=0)
     cases = {

@@ -76,6 +76,7 @@ class _Zstd:
     def __init__(self, level: int) -> None:
         zstandard = _import_zstandard()
         self._error = zstandard.ZstdError
+        self._content_size = zstandard.frame_content_size
         self._compressor = zstandard.ZstdCompressor(level=level)
         self._decompressor = zstandard.ZstdDecompressor()
 
@@ -83,15 +84,31 @@ class _Zstd:
         return bytes(self._compressor.compress(data))
 
     def decompress(self, data: bytes, cap: int) -> bytes:
-        # A stream reader stops at the cap: a frame's declared size cannot be trusted.
         try:
-            with self._decompressor.stream_reader(io.BytesIO(data)) as reader:
-                out = reader.read(cap + 1)
+            declared = self._content_size(data)
+            if declared > cap:
+                raise _too_large(cap)
+            if declared >= 0:
+                # The frame declares its size (ours always do): zstd allocates
+                # exactly that and fails if the data makes more or less.
+                return bytes(self._decompressor.decompress(data))
+            return self._read_capped(data, cap)
         except self._error as exc:
             raise CorruptionError(f"a zstd-compressed value is damaged: {exc}") from None
-        if len(out) > cap:
-            raise _too_large(cap)
-        return bytes(out)
+
+    def _read_capped(self, data: bytes, cap: int) -> bytes:
+        # No declared size: read in chunks and stop at the cap, so a bomb
+        # never allocates more than the cap (reading cap + 1 bytes at once
+        # would allocate the whole cap for every value).
+        chunks: list[bytes] = []
+        total = 0
+        with self._decompressor.stream_reader(io.BytesIO(data)) as reader:
+            while chunk := reader.read(1 << 20):
+                total += len(chunk)
+                if total > cap:
+                    raise _too_large(cap)
+                chunks.append(chunk)
+        return b"".join(chunks)
 
 
 def _import_zstandard() -> Any:
