@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.text import Text
 
 from unistore._cli._common import CliError, ExitCode, json_option, open_store, run
-from unistore._cli._output import console, print_json, progress_console, table
-from unistore._copy import CopyProgress, CopyReport, copy_store
+from unistore._cli._output import PhaseProgress, console, print_json, table
+from unistore._copy import CopyReport, copy_store
 from unistore._url import StoreURL
 
 __all__ = ["copy"]
 
 
 async def _copy(
-    src: str, dst: str, namespaces: bool, sessions: bool, prefix: str, bar: Progress
+    src: str, dst: str, namespaces: bool, sessions: bool, prefix: str, progress: PhaseProgress
 ) -> CopyReport:
-    tasks: dict[str, TaskID] = {}
-
-    def progress(step: CopyProgress) -> None:
-        task = tasks.get(step.phase)
-        if task is None:
-            task = tasks[step.phase] = bar.add_task(step.phase, total=step.total)
-        bar.update(task, completed=step.done, total=step.total)
-
     # The source is only read: a missing one is an error, never an empty
     # store made up on the spot. It is opened first, so a missing source
     # fails before anything is created for the destination.
@@ -62,16 +53,7 @@ def copy(src: str, dst: str, namespaces: bool, sessions: bool, prefix: str, as_j
     if StoreURL.parse(src) == StoreURL.parse(dst):
         raise CliError("SRC_URL and DST_URL are the same store", ExitCode.USAGE)
     out = console()
-    where = progress_console()
-    bar = Progress(
-        TextColumn("{task.description:>10}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=where,
-        transient=True,
-        disable=not where.is_terminal,
-    )
-    with bar:
+    with PhaseProgress() as bar:
         report = run(_copy(src, dst, namespaces, sessions, prefix, bar))
     if as_json:
         print_json(report.as_dict())

@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, Self
 
 import click
 from rich import box
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -41,6 +42,51 @@ def console() -> Console:
 def progress_console() -> Console:
     """Where progress bars go: stderr, so that stdout stays clean for pipes and ``--json``."""
     return Console(stderr=True, highlight=False, emoji=False)
+
+
+class Step(Protocol):
+    """A progress step of a phased job (copy, rekey)."""
+
+    @property
+    def phase(self) -> str: ...
+    @property
+    def done(self) -> int: ...
+    @property
+    def total(self) -> int: ...
+
+
+class PhaseProgress:
+    """A progress bar with one row per phase ("namespaces", "sessions"), on stderr.
+
+    Use it as a context manager and pass it as the job's ``progress``
+    callback. It shows nothing when stderr is not a terminal, and disappears
+    when done.
+    """
+
+    def __init__(self) -> None:
+        where = progress_console()
+        self._bar = Progress(
+            TextColumn("{task.description:>10}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=where,
+            transient=True,
+            disable=not where.is_terminal,
+        )
+        self._rows: dict[str, TaskID] = {}
+
+    def __enter__(self) -> Self:
+        self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.__exit__(None, None, None)
+
+    def __call__(self, step: Step) -> None:
+        row = self._rows.get(step.phase)
+        if row is None:
+            row = self._rows[step.phase] = self._bar.add_task(step.phase, total=step.total)
+        self._bar.update(row, completed=step.done, total=step.total)
 
 
 def table(*, title: str | Text | None = None, **options: Any) -> Table:

@@ -6,10 +6,9 @@ import os
 from pathlib import Path
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
 from unistore._cli._common import CliError, ExitCode, json_option, open_store, run
-from unistore._cli._output import console, print_json, progress_console, table
+from unistore._cli._output import PhaseProgress, console, print_json, table
 
 __all__ = ["rekey"]
 
@@ -37,19 +36,15 @@ def _load_keys(keys_file: str | None, keys_env: str | None) -> dict[str, str]:
 
 
 async def _rekey(
-    url: str, keys: dict[str, str], current: str, namespaces: bool, sessions: bool, bar: Progress
+    url: str,
+    keys: dict[str, str],
+    current: str,
+    namespaces: bool,
+    sessions: bool,
+    progress: PhaseProgress,
 ) -> dict[str, int]:
     from unistore.wrappers._encrypted import Encrypted
-    from unistore.wrappers._rekey import RekeyProgress
     from unistore.wrappers._rekey import rekey as run_rekey
-
-    tasks: dict[str, TaskID] = {}
-
-    def progress(step: RekeyProgress) -> None:
-        task = tasks.get(step.phase)
-        if task is None:
-            task = tasks[step.phase] = bar.add_task(step.phase, total=step.total)
-        bar.update(task, completed=step.done, total=step.total)
 
     # Rekeying rewrites what exists: a missing store is "not found", never made up.
     async with open_store(url) as store:
@@ -90,16 +85,7 @@ def rekey(
     interruption finishes the job.
     """
     keys = _load_keys(keys_file, keys_env)
-    where = progress_console()
-    bar = Progress(
-        TextColumn("{task.description:>10}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=where,
-        transient=True,
-        disable=not where.is_terminal,
-    )
-    with bar:
+    with PhaseProgress() as bar:
         counts = run(_rekey(url, keys, current, namespaces, sessions, bar))
     if as_json:
         print_json(counts)

@@ -257,6 +257,11 @@ class StoreWrapper:
         if self._closed:
             raise StoreClosedError(f"store {self.url} is closed")
 
+    def _scope(self, scope: str | None) -> str | None:
+        """Check the store is open and ``scope`` valid; return it (``None``: the default)."""
+        self._check_open()
+        return check_scope(scope) or None
+
     # -- checked transforms -----------------------------------------------------
 
     def _encoded(self, ns: str, slot: str, value: object) -> bytes:
@@ -484,8 +489,7 @@ class StoreWrapper:
         ttl: float | None = None,
     ) -> SessionRecord:
         """Create an empty session with encoded metadata; return its decoded record."""
-        self._check_open()
-        where = check_scope(scope) or None
+        where = self._scope(scope)
         meta = self._metadata_encoded(where, metadata)
         call = self._inner.create_session(
             session_id, scope=scope, label=label, metadata=meta, ttl=ttl
@@ -504,8 +508,7 @@ class StoreWrapper:
         ttl: float | None = None,
     ) -> SessionRecord:
         """Fork a session (its messages stay shared, as stored); return the decoded record."""
-        self._check_open()
-        where = check_scope(scope) or None
+        where = self._scope(scope)
         meta = self._metadata_encoded(where, metadata)
         call = self._inner.fork_session(
             parent_id, session_id, at=at, scope=scope, label=label, metadata=meta, ttl=ttl
@@ -524,8 +527,7 @@ class StoreWrapper:
         metadata: Mapping[str, Any] | None = None,
     ) -> int:
         """Append encoded messages atomically; return the session's new length."""
-        self._check_open()
-        where = check_scope(scope) or None
+        where = self._scope(scope)
         call = self._inner.append_messages(
             check_id(session_id, _SID),
             self._messages_encoded(where, messages),
@@ -550,8 +552,7 @@ class StoreWrapper:
         metadata: Mapping[str, Any] | None = None,
     ) -> int:
         """Drop messages from ``start`` on and append encoded ones; return the new length."""
-        self._check_open()
-        where = check_scope(scope) or None
+        where = self._scope(scope)
         call = self._inner.replace_messages(
             check_id(session_id, _SID),
             start,
@@ -573,8 +574,7 @@ class StoreWrapper:
         scope: str | None = None,
     ) -> list[str]:
         """Remove the last ``n`` messages atomically and return them decoded."""
-        self._check_open()
-        where = check_scope(scope) or None
+        where = self._scope(scope)
         call = self._inner.pop_messages(session_id, n, expected_length=expected_length, scope=scope)
         return self._messages_decoded(where, await self._call("pop_messages", where, call))
 
@@ -582,8 +582,7 @@ class StoreWrapper:
         self, session_id: str, *, last: int | None = None, scope: str | None = None
     ) -> list[str]:
         """Return the messages (all, or the last ``last``), decoded."""
-        self._check_open()
-        where = check_scope(scope) or None
+        where = self._scope(scope)
         call = self._inner.read_messages(session_id, last=last, scope=scope)
         return self._messages_decoded(where, await self._call("read_messages", where, call))
 
@@ -591,8 +590,7 @@ class StoreWrapper:
         self, session_id: str, *, scope: str | None = None
     ) -> SessionRecord | None:
         """Return a session's decoded record, or ``None``."""
-        self._check_open()
-        where = check_scope(scope) or None
+        where = self._scope(scope)
         call = self._inner.get_session(session_id, scope=scope)
         record = await self._call("get_session", where, call)
         return None if record is None else self._record(where, record)
@@ -601,8 +599,7 @@ class StoreWrapper:
         self, *, scope: str | None = None, limit: int = 50, cursor: str | None = None
     ) -> SessionPage:
         """Return one page of a scope's decoded records, newest first."""
-        self._check_open()
-        where = check_scope(scope) or None
+        where = self._scope(scope)
         call = self._inner.list_sessions(scope=scope, limit=limit, cursor=cursor)
         page = await self._call("list_sessions", where, call)
         items = [self._record(where, record) for record in page.items]
@@ -617,16 +614,14 @@ class StoreWrapper:
         metadata: Mapping[str, Any] | None = None,
     ) -> SessionRecord:
         """Replace the label and/or (encoded) metadata; return the decoded record."""
-        self._check_open()
-        where = check_scope(scope) or None
+        where = self._scope(scope)
         meta = self._metadata_encoded(where, metadata)
         call = self._inner.update_session(session_id, scope=scope, label=label, metadata=meta)
         return self._record(where, await self._call("update_session", where, call))
 
     async def delete_session(self, session_id: str, *, scope: str | None = None) -> bool:
         """Delete a session; return whether it existed."""
-        self._check_open()
-        where = check_scope(scope) or None
+        where = self._scope(scope)
         call = self._inner.delete_session(session_id, scope=scope)
         return await self._call("delete_session", where, call)
 
