@@ -197,25 +197,37 @@ def _sqlite_engine(target: Target, settings: Settings) -> AsyncEngine:
             ),
         )
     busy_ms = int(settings.busy_timeout * 1000)
-    # WAL is a lasting property of the file: a store that may not create
-    # anything must not convert someone else's database (nor make its -wal file).
-    wal = not target.memory and settings.create
+    wal = sqlite_wal(target, settings)
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Transactions are begun explicitly (BEGIN IMMEDIATE for writes), not
-        # implicitly by the sqlite3 module, so autocommit mode at this level.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        try:
-            if wal:
-                cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
-        finally:
-            cursor.close()
+        sqlite_pragmas(dbapi_connection, wal=wal, busy_ms=busy_ms)
 
     event.listen(engine.sync_engine, "connect", on_connect)
     return engine
+
+
+def sqlite_wal(target: Target, settings: Settings) -> bool:
+    """Whether the store's SQLite connections switch the file to WAL mode.
+
+    WAL is a lasting property of the file: a store that may not create
+    anything must not convert someone else's database (nor make its -wal file).
+    """
+    return not target.memory and settings.create
+
+
+def sqlite_pragmas(dbapi_connection: Any, *, wal: bool, busy_ms: int) -> None:
+    """Prepare one new SQLite connection of the store."""
+    # Transactions are begun explicitly (BEGIN IMMEDIATE for writes), not
+    # implicitly by the sqlite3 module, so autocommit mode at this level.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        if wal:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+    finally:
+        cursor.close()
 
 
 def _sqlite_file_connector(

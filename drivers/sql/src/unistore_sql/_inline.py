@@ -1,0 +1,415 @@
+"""SQLite statements run on the event loop's own thread, on connections the store owns.
+
+A SQLite primary-key read takes a few microseconds; handing it to a worker
+thread and back through SQLAlchemy's greenlet bridge took a millisecond. So a
+store that opened its own SQLite database runs every unit of work inline:
+
+* The connections are stdlib ``sqlite3`` connections in WAL mode with
+  ``busy_timeout=0``. A statement never waits for another process's lock on
+  the loop: SQLite answers busy at once and the store's retry loop pauses
+  with ``asyncio.sleep`` (bounded by the store's ``busy_timeout``).
+* WAL readers never wait for writers, and with ``synchronous=NORMAL`` a
+  commit does not sync the disk. Checkpoints, which do, are taken off the
+  loop: the inline connections never checkpoint on commit
+  (``wal_autocheckpoint=0``) and the pool checkpoints from a worker thread
+  every :data:`CHECKPOINT_EVERY` write units.
+* Statements stay SQLAlchemy Core, prebuilt once. Each is compiled once per
+  set of parameter names into its SQL text and parameter order, then run on
+  the raw cursor: no per-call compilation, result machinery or greenlet.
+  Statements this cannot express (expanding ``IN`` lists, Python-side column
+  defaults, lists of parameter sets) run through a synchronous SQLAlchemy
+  connection on the same sqlite3 connection.
+
+Every unit still runs whole between two awaits of the loop, so one
+connection could serve them all; the pool keeps a few so that a unit that
+one day awaits something else cannot share a transaction by accident.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+from urllib.parse import quote
+
+from sqlalchemy import create_engine, event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import StaticPool
+
+logger = logging.getLogger("unistore.driver.sql")
+
+#: Write units between two checkpoints taken off the loop (about the WAL
+#: size SQLite's own auto-checkpoint aims at, for small writes).
+CHECKPOINT_EVERY = 1000
+
+#: Connections kept open per store; more are opened while needed.
+_KEEP = 4
+
+
+class _Plan(NamedTuple):
+    """One statement compiled for one set of parameter names."""
+
+    sql: str
+    #: Per positional parameter: the name to read from the call's parameters,
+    #: or None with the precomputed value in ``literals``.
+    names: tuple[str | None, ...]
+    literals: tuple[Any, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    row: type[tuple[Any, ...]] | None
+
+
+def _row_class(names: Sequence[str]) -> type[tuple[Any, ...]]:
+    row: type[tuple[Any, ...]] = collections.namedtuple("Row", names, rename=True)  # type: ignore[misc]
+    return row
+
+
+class Rows:
+    """The rows of one statement, fetched at once (a small subset of SQLAlchemy's Result)."""
+
+    __slots__ = ("_rows", "rowcount")
+
+    def __init__(self, rows: list[Any], rowcount: int) -> None:
+        self._rows = rows
+        self.rowcount = rowcount
+
+    def first(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def one(self) -> Any:
+        if not self._rows:
+            raise sa_exc.NoResultFound("expected one row, found none")
+        if len(self._rows) > 1:
+            raise sa_exc.MultipleResultsFound("expected one row, found more")
+        return self._rows[0]
+
+    def one_or_none(self) -> Any:
+        if len(self._rows) > 1:
+            raise sa_exc.MultipleResultsFound("expected at most one row")
+        return self._rows[0] if self._rows else None
+
+    def scalar(self) -> Any:
+        return self._rows[0][0] if self._rows else None
+
+    def scalar_one(self) -> Any:
+        return self.one()[0]
+
+    def scalar_one_or_none(self) -> Any:
+        row = self.one_or_none()
+        return None if row is None else row[0]
+
+    def scalars(self) -> Rows:
+        return Rows([row[0] for row in self._rows], self.rowcount)
+
+    def all(self) -> list[Any]:
+        return list(self._rows)
+
+    def fetchall(self) -> list[Any]:
+        return list(self._rows)
+
+    def __iter__(self) -> Any:
+        return iter(self._rows)
+
+
+class InlineConnection:
+    """An ``AsyncConnection`` look-alike whose statements run at once on the loop's thread.
+
+    Its coroutines never suspend: a unit of work on it runs whole.
+    """
+
+    def __init__(self, pool: InlinePool, sync: Connection) -> None:
+        self._pool = pool
+        self.sync = sync
+        raw = sync.connection.driver_connection
+        assert isinstance(raw, sqlite3.Connection)
+        self.raw: sqlite3.Connection = raw
+        self.dialect = sync.dialect
+
+    # -- the AsyncConnection methods the driver uses ---------------------------
+
+    async def execute(self, statement: Any, parameters: Any = None) -> Any:
+        if parameters is None or isinstance(parameters, Mapping):
+            plan = self._pool.plan(statement, parameters or {})
+            if plan is not None:
+                return self._run(plan, parameters or {})
+        return self.sync.execute(statement, parameters)
+
+    async def scalar(self, statement: Any, parameters: Any = None) -> Any:
+        return (await self.execute(statement, parameters)).scalar()
+
+    async def exec_driver_sql(self, statement: str, parameters: Any = None) -> Any:
+        return self.sync.exec_driver_sql(statement, parameters)
+
+    async def run_sync(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return fn(self.sync, *args, **kwargs)
+
+    async def commit(self) -> None:
+        self.finish(commit=True)
+
+    # -- transactions -----------------------------------------------------------
+
+    def begin_immediate(self) -> None:
+        """Take the write lock up front (never upgraded midway)."""
+        try:
+            self.raw.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise _wrap("BEGIN IMMEDIATE", exc) from exc
+
+    def finish(self, *, commit: bool) -> None:
+        """End whatever transaction SQLAlchemy or the unit began."""
+        sync, raw = self.sync, self.raw
+        try:
+            if sync.in_transaction():
+                sync.commit() if commit else sync.rollback()
+            if raw.in_transaction:
+                raw.commit() if commit else raw.rollback()
+        except sqlite3.Error as exc:
+            raise _wrap("COMMIT" if commit else "ROLLBACK", exc) from exc
+
+    def _run(self, plan: _Plan, parameters: Mapping[str, Any]) -> Rows:
+        values = [
+            parameters[name] if name is not None else literal
+            for name, literal in zip(plan.names, plan.literals, strict=True)
+        ]
+        for index, processor in enumerate(plan.processors):
+            if processor is not None and plan.names[index] is not None:
+                values[index] = processor(values[index])
+        if self._pool.events.dispatch.before_cursor_execute:
+            self._pool._forward(self.sync, None, plan.sql, tuple(values), None, False)
+        try:
+            cursor = self.raw.execute(plan.sql, values)
+            fetched = cursor.fetchall()
+        except sqlite3.Error as exc:
+            raise _wrap(plan.sql, exc) from exc
+        if plan.row is not None:
+            make = plan.row._make  # type: ignore[attr-defined]
+            fetched = [make(row) for row in fetched]
+        return Rows(fetched, cursor.rowcount)
+
+
+def _wrap(sql: str, exc: sqlite3.Error) -> BaseException:
+    # As SQLAlchemy would raise it, so the store's error table maps it alike;
+    # hide_parameters: no value may reach a message.
+    return sa_exc.DBAPIError.instance(
+        sql, None, exc, sqlite3.Error, hide_parameters=True, dialect=None
+    )
+
+
+class InlinePool:
+    """The sqlite3 connections of one store, and its compiled statements."""
+
+    def __init__(
+        self,
+        path: str | None,
+        *,
+        create: bool,
+        wal: bool,
+        on_connect: Callable[[sqlite3.Connection], None],
+        events: Engine,
+    ) -> None:
+        self.memory = path is None
+        self.wal = wal and not self.memory
+        if path is None:
+            database, uri = ":memory:", False
+        elif create:
+            database, uri = path, False
+        else:
+            # SQLite fails on a missing file instead of creating it.
+            database, uri = f"file:{quote(path, safe='/')}?mode=rw", True
+        self._database, self._uri = database, uri
+        self._on_connect = on_connect
+        #: The store's public engine: listeners of its ``before_cursor_execute``
+        #: event see the inline statements too (SQL logging, tracing, tests).
+        self.events = events
+        self._free: list[InlineConnection] = []
+        self._all: list[InlineConnection] = []
+        self._engines: list[Engine] = []
+        self._plans: dict[tuple[int, frozenset[str]], tuple[Any, _Plan | None]] = {}
+        self._dialect: Any = None
+        self._writes = 0
+        self._checkpoint: asyncio.Future[None] | None = None
+
+    # -- connections --------------------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection:
+        raw = sqlite3.connect(
+            self._database,
+            uri=self._uri,
+            timeout=0,
+            isolation_level=None,
+            check_same_thread=False,
+            cached_statements=256,
+        )
+        try:
+            self._on_connect(raw)
+            # Never wait for a lock on the loop: busy comes back at once.
+            raw.execute("PRAGMA busy_timeout=0")
+            if self.wal:
+                raw.execute("PRAGMA wal_autocheckpoint=0")
+        except BaseException:
+            raw.close()
+            raise
+        return raw
+
+    def acquire(self) -> InlineConnection:
+        """A connection with no transaction open (opened if none is free)."""
+        if self._free:
+            return self._free.pop()
+        if self.memory and self._all:
+            # One connection holds the whole in-memory database; the store
+            # serialises its units, so it is free whenever one asks.
+            return self._all[0]
+        try:
+            raw = self._open()
+        except sqlite3.Error as exc:
+            raise _wrap("connect", exc) from exc
+        engine = create_engine(
+            "sqlite://", creator=lambda: raw, poolclass=StaticPool, hide_parameters=True
+        )
+        try:
+            sync = engine.connect()
+        except sqlite3.Error as exc:
+            raw.close()
+            raise _wrap("connect", exc) from exc
+        event.listen(engine, "before_cursor_execute", self._forward)
+        self._engines.append(engine)
+        self._dialect = engine.dialect
+        connection = InlineConnection(self, sync)
+        self._all.append(connection)
+        return connection
+
+    def release(self, connection: InlineConnection, *, broken: bool = False) -> None:
+        if self.memory:
+            return
+        if broken or len(self._free) >= _KEEP:
+            self._all.remove(connection)
+            _close_quietly(connection)
+            return
+        self._free.append(connection)
+
+    def _forward(
+        self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
+    ) -> None:
+        for listener in self.events.dispatch.before_cursor_execute:
+            listener(conn, cursor, statement, parameters, context, many)
+
+    def wrote(self) -> None:
+        """Count a committed write unit; checkpoint off the loop now and then."""
+        if not self.wal:
+            return
+        self._writes += 1
+        if self._writes < CHECKPOINT_EVERY or self._checkpoint is not None:
+            return
+        self._writes = 0
+        loop = asyncio.get_running_loop()
+        self._checkpoint = loop.run_in_executor(None, self._checkpoint_now)
+        self._checkpoint.add_done_callback(self._checkpointed)
+
+    def _checkpoint_now(self) -> None:
+        raw = self._open()
+        try:
+            raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            raw.close()
+
+    def _checkpointed(self, future: asyncio.Future[None]) -> None:
+        self._checkpoint = None
+        if not future.cancelled() and future.exception() is not None:
+            # Housekeeping: the next one, or SQLite at close, checkpoints.
+            logger.debug("WAL checkpoint failed", exc_info=future.exception())
+
+    # -- statements --------------------------------------------------------------
+
+    def plan(self, statement: Any, parameters: Mapping[str, Any]) -> _Plan | None:
+        """The compiled form of ``statement`` for these parameter names (None: not expressible)."""
+        key = (id(statement), frozenset(parameters))
+        cached = self._plans.get(key)
+        if cached is not None:
+            return cached[1]
+        plan = self._compile(statement, key[1])
+        # The statement is kept with its plan, so its id is never reused.
+        self._plans[key] = (statement, plan)
+        return plan
+
+    def _compile(self, statement: Any, names: frozenset[str]) -> _Plan | None:
+        compile_ = getattr(statement, "compile", None)
+        if compile_ is None or self._dialect is None:
+            return None
+        compiled = compile_(dialect=self._dialect, column_keys=sorted(names))
+        if (
+            compiled.positiontup is None
+            or getattr(compiled, "insert_prefetch", None)
+            or getattr(compiled, "update_prefetch", None)
+            or getattr(compiled, "_post_compile_expanded_state", None)
+            or compiled.literal_execute_params
+            or compiled.post_compile_params
+        ):
+            return None
+        order: list[str | None] = []
+        literals: list[Any] = []
+        processors: list[Callable[[Any], Any] | None] = []
+        bind_processors = compiled._bind_processors
+        for name in compiled.positiontup:
+            bind = compiled.binds[name]
+            if bind.expanding or bind.callable is not None:
+                return None
+            processor = bind_processors.get(name)
+            if name in names:
+                order.append(name)
+                literals.append(None)
+            elif bind.required:
+                return None
+            else:
+                order.append(None)
+                value = bind.effective_value
+                literals.append(value if processor is None else processor(value))
+            processors.append(processor)
+        columns = [entry[0] for entry in getattr(compiled, "_result_columns", ())]
+        for entry in getattr(compiled, "_result_columns", ()):
+            if entry[3]._cached_result_processor(self._dialect, None) is not None:
+                return None
+        return _Plan(
+            sql=compiled.string,
+            names=tuple(order),
+            literals=tuple(literals),
+            processors=tuple(processors),
+            row=_row_class(columns) if columns else None,
+        )
+
+    # -- closing -----------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Close every connection (in a worker thread: the last one checkpoints)."""
+        if self._checkpoint is not None:
+            await asyncio.wait([self._checkpoint])
+        connections = self._take_all()
+        if connections:
+            await asyncio.to_thread(_close_all, connections)
+
+    def reap(self) -> None:
+        """Close every connection now, without a loop (the store was dropped)."""
+        _close_all(self._take_all())
+
+    def _take_all(self) -> list[InlineConnection]:
+        connections, self._all, self._free = self._all, [], []
+        self._plans.clear()
+        return connections
+
+
+def _close_all(connections: list[InlineConnection]) -> None:
+    for connection in connections:
+        _close_quietly(connection)
+
+
+def _close_quietly(connection: InlineConnection) -> None:
+    try:
+        connection.sync.close()
+    except Exception:
+        logger.debug("closing a SQLAlchemy connection failed", exc_info=True)
+    try:
+        connection.raw.close()
+    except sqlite3.Error:
+        logger.debug("closing a SQLite connection failed", exc_info=True)
