@@ -1,0 +1,127 @@
+"""A SQLite file store's statements run inline on the loop, and never hold it up."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import unistore
+import unistore_sql._inline as inline
+from unistore_sql import SQLStore
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite-file"])
+
+
+async def test_reads_and_writes_run_on_the_loops_thread(store: SQLStore) -> None:
+    threads: set[int] = set()
+    pool = store._db.inline
+    assert pool is not None
+    original = inline.InlineConnection._run
+
+    def spy(self: inline.InlineConnection, plan: inline._Plan, parameters: object) -> inline.Rows:
+        threads.add(threading.get_ident())
+        return original(self, plan, parameters)  # type: ignore[arg-type]
+
+    inline.InlineConnection._run = spy  # type: ignore[method-assign]
+    try:
+        await store.set("ns", "a", b"1", ttl=60)
+        assert await store.get("ns", "a") == b"1"
+    finally:
+        inline.InlineConnection._run = original  # type: ignore[method-assign]
+    assert threads == {threading.get_ident()}
+
+
+async def test_each_statement_is_compiled_once(store: SQLStore) -> None:
+    await store.set("ns", "a", b"1", ttl=60)
+    await store.get("ns", "a")
+    pool = store._db.inline
+    assert pool is not None
+    plans = len(pool._plans)
+    for i in range(50):
+        await store.set("ns", f"k{i}", b"v", ttl=60)
+        await store.get("ns", f"k{i}")
+    assert len(pool._plans) == plans
+
+
+async def test_the_loop_keeps_running_while_another_process_holds_the_lock(
+    db_url: str, table_prefix: str, tmp_path: Path
+) -> None:
+    async with unistore.connect(db_url, table_prefix=table_prefix, busy_timeout=5) as store:
+        await store.set("ns", "a", b"1", ttl=60)
+        conn = sqlite3.connect(tmp_path / "store.db", isolation_level=None, check_same_thread=False)
+        conn.execute("BEGIN IMMEDIATE")
+        ticks: list[float] = []
+
+        async def ticker() -> None:
+            while True:
+                ticks.append(time.monotonic())
+                await asyncio.sleep(0.01)
+
+        def release_later() -> None:
+            time.sleep(0.5)
+            conn.execute("COMMIT")
+
+        tick = asyncio.create_task(ticker())
+        releaser = threading.Thread(target=release_later)
+        releaser.start()
+        try:
+            await store.set("ns", "a", b"2", ttl=60)
+        finally:
+            tick.cancel()
+            await asyncio.to_thread(releaser.join)
+            conn.close()
+        assert await store.get("ns", "a") == b"2"
+        # A wait inside SQLite would have stopped the ticker for the 0.5 s.
+        gaps = [b - a for a, b in itertools.pairwise(ticks)]
+        assert len(ticks) >= 10
+        assert max(gaps) < 0.25
+
+
+async def test_a_loop_of_calls_lets_other_tasks_run(store: SQLStore) -> None:
+    await store.set("ns", "a", b"1", ttl=60)
+    turns = 0
+
+    async def other() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(other())
+    await asyncio.sleep(0)
+    before = turns
+    deadline = time.monotonic() + 0.05
+    while time.monotonic() < deadline:
+        await store.get("ns", "a")
+    task.cancel()
+    assert turns > before + 1
+
+
+async def test_checkpoints_run_off_the_loop(
+    store: SQLStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(inline, "CHECKPOINT_EVERY", 5)
+    pool = store._db.inline
+    assert pool is not None
+    threads: list[int] = []
+    original = pool._checkpoint_now
+
+    def spy() -> None:
+        threads.append(threading.get_ident())
+        original()
+
+    monkeypatch.setattr(pool, "_checkpoint_now", spy)
+    for i in range(12):
+        await store.set("ns", f"k{i}", b"v", ttl=60)
+    for _ in range(200):
+        if threads and pool._checkpoint is None:
+            break
+        await asyncio.sleep(0.01)
+    assert threads
+    assert threading.get_ident() not in threads
