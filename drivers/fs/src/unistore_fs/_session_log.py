@@ -45,6 +45,8 @@ __all__ = [
 ]
 
 _CHUNK: Final = 1 << 20
+#: The first read of a log's tail: room for a few dozen typical messages.
+_FIRST_CHUNK: Final = 16 << 10
 #: Starts a line holding a message with raw newlines, JSON-escaped.
 _ESCAPED: Final = b"\x00"
 
@@ -110,8 +112,12 @@ def _tail(fd: int, end: int, n: int) -> tuple[list[bytes], int]:
     chunks: list[bytes] = []
     pos = end
     count = 0
+    # Chunks start small and double: a short tail of a long log then reads a
+    # few KiB, not a whole chunk, and a long tail still takes few reads.
+    want = _FIRST_CHUNK
     while pos > 0 and count <= n:
-        size = min(_CHUNK, pos)
+        size = min(want, pos)
+        want = min(_CHUNK, want * 2)
         pos -= size
         chunk = pread_exact(fd, size, pos)
         chunks.append(chunk)
@@ -132,6 +138,11 @@ def own_lines(fd: int, meta: SessionMeta, a: int, b: int) -> list[bytes]:
         return []
     if b == meta.own_count:
         lines, _ = _tail(fd, meta.log_size, b - a)
+    elif meta.own_count - a <= b:
+        # Nearer the end than the start (a fork's share of its base's log):
+        # reading back from the end walks fewer lines.
+        lines, _ = _tail(fd, meta.log_size, meta.own_count - a)
+        lines = lines[: b - a]
     else:
         lines = _head(fd, meta.log_size, b)[a:]
     if len(lines) != b - a:

@@ -125,17 +125,17 @@ class SessionQueries:
 
         # The read chain: the session, then its base up to its own_start, ...
         chain = self._chain(here, s.c.message_count, floor=True)
+        # One lower bound, not two: SQLite's planner bounds an index range by
+        # a single ``seq >=`` term, and given ``lo`` and ``floor`` apart it
+        # may pick ``lo`` and walk every row of the session below ``floor``.
+        # The larger of the two keeps a read of the last ``n`` at O(n).
+        start = case((chain.c.lo < chain.c.floor, chain.c.floor), else_=chain.c.lo)
         self.read = (
             select(m.c.body)
             .select_from(
                 chain.join(
                     m,
-                    and_(
-                        m.c.sid_key == chain.c.k,
-                        m.c.seq >= chain.c.lo,
-                        m.c.seq < chain.c.hi,
-                        m.c.seq >= chain.c.floor,
-                    ),
+                    and_(m.c.sid_key == chain.c.k, m.c.seq >= start, m.c.seq < chain.c.hi),
                 )
             )
             .order_by(m.c.seq)
