@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import enum
 import hashlib
+import inspect as inspect_
 import logging
 import os
 import time
@@ -46,8 +47,9 @@ from unistore_sql._engine import (
     sqlite_wal,
 )
 from unistore_sql._errors import MAPPED, Retry, mark_uncertain, retry_kind
-from unistore_sql._inline import InlinePool
+from unistore_sql._inline import InlinePool, run_whole
 from unistore_sql._schema import SCHEMA_VERSION, VERSION_KEY, Tables
+from unistore_sql._slots import SWEEP_BATCH, SWEEP_BATCH_MAX
 from unistore_sql._upgrades import UPGRADES
 
 T = TypeVar("T")
@@ -60,6 +62,9 @@ _ROLLBACK_ATTEMPTS = 6
 #: busy database is not polled in a tight loop.
 _BACKOFF = Backoff(base=0.002, cap=0.1, factor=2.0, jitter="equal")
 
+
+#: Seconds one sweep batch should take; the batch size adapts to it.
+_SWEEP_TARGET = 0.05
 
 #: Seconds of inline units after which the store lets other tasks run.
 _SLICE = 0.0005
@@ -140,7 +145,8 @@ class Database:
         self._schema_lock = asyncio.Lock()
         self._ready = False
         self._next_sweep = time.monotonic() + settings.sweep_interval
-        self.sweeper: Callable[[AsyncConnection, float], Awaitable[int]] | None = None
+        self.sweeper: Callable[[AsyncConnection, float, int], Awaitable[int]] | None = None
+        self._batch = SWEEP_BATCH
         self._sweeping = False
         self._yielded = time.monotonic()
 
@@ -168,6 +174,7 @@ class Database:
         fn: Callable[[AsyncConnection], Awaitable[T]],
         mode: Mode,
         idempotent: bool,
+        offload: bool = False,
     ) -> T:
         started = time.monotonic()
         reconnected = False
@@ -175,7 +182,7 @@ class Database:
         while True:
             attempt += 1
             try:
-                return await self._attempt(fn, mode)
+                return await self._attempt(fn, mode, offload)
             except MAPPED as exc:
                 kind = retry_kind(exc)
                 again = False
@@ -203,9 +210,11 @@ class Database:
                 )
                 await _BACKOFF.sleep(attempt)
 
-    async def _attempt(self, fn: Callable[[AsyncConnection], Awaitable[T]], mode: Mode) -> T:
+    async def _attempt(
+        self, fn: Callable[[AsyncConnection], Awaitable[T]], mode: Mode, offload: bool = False
+    ) -> T:
         if self.inline is not None:
-            return await self._attempt_inline(self.inline, fn, mode)
+            return await self._attempt_inline(self.inline, fn, mode, offload)
         async with self._turn(mode):
             engine = self.engine if mode is Mode.WRITE else self._autocommit
             async with engine.connect() as conn:
@@ -216,7 +225,11 @@ class Database:
                 return result
 
     async def _attempt_inline(
-        self, pool: InlinePool, fn: Callable[[AsyncConnection], Awaitable[T]], mode: Mode
+        self,
+        pool: InlinePool,
+        fn: Callable[[AsyncConnection], Awaitable[T]],
+        mode: Mode,
+        offload: bool,
     ) -> T:
         async with self._turn(mode):
             conn = pool.acquire()
@@ -226,7 +239,11 @@ class Database:
                     conn.begin_immediate()
                 # The driver's units are written against AsyncConnection; this
                 # one offers the part of it they use, run at once.
-                result = await fn(conn)  # type: ignore[arg-type]
+                unit = fn(conn)  # type: ignore[arg-type]
+                if offload:
+                    result = await _in_thread(unit)
+                else:
+                    result = await unit
                 conn.finish(commit=True)
                 broken = False
             except BaseException:
@@ -279,26 +296,51 @@ class Database:
     # -- sweeping -------------------------------------------------------------
 
     async def _maybe_sweep(self) -> None:
+        """Sweep one batch when due, adapting to the backlog.
+
+        A batch that comes back full means more rows are due: the next batch
+        follows after a pause as long as this one took (so sweeping takes at
+        most about half of the time), and its size doubles while batches stay
+        under :data:`_SWEEP_TARGET` and halves when they run longer. A batch
+        that is not full ends the run: the size goes back to
+        :data:`SWEEP_BATCH`, the next one comes after ``sweep_interval``.
+        """
         now = time.monotonic()
         if self._sweeping or now < self._next_sweep or self.sweeper is None:
             return
         self._next_sweep = now + self.settings.sweep_interval
         self._sweeping = True
+        batch = self._batch
         try:
-            await self.sweep()
+            slots = await self.sweep(batch)
         except Exception:
             # Reclaiming space is housekeeping: the caller's write succeeded.
             logger.warning("expiry sweep on %s failed", self.url, exc_info=True)
+            self._batch = SWEEP_BATCH
+            return
         finally:
             self._sweeping = False
+        took = time.monotonic() - now
+        if slots < batch:
+            self._batch = SWEEP_BATCH
+            return
+        if took < _SWEEP_TARGET / 2:
+            self._batch = min(batch * 2, SWEEP_BATCH_MAX)
+        elif took > _SWEEP_TARGET * 2:
+            self._batch = max(batch // 2, SWEEP_BATCH)
+        self._next_sweep = time.monotonic() + took
 
-    async def sweep(self) -> int:
-        """Delete one bounded batch of expired slots and sessions; return how many."""
+    async def sweep(self, batch: int = SWEEP_BATCH) -> int:
+        """Delete one bounded batch of expired slots and sessions; return how many.
+
+        On a SQLite file the batch runs in a worker thread, holding the
+        store's write turn, so it never holds up the loop's readers.
+        """
         sweeper = self.sweeper
         if sweeper is None:
             return 0
         count = await self._execute(
-            "sweep", lambda conn: sweeper(conn, self.clock()), Mode.WRITE, True
+            "sweep", lambda conn: sweeper(conn, self.clock(), batch), Mode.WRITE, True, True
         )
         if count:
             logger.debug("swept %d expired slots and sessions from %s", count, self.url)
@@ -446,6 +488,18 @@ class Database:
             self.inline.reap()
         if self._owns_engine:
             await self.engine.dispose(close=False)
+
+
+async def _in_thread(unit: Awaitable[T]) -> T:
+    assert inspect_.iscoroutine(unit)
+    work = asyncio.ensure_future(asyncio.to_thread(run_whole, unit))
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        # The thread still uses the connection: it is rolled back only once
+        # the thread is done with it.
+        await asyncio.wait([work])
+        raise
 
 
 @types.coroutine

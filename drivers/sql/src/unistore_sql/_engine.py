@@ -223,6 +223,9 @@ def sqlite_pragmas(dbapi_connection: Any, *, wal: bool, busy_ms: int) -> None:
     cursor = dbapi_connection.cursor()
     try:
         if wal:
+            # Only a database with no table yet takes it: space freed by the
+            # expiry sweep then goes back to the file system (``_store``).
+            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={busy_ms}")

@@ -31,8 +31,8 @@ import asyncio
 import collections
 import logging
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import quote
 
 from sqlalchemy import create_engine, event
@@ -41,6 +41,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
 logger = logging.getLogger("unistore.driver.sql")
+
+T = TypeVar("T")
 
 #: Write units between two checkpoints taken off the loop (about the WAL
 #: size SQLite's own auto-checkpoint aims at, for small writes).
@@ -188,6 +190,19 @@ class InlineConnection:
             make = plan.row._make  # type: ignore[attr-defined]
             fetched = [make(row) for row in fetched]
         return Rows(fetched, cursor.rowcount)
+
+
+def run_whole(unit: Coroutine[Any, Any, T]) -> T:
+    """Run a unit of work on inline connections to its end, in any thread.
+
+    Its awaits never suspend, so one step finishes it.
+    """
+    try:
+        unit.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    unit.close()
+    raise RuntimeError("a unit of work on an inline connection suspended")
 
 
 def _wrap(sql: str, exc: sqlite3.Error) -> BaseException:

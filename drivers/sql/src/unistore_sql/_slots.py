@@ -48,8 +48,10 @@ T = TypeVar("T")
 #: Rows per statement where a list of keys becomes parameters.
 CHUNK = 500
 
-#: Expired slots removed per sweep.
+#: Expired slots removed by one sweep batch: the first batch, and the most
+#: an adaptive run grows to while a backlog lasts (see ``Database``).
 SWEEP_BATCH = 500
+SWEEP_BATCH_MAX = 20_000
 
 #: Namespaces read per statement when listing them.
 LISTING_BATCH = 500
@@ -227,7 +229,7 @@ class SlotStatements:
             select(s.c.ns_key, s.c.slot_key)
             .where(s.c.expires_at <= now)
             .order_by(s.c.expires_at)
-            .limit(SWEEP_BATCH)
+            .limit(bindparam("batch", type_=Integer))
         )
         self.q_sweep = (
             delete(s)
@@ -479,8 +481,8 @@ class SlotStatements:
             await conn.execute(self.q_fields_drop_gens, {"nk": nk, "gens": list(part)})
         return sum(1 for r in rows if r.expires_at > now)
 
-    async def sweep(self, conn: AsyncConnection, now: float) -> int:
-        rows = (await conn.execute(self.q_sweep, {"now": now})).all()
+    async def sweep(self, conn: AsyncConnection, now: float, batch: int = SWEEP_BATCH) -> int:
+        rows = (await conn.execute(self.q_sweep, {"now": now, "batch": batch})).all()
         triples = [(r.ns_key, r.slot_key, r.gen) for r in rows if r.gen is not None]
         for part in chunks(triples):
             await conn.execute(self.q_sweep_fields, {"triples": list(part)})
