@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -109,3 +111,21 @@ async def test_sqlite_sweeps_in_a_worker_thread(
     assert threads
     assert threading.get_ident() not in threads
     assert await sweeping.get("old", "s1") is None
+
+
+@pytest.mark.parametrize("backend", ["sqlite-file"])
+async def test_sqlite_gives_swept_pages_back(
+    sweeping: SQLStore, manual_clock: ManualClock, tmp_path: Path
+) -> None:
+    await sweeping.set_many("old", {f"s{i}": b"v" * 2_000 for i in range(2_000)}, ttl=10)
+    manual_clock.advance(60)
+    while await sweeping.sweep():
+        pass
+    conn = sqlite3.connect(tmp_path / "store.db")
+    try:
+        assert conn.execute("PRAGMA auto_vacuum").fetchone() == (2,)  # incremental
+        assert conn.execute("PRAGMA freelist_count").fetchone() == (0,)
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    finally:
+        conn.close()
+    assert pages < 200  # the 4 MB of values are gone from the file

@@ -342,6 +342,12 @@ class Database:
         count = await self._execute(
             "sweep", lambda conn: sweeper(conn, self.clock(), batch), Mode.WRITE, True, True
         )
+        if count and self.inline is not None:
+
+            async def release(conn: AsyncConnection) -> None:
+                conn.release_free_pages()  # type: ignore[attr-defined]
+
+            await self._execute("sweep", release, Mode.WRITE_ONE, True, True)
         if count:
             logger.debug("swept %d expired slots and sessions from %s", count, self.url)
         return count

@@ -171,6 +171,19 @@ class InlineConnection:
         except sqlite3.Error as exc:
             raise _wrap("COMMIT" if commit else "ROLLBACK", exc) from exc
 
+    def release_free_pages(self) -> None:
+        """Give the file's free pages back to the file system.
+
+        Only a file created with ``auto_vacuum=INCREMENTAL`` has any to give
+        (elsewhere SQLite reuses them for later rows, and this does nothing).
+        ``executescript`` because the pragma frees one page per step and
+        ``execute`` takes a single step; it runs outside a transaction.
+        """
+        try:
+            self.raw.executescript("PRAGMA incremental_vacuum")
+        except sqlite3.Error as exc:
+            raise _wrap("PRAGMA incremental_vacuum", exc) from exc
+
     def _run(self, plan: _Plan, parameters: Mapping[str, Any]) -> Rows:
         values = [
             parameters[name] if name is not None else literal

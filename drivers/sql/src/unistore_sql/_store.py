@@ -147,14 +147,7 @@ class SQLStore(FullStoreBase):
             await self._db.prepare("migrate", migrate=True)
 
     async def _sweep_batch(self, conn: AsyncConnection, now: float, batch: int) -> int:
-        slots = await self._q.sweep(conn, now, batch)
-        count = slots + await self._s.sweep(conn)
-        if slots and self._db.sqlite:
-            # A file created with auto_vacuum=INCREMENTAL gives the pages the
-            # batch freed back to the file system (elsewhere SQLite reuses
-            # them for later rows and this does nothing).
-            await conn.exec_driver_sql(f"PRAGMA incremental_vacuum({max(slots // 4, 64)})")
-        return count
+        return await self._q.sweep(conn, now, batch) + await self._s.sweep(conn)
 
     async def sweep(self) -> int:
         """Reclaim one bounded batch of expired slots and sessions now; return how many.
