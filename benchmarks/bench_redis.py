@@ -1,15 +1,25 @@
 """Benchmark of the redis driver against raw redis-py on the same connection pool.
 
-1. Throughput of get / set / hset / incr through the driver versus raw redis-py
+1. Namespaced set / get (``NamespacedStore`` text handles, the way applications
+   call unistore) against raw redis-py ``SET EX`` / ``GET`` on the store's own
+   client and against ``aiocache.RedisCache`` (when aiocache is installed), at
+   concurrency 1 and 50: a 100-character string under one of 1,000 keys with a
+   300-second expiry. Concurrency 1 alternates single calls between the
+   contenders; 50 times one sample per contender in an order that rotates
+   every round. Prints the median ops/s and the median and spread of the
+   per-round ratios.
+2. Throughput of get / set / hset / incr through the driver versus raw redis-py
    issuing the equivalent commands (``GET``; ``SET PX``; ``HSET`` + ``PEXPIRE`` in
    ``MULTI``, the raw way to make the TTL atomic; ``INCRBY``), at concurrency 1
    and 50. Prints operations per second and the ratio driver / raw.
-2. ``purge`` of a 20-slot namespace in a database holding 1,000,000 other keys,
+3. ``purge`` of a 20-slot namespace in a database holding 1,000,000 other keys,
    versus a ``SCAN MATCH`` + ``DEL`` purge (the approach that scans the keyspace)
    on the same data. Prints the medians and their ratio.
 
 It uses database 14 of the server (override with ``--url``), refuses to run if
-that database is not empty, and flushes it at the end. Runtime: about a minute.
+that database is not empty, and flushes it at the end. Prints the load
+average first and last. Runtime: about two minutes (``--only peers`` runs
+part 1 alone).
 
     uv run --all-packages python benchmarks/bench_redis.py [--url redis://127.0.0.1:6379/14]
 """
@@ -18,15 +28,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 import unistore
+from unistore import NamespacedStore, StoreURL
 from unistore_redis import RedisStore
 
 TTL = 300.0
@@ -70,6 +84,120 @@ async def alternating(driver_op: Op, raw_op: Op, seconds: float) -> tuple[float,
             spent[side] += time.perf_counter() - start
         count += 1
     return count / spent["driver"], count / spent["raw"]
+
+
+# -- 1. namespaced set / get against the peers -----------------------------------
+
+PEER_VALUE = "v" * 100
+PEER_KEYS = 1_000
+PEER_TTL = 300
+
+
+@asynccontextmanager
+async def peer_contenders(store: RedisStore) -> AsyncIterator[dict[str, dict[str, Op]]]:
+    """Yield contender name -> {"set": op, "get": op}; unistore first, raw redis-py second."""
+    ns = NamespacedStore(store, prefix="bench", default_ttl=PEER_TTL).namespace("peers")
+    client: aioredis.Redis = store.client
+    raw_keys = [f"raw:peers:k{i}".encode() for i in range(PEER_KEYS)]
+    slots = [f"k{i}" for i in range(PEER_KEYS)]
+    contenders: dict[str, dict[str, Op]] = {
+        "unistore": {
+            "set": lambda i: ns.set(slots[i % PEER_KEYS], PEER_VALUE),
+            "get": lambda i: ns.get(slots[i % PEER_KEYS]),
+        },
+        "redis-py": {
+            "set": lambda i: client.set(raw_keys[i % PEER_KEYS], PEER_VALUE, ex=PEER_TTL),
+            "get": lambda i: client.get(raw_keys[i % PEER_KEYS]),
+        },
+    }
+    cache: Any = None
+    try:
+        from aiocache import RedisCache  # type: ignore[import-untyped,unused-ignore]
+        from aiocache.serializers import StringSerializer  # type: ignore[import-untyped,unused-ignore]
+    except ImportError:
+        print("  (aiocache is not installed: it is left out)")
+    else:
+        url = StoreURL.parse(store.url.render(hide_secrets=False))
+        db = int((url.path or "/0").strip("/") or 0)
+        cache = RedisCache(
+            endpoint=url.host or "127.0.0.1",
+            port=url.port or 6379,
+            db=db,
+            namespace="aiocache:peers:",
+            serializer=StringSerializer(),
+            pool_max_size=50,  # the size of the store's pool
+        )
+        contenders["aiocache"] = {
+            "set": lambda i: cache.set(slots[i % PEER_KEYS], PEER_VALUE, ttl=PEER_TTL),
+            "get": lambda i: cache.get(slots[i % PEER_KEYS]),
+        }
+    try:
+        yield contenders
+    finally:
+        if cache is not None:
+            await cache.close()
+
+
+async def alternating_many(ops: dict[str, Op], seconds: float) -> dict[str, float]:
+    """At concurrency 1, call each op in turn (the first one rotating); return ops/s each."""
+    names = list(ops)
+    spent = dict.fromkeys(names, 0.0)
+    count = 0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        shift = count % len(names)
+        for name in names[shift:] + names[:shift]:
+            start = time.perf_counter()
+            await ops[name](count)
+            spent[name] += time.perf_counter() - start
+        count += 1
+    return {name: count / spent[name] for name in names}
+
+
+def spread(values: list[float]) -> str:
+    return f"{min(values):.2f}-{max(values):.2f}"
+
+
+async def bench_peers(store: RedisStore, seconds: float, rounds: int) -> None:
+    print(
+        f"namespaced set / get vs peers, ops/s: medians of {rounds} rounds "
+        f"({PEER_KEYS:,} keys, {len(PEER_VALUE)}-character values, ttl {PEER_TTL} s)"
+    )
+    async with peer_contenders(store) as contenders:
+        names = list(contenders)
+        for i in range(PEER_KEYS):  # every key a get reads exists
+            for ops in contenders.values():
+                await ops["set"](i)
+        header = "".join(f"{name:>11}" for name in names)
+        ratios_head = "".join(f"{'/' + name:>18}" for name in names[1:])
+        print(f"  {'op':<5}{'conc':>5}{header}{ratios_head}   (ratio median, min-max)")
+        for op in ("set", "get"):
+            for concurrency in (1, 50):
+                rates: dict[str, list[float]] = {name: [] for name in names}
+                for round_ in range(rounds):
+                    if concurrency == 1:
+                        ops = {name: contenders[name][op] for name in names}
+                        for name, rate in (await alternating_many(ops, 3 * seconds)).items():
+                            rates[name].append(rate)
+                        continue
+                    shift = round_ % len(names)
+                    for name in names[shift:] + names[:shift]:
+                        rate = await throughput(contenders[name][op], concurrency, seconds)
+                        rates[name].append(rate)
+                cells = "".join(f"{statistics.median(rates[name]):>11,.0f}" for name in names)
+                ours = rates["unistore"]
+                ratio_cells = ""
+                for name in names[1:]:
+                    ratio = [u / p for u, p in zip(ours, rates[name], strict=True)]
+                    ratio_cells += f"{statistics.median(ratio):>7.2f} ({spread(ratio)})"
+                print(f"  {op:<5}{concurrency:>5}{cells}{ratio_cells}")
+
+
+def load_average() -> str:
+    try:
+        return ", ".join(f"{load:.2f}" for load in os.getloadavg())
+    except OSError:  # not available on this platform
+        return "unknown"
 
 
 def operations(store: RedisStore) -> dict[str, tuple[Op, Op]]:
@@ -190,18 +318,26 @@ async def main() -> int:
     parser.add_argument("--url", default="redis://127.0.0.1:6379/14")
     parser.add_argument("--seconds", type=float, default=0.08, help="per throughput sample")
     parser.add_argument("--pairs", type=int, default=20, help="samples per operation")
+    parser.add_argument("--rounds", type=int, default=15, help="rounds of the peers comparison")
+    parser.add_argument("--only", choices=("peers", "driver", "purge"), help="run one part")
     args = parser.parse_args()
     store = unistore.connect(args.url, key_prefix="bench")
     assert isinstance(store, RedisStore)
+    print(f"load average {load_average()}; {os.cpu_count()} CPUs")
     async with store:
         if await store.client.dbsize():
             print(f"refusing to run: database of {store.url} is not empty", file=sys.stderr)
             return 2
         try:
-            await bench_throughput(store, args.seconds, args.pairs)
-            await bench_purge(store, reps=31, scan_reps=5)
+            if args.only in (None, "peers"):
+                await bench_peers(store, args.seconds, args.rounds)
+            if args.only in (None, "driver"):
+                await bench_throughput(store, args.seconds, args.pairs)
+            if args.only in (None, "purge"):
+                await bench_purge(store, reps=31, scan_reps=5)
         finally:
             await store.client.flushdb()
+    print(f"load average {load_average()}")
     return 0
 
 

@@ -36,6 +36,7 @@ store starts with ``P:{``, which is what :meth:`KeyLayout.glob` matches.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 __all__ = ["KeyLayout", "escape", "glob_escape", "lex_range", "unescape"]
@@ -87,7 +88,15 @@ def glob_escape(raw: bytes) -> bytes:
 class KeyLayout:
     """Builds the keys of one store (one key prefix)."""
 
-    __slots__ = ("_namespace_cached", "clock", "expiry", "listing", "prefix", "sessions")
+    __slots__ = (
+        "_namespace_cached",
+        "clock",
+        "expiry",
+        "listing",
+        "member",
+        "prefix",
+        "sessions",
+    )
 
     def __init__(self, key_prefix: str) -> None:
         self.prefix = key_prefix.encode("utf-8")
@@ -96,8 +105,11 @@ class KeyLayout:
         self.listing = self.sessions + b":list"
         self.clock = self.sessions + b":clock"
         self.expiry = self.sessions + b":expiry"
-        # Namespaces repeat across calls; escaping them once saves work on the hot path.
+        # Namespaces and slot names repeat across calls; escaping each once
+        # saves work on the hot path.
         self._namespace_cached = lru_cache(maxsize=4096)(self._namespace)
+        #: The escaped form of a slot name (:func:`escape`, cached).
+        self.member: Callable[[str], bytes] = lru_cache(maxsize=4096)(escape)
 
     def namespace(self, ns: str) -> tuple[bytes, bytes, bytes]:
         """Return (slot key prefix, expiry index key, name index key) of ``ns``."""
@@ -111,7 +123,7 @@ class KeyLayout:
 
     def slot(self, ns: str, slot: str) -> bytes:
         """Return the key of one slot."""
-        return self.namespace(ns)[0] + escape(slot)
+        return self._namespace_cached(ns)[0] + self.member(slot)
 
     def _scope_base(self, scope: str) -> bytes:
         # The default scope has no part of its own: its keys are the ones the

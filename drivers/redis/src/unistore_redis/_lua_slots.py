@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from unistore_redis._script import Script
 
-__all__ = ["APPLY", "EXPIRE", "INCR", "PURGE", "SLOTS", "TOUCH"]
+__all__ = ["APPLY", "EXPIRE", "INCR", "PURGE", "SET", "SLOTS", "TOUCH"]
 
 # Shared helpers, prepended to each script.
 _PRELUDE = r"""
@@ -54,9 +54,13 @@ local function adopt(idx, names)
     redis.call('ZADD', names, unpack(pairs_))
   end
 end
+-- Record a slot in both indexes. Once adopt() has run, the name index holds
+-- every member of the expiry index: a member the expiry index already had
+-- is in the name index already, and the second ZADD is skipped.
 local function index(idx, names, member, at)
-  redis.call('ZADD', idx, at, member)
-  redis.call('ZADD', names, 0, member)
+  if redis.call('ZADD', idx, at, member) == 1 then
+    redis.call('ZADD', names, 0, member)
+  end
 end
 local function unindex(idx, names, member)
   redis.call('ZREM', idx, member)
@@ -71,9 +75,8 @@ local function prune(idx, names, now)
     redis.call('ZREM', names, unpack(chunk))
   end
 end
--- Prune, then give both indexes the expiry of their longest-lived member.
-local function reindex(idx, names, now)
-  prune(idx, names, now)
+-- Give both indexes the expiry of their longest-lived member.
+local function expire_indexes(idx, names)
   local top = redis.call('ZRANGE', idx, -1, -1, 'WITHSCORES')
   if top[2] == 'inf' then
     redis.call('PERSIST', idx)
@@ -82,6 +85,11 @@ local function reindex(idx, names, now)
     redis.call('PEXPIREAT', idx, top[2])
     redis.call('PEXPIREAT', names, top[2])
   end
+end
+-- Prune, then give both indexes the expiry of their longest-lived member.
+local function reindex(idx, names, now)
+  prune(idx, names, now)
+  expire_indexes(idx, names)
 end
 """
 
@@ -172,6 +180,79 @@ for i, op in ipairs(ops) do
 end
 reindex(idx, names, now)
 return results
+""",
+)
+
+# The write of one scalar slot, the hottest write: what APPLY does for one
+# "S" op, with the fewest server calls. Overwriting a slot whose new expiry is
+# the largest in its namespace (the usual case) takes SET, PEXPIRETIME, ZADD,
+# ZRANGEBYSCORE and two PEXPIREATs on Redis 7 (which has PEXPIRETIME and
+# PEXPIREAT GT); the largest expiry is read only when it may belong to another
+# member. The member is the end of the slot key (the key is the stem of the
+# index key, "s:" and the member; the index key is the stem and "idx"), so it
+# is not sent twice.
+SET = Script(
+    "set",
+    _PRELUDE
+    + r"""
+-- KEYS = slot key, expiry index, name index; ARGV = value, ttl_ms (0: never).
+-- Returns nothing.
+local key, idx, names = KEYS[1], KEYS[2], KEYS[3]
+local member = string.sub(key, #idx)
+local ttl = tonumber(ARGV[2])
+-- REDIS_VERSION_NUM exists from Redis 7.0 on, as do PEXPIRETIME and PEXPIREAT GT.
+local seven = redis.REDIS_VERSION_NUM ~= nil
+local now, at
+if ttl == 0 then
+  -- SET without an expiry option also drops an expiry the slot had.
+  redis.call('SET', key, ARGV[1])
+  now, at = now_ms(), '+inf'
+elseif seven then
+  -- Reading back the expiry Redis set costs less than TIME, and the index
+  -- records exactly the slot's expiry.
+  redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+  local expires = redis.call('PEXPIRETIME', key)
+  now, at = expires - ttl, int(expires)
+else
+  now = now_ms()
+  at = int(now + ttl)
+  redis.call('SET', key, ARGV[1], 'PXAT', at)
+end
+-- A member the expiry index had already is in the name index too, or the
+-- name index does not exist yet and the next script that needs it adopts it.
+local fresh = false
+if redis.call('ZADD', idx, at, member) == 1 then
+  if redis.call('EXISTS', names) == 1 then
+    redis.call('ZADD', names, 0, member)
+  elseif redis.call('ZCARD', idx) == 1 then
+    -- A new namespace: this member is all there is.
+    redis.call('ZADD', names, 0, member)
+    fresh = true
+  else
+    adopt(idx, names)
+  end
+end
+if ttl == 0 then
+  prune(idx, names, now)
+  -- "+inf" is the largest expiry there is.
+  redis.call('PERSIST', idx)
+  redis.call('PERSIST', names)
+elseif fresh then
+  redis.call('PEXPIREAT', idx, at)
+  redis.call('PEXPIREAT', names, at)
+else
+  prune(idx, names, now)
+  -- The expiry of an index is that of its longest-lived member: when it was
+  -- earlier than this slot's, this slot's is the largest now (what the prune
+  -- dropped had expired before). When it is equal, nothing changes.
+  if seven and redis.call('PEXPIREAT', idx, at, 'GT') == 1 then
+    redis.call('PEXPIREAT', names, at)
+  elseif not seven or redis.call('PEXPIRETIME', idx) ~= tonumber(at) then
+    -- Another member may live longer (or has no expiry), the index is new, or
+    -- this member was the longest-lived and now expires sooner.
+    expire_indexes(idx, names)
+  end
+end
 """,
 )
 

@@ -51,15 +51,14 @@ class Script:
                 the client retry it.
         """
         command = ("EVALSHA", self.sha, len(keys), *keys, *args)
+        # The first attempt is awaited right here: no frame of its own on the hot path.
         try:
-            return await self._send(client, command, once)
+            if once:
+                return await execute_once(client, *command)
+            return await client.execute_command(*command)  # type: ignore[no-untyped-call]
         except NoScriptError:
             logger.info("the server did not know script %s (restarted?); loading it", self.name)
-            await client.script_load(self.text)
-            return await self._send(client, command, once)
-
-    @staticmethod
-    async def _send(client: aioredis.Redis, command: tuple[Any, ...], once: bool) -> Any:
+        await client.script_load(self.text)
         if once:
             return await execute_once(client, *command)
         return await client.execute_command(*command)  # type: ignore[no-untyped-call]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from typing import Any, ClassVar, cast
 
 import redis.asyncio as aioredis
@@ -133,11 +133,20 @@ class RedisStore(RedisSessions, FullStoreBase):
 
     # -- KeyValue ---------------------------------------------------------------
 
-    async def _get(self, ns: str, slot: str) -> bytes | None:
-        return cast("bytes | None", await self._redis.get(self._keys.slot(ns, slot)))
+    # The two hottest primitives return the client's coroutine instead of
+    # awaiting it in a frame of their own: the SDK awaits it (and translates
+    # its errors) directly.
 
-    async def _set(self, ns: str, slot: str, value: bytes, ttl: float | None) -> None:
-        await self._apply(ns, (SetOp(slot, value, ttl),))
+    def _get(self, ns: str, slot: str) -> Coroutine[Any, Any, bytes | None]:
+        return cast("Coroutine[Any, Any, bytes | None]", self._redis.get(self._keys.slot(ns, slot)))
+
+    def _set(
+        self, ns: str, slot: str, value: bytes, ttl: float | None
+    ) -> Coroutine[Any, Any, None]:
+        # One scalar write has a script of its own, with the fewest server calls.
+        prefix, index, names = self._keys.namespace(ns)
+        key = prefix + self._keys.member(slot)
+        return lua.SET.run(self._redis, (key, index, names), (value, ttl_ms(ttl)))
 
     async def _delete(self, ns: str, slot: str) -> bool:
         return bool((await self._apply(ns, (DeleteOp(slot),)))[0])
