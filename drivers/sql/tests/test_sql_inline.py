@@ -8,6 +8,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -125,3 +126,18 @@ async def test_checkpoints_run_off_the_loop(
         await asyncio.sleep(0.01)
     assert threads
     assert threading.get_ident() not in threads
+
+
+async def test_statements_built_per_call_do_not_pile_up(store: SQLStore) -> None:
+    from sqlalchemy import literal_column, select
+
+    pool = store._db.inline
+    assert pool is not None
+    for i in range(3 * inline._PLANS_KEPT):
+
+        async def op(conn: object, i: int = i) -> object:
+            statement: Any = select(literal_column(str(i)))
+            return (await conn.execute(statement)).scalar()  # type: ignore[attr-defined]
+
+        assert await store._run("probe", op) == i
+    assert len(pool._plans) <= inline._PLANS_KEPT

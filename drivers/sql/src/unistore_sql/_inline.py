@@ -51,6 +51,9 @@ CHECKPOINT_EVERY = 1000
 #: Connections kept open per store; more are opened while needed.
 _KEEP = 4
 
+#: Compiled statements kept per store (see :meth:`InlinePool.plan`).
+_PLANS_KEPT = 1024
+
 
 class _Plan(NamedTuple):
     """One statement compiled for one set of parameter names."""
@@ -358,6 +361,10 @@ class InlinePool:
         if cached is not None:
             return cached[1]
         plan = self._compile(statement, key[1])
+        if len(self._plans) >= _PLANS_KEPT:
+            # Statements built per call would otherwise pile up here; the
+            # prebuilt ones are compiled again on their next use.
+            self._plans.clear()
         # The statement is kept with its plan, so its id is never reused.
         self._plans[key] = (statement, plan)
         return plan
