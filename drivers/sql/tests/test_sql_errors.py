@@ -322,10 +322,10 @@ async def test_instant_busy_replies_are_retried_for_the_whole_busy_timeout(
         real = store._db._attempt
         failures = iter(range(12))
 
-        async def flaky(fn: Any, mode: Any) -> Any:
+        async def flaky(fn: Any, mode: Any, *rest: Any) -> Any:
             if next(failures, None) is not None:
                 raise _busy()
-            return await real(fn, mode)
+            return await real(fn, mode, *rest)
 
         monkeypatch.setattr(store._db, "_attempt", flaky)
         await store.set("ns", "a", b"1", ttl=30)
