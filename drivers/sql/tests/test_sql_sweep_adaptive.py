@@ -42,6 +42,20 @@ async def _backlog(store: SQLStore, clock: ManualClock, rows: int) -> None:
     clock.advance(60)
 
 
+def _record_batches(store: SQLStore, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size of each batch the store sweeps, negative for the one that was not full."""
+    batches: list[int] = []
+    real = store._db.sweep
+
+    async def spy(batch: int = SWEEP_BATCH) -> int:
+        count = await real(batch)
+        batches.append(batch if count >= batch else -batch)
+        return count
+
+    monkeypatch.setattr(store._db, "sweep", spy)
+    return batches
+
+
 async def _write_until_drained(store: SQLStore, batches: list[int], limit: int) -> None:
     for i in range(limit):
         store._db._next_sweep = 0.0  # due now: no waiting in a test
@@ -57,15 +71,7 @@ async def test_a_backlog_grows_the_batch_until_it_drains(
     # Every batch counts as quick, so each full one doubles the next.
     monkeypatch.setattr(db, "_SWEEP_TARGET", 3600.0)
     await _backlog(sweeping, manual_clock, 10_000)
-    batches: list[int] = []
-    real = sweeping._db.sweep
-
-    async def spy(batch: int = SWEEP_BATCH) -> int:
-        count = await real(batch)
-        batches.append(batch if count >= batch else -batch)
-        return count
-
-    monkeypatch.setattr(sweeping._db, "sweep", spy)
+    batches = _record_batches(sweeping, monkeypatch)
     await _write_until_drained(sweeping, batches, 50)
     assert batches == [500, 1_000, 2_000, 4_000, -8_000]
     assert sweeping._db._batch == SWEEP_BATCH  # the run ended: back to the first size
@@ -81,15 +87,7 @@ async def test_slow_batches_shrink_to_the_first_size(
     monkeypatch.setattr(db, "_SWEEP_TARGET", 0.0)  # every batch counts as slow
     sweeping._db._batch = 4 * SWEEP_BATCH
     await _backlog(sweeping, manual_clock, 4_000)
-    batches: list[int] = []
-    real = sweeping._db.sweep
-
-    async def spy(batch: int = SWEEP_BATCH) -> int:
-        count = await real(batch)
-        batches.append(batch if count >= batch else -batch)
-        return count
-
-    monkeypatch.setattr(sweeping._db, "sweep", spy)
+    batches = _record_batches(sweeping, monkeypatch)
     await _write_until_drained(sweeping, batches, 50)
     assert batches[:3] == [2_000, 1_000, 500]
 
