@@ -220,7 +220,7 @@ else
 end
 -- A member the expiry index had already is in the name index too, or the
 -- name index does not exist yet and the next script that needs it adopts it.
-local fresh = false
+local fresh, adopted = false, false
 if redis.call('ZADD', idx, at, member) == 1 then
   if redis.call('EXISTS', names) == 1 then
     redis.call('ZADD', names, 0, member)
@@ -230,6 +230,7 @@ if redis.call('ZADD', idx, at, member) == 1 then
     fresh = true
   else
     adopt(idx, names)
+    adopted = true
   end
 end
 if ttl == 0 then
@@ -240,6 +241,9 @@ if ttl == 0 then
 elseif fresh then
   redis.call('PEXPIREAT', idx, at)
   redis.call('PEXPIREAT', names, at)
+elseif adopted then
+  -- The name index is new and has no expiry yet, whatever the other's.
+  reindex(idx, names, now)
 else
   prune(idx, names, now)
   -- The expiry of an index is that of its longest-lived member: when it was
