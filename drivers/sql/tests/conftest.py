@@ -11,6 +11,7 @@ Every test gets a table prefix of its own and drops its tables with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import uuid
@@ -155,13 +156,13 @@ def manual_clock() -> ManualClock:
     return ManualClock()
 
 
-@pytest.fixture
-async def timed_store(
-    db_url: str, table_prefix: str, manual_clock: ManualClock
+@contextlib.asynccontextmanager
+async def clocked_store(
+    db_url: str, table_prefix: str, clock: ManualClock, *, sweep_interval: float
 ) -> AsyncIterator[SQLStore]:
-    """A store on :func:`manual_clock`, sweeping only when told (``store.sweep()``)."""
+    """A store on ``clock``, its tables destroyed when it closes."""
     opened = unistore.connect(
-        db_url, table_prefix=table_prefix, clock=manual_clock, sweep_interval=0
+        db_url, table_prefix=table_prefix, clock=clock, sweep_interval=sweep_interval
     )
     assert isinstance(opened, SQLStore)
     async with opened:
@@ -169,6 +170,24 @@ async def timed_store(
             yield opened
         finally:
             await opened.destroy()
+
+
+@pytest.fixture
+async def timed_store(
+    db_url: str, table_prefix: str, manual_clock: ManualClock
+) -> AsyncIterator[SQLStore]:
+    """A store on :func:`manual_clock`, sweeping only when told (``store.sweep()``)."""
+    async with clocked_store(db_url, table_prefix, manual_clock, sweep_interval=0) as store:
+        yield store
+
+
+@pytest.fixture
+async def sweeping(
+    db_url: str, table_prefix: str, manual_clock: ManualClock
+) -> AsyncIterator[SQLStore]:
+    """A store on :func:`manual_clock` that sweeps on every write finding a sweep due."""
+    async with clocked_store(db_url, table_prefix, manual_clock, sweep_interval=3600) as store:
+        yield store
 
 
 @dataclass

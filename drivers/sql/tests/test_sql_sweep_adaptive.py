@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-import unistore
 import unistore_sql._db as db
 import unistore_sql._inline as inline
 from unistore.testing import ManualClock
@@ -17,22 +15,6 @@ from unistore_sql import SQLStore
 from unistore_sql._slots import SWEEP_BATCH
 
 SERVERS = ["sqlite-file", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture
-async def sweeping(
-    db_url: str, table_prefix: str, manual_clock: ManualClock
-) -> AsyncIterator[SQLStore]:
-    """A store that sweeps on every write that finds a sweep due."""
-    opened = unistore.connect(
-        db_url, table_prefix=table_prefix, clock=manual_clock, sweep_interval=3600
-    )
-    assert isinstance(opened, SQLStore)
-    async with opened:
-        try:
-            yield opened
-        finally:
-            await opened.destroy()
 
 
 async def _backlog(store: SQLStore, clock: ManualClock, rows: int) -> None:
