@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, StaticPool
 
 from unistore import StoreURL
-from unistore.errors import ConfigurationError, InvalidURLError
+from unistore.errors import ConfigurationError, InvalidOptionError, InvalidURLError
+from unistore_sql._pgbouncer import pgbouncer_connect_args
 
 _PG_DRIVERS = ("asyncpg", "psycopg")
 
@@ -47,17 +48,34 @@ class Settings:
     busy_timeout: float
     connect_timeout: float
     ssl: str | None
+    application_name: str | None
+    pgbouncer: bool
     sweep_interval: float
     engine: AsyncEngine | None
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Settings:
-        return cls(**{name: options[name] for name in cls.__dataclass_fields__})
+        """Type the resolved options.
+
+        Raises:
+            InvalidOptionError: ``pgbouncer`` is on for an engine passed in,
+                whose connections the store cannot configure.
+        """
+        settings = cls(**{name: options[name] for name in cls.__dataclass_fields__})
+        if settings.pgbouncer and settings.engine is not None:
+            raise InvalidOptionError(
+                "option 'pgbouncer' configures the store's own engine and cannot apply to "
+                "an engine passed in; create that engine with the connect arguments "
+                "the sql driver's documentation lists under pgbouncer"
+            )
+        return settings
 
 
 #: Settings only one dialect uses; the others apply to both.
 _SQLITE_ONLY = frozenset({"busy_timeout"})
-_POSTGRES_ONLY = frozenset({"pool_pre_ping", "connect_timeout", "ssl"})
+_POSTGRES_ONLY = frozenset(
+    {"pool_pre_ping", "connect_timeout", "ssl", "application_name", "pgbouncer"}
+)
 #: Settings of the store's own engine: they do not apply to an engine passed in.
 _ENGINE = frozenset({"pool_size", "max_overflow", "pool_timeout"}) | _SQLITE_ONLY | _POSTGRES_ONLY
 #: Pool settings, which an in-memory SQLite database (one shared connection) has none of.
@@ -151,18 +169,17 @@ def resolve(url: StoreURL) -> Target:
 
 
 def create_engine(target: Target, settings: Settings) -> AsyncEngine:
-    """Create the store's own engine (it connects lazily)."""
+    """Create the store's own engine (it connects lazily).
+
+    Raises:
+        InvalidOptionError: ``pgbouncer`` is on for a SQLite database.
+    """
     if target.dialect == "sqlite":
+        if settings.pgbouncer:
+            raise InvalidOptionError(
+                "option 'pgbouncer' applies to PostgreSQL only, not to a SQLite database"
+            )
         return _sqlite_engine(target, settings)
-    connect_args: dict[str, Any] = {}
-    if target.driver == "asyncpg":
-        connect_args["timeout"] = settings.connect_timeout
-        if settings.ssl is not None:
-            connect_args["ssl"] = settings.ssl
-    else:
-        connect_args["connect_timeout"] = max(1, round(settings.connect_timeout))
-        if settings.ssl is not None:
-            connect_args["sslmode"] = settings.ssl
     return create_async_engine(
         target.url,
         pool_size=settings.pool_size,
@@ -170,8 +187,27 @@ def create_engine(target: Target, settings: Settings) -> AsyncEngine:
         pool_timeout=settings.pool_timeout,
         pool_pre_ping=settings.pool_pre_ping,
         hide_parameters=True,
-        connect_args=connect_args,
+        connect_args=_postgres_connect_args(target.driver, settings),
     )
+
+
+def _postgres_connect_args(driver: str, settings: Settings) -> dict[str, Any]:
+    connect_args: dict[str, Any] = {}
+    if driver == "asyncpg":
+        connect_args["timeout"] = settings.connect_timeout
+        if settings.ssl is not None:
+            connect_args["ssl"] = settings.ssl
+        if settings.application_name is not None:
+            connect_args["server_settings"] = {"application_name": settings.application_name}
+    else:
+        connect_args["connect_timeout"] = max(1, round(settings.connect_timeout))
+        if settings.ssl is not None:
+            connect_args["sslmode"] = settings.ssl
+        if settings.application_name is not None:
+            connect_args["application_name"] = settings.application_name
+    if settings.pgbouncer:
+        connect_args.update(pgbouncer_connect_args(driver))
+    return connect_args
 
 
 def _sqlite_engine(target: Target, settings: Settings) -> AsyncEngine:

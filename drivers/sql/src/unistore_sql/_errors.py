@@ -183,7 +183,14 @@ ERRORS = ErrorTable(
         "the connection broke during a write, which may have been applied",
         _uncertain,
     ),
-    _row(StoreTimeoutError, "timed out", catch=(sa_exc.TimeoutError, TimeoutError)),
+    # SQLAlchemy's TimeoutError is the pool's: every connection stayed in use.
+    _row(
+        StoreTimeoutError,
+        "no pooled connection came free within pool_timeout "
+        "(pool_size + max_overflow connections all in use)",
+        catch=sa_exc.TimeoutError,
+    ),
+    _row(StoreTimeoutError, "timed out", catch=TimeoutError),
     _row(StoreTimeoutError, "the database stayed locked longer than busy_timeout", _is_sqlite_busy),
     _row(CapacityError, _UNUSABLE, _sqlite("SQLITE_FULL", "SQLITE_NOMEM")),
     _row(CorruptionError, _UNUSABLE, _sqlite("SQLITE_CORRUPT", "SQLITE_NOTADB")),
@@ -205,6 +212,15 @@ ERRORS = ErrorTable(
     _row(ConflictError, _COLLIDED, _state("23")),
     _row(ValidationError, "the database rejected a value", _state("22", "54")),
     _row(ConfigurationError, "the store's tables are missing", _state("42P01")),
+    # A prepared statement missing (26000) or already taken (42P05): the
+    # session changed under the client, which is what a pooler in
+    # transaction mode does; the driver itself never names a statement.
+    _row(
+        ConfigurationError,
+        "a prepared statement was lost between round trips, as behind pgbouncer in "
+        "transaction pool mode; open the store with pgbouncer=true",
+        _state("26000", "42P05"),
+    ),
     _row(CorruptionError, "the server reports corrupted data", _state("XX")),
     # Refused by the client library before reaching the server (psycopg will
     # not send a NUL inside text): the value, not the database.

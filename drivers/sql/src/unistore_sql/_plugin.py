@@ -72,6 +72,20 @@ def _ssl(text: Any) -> str:
     return text
 
 
+#: PostgreSQL keeps the first 63 bytes of an application_name (NAMEDATALEN - 1).
+_APPLICATION_NAME_MAX = 63
+
+
+def _application_name(text: Any) -> str:
+    if not isinstance(text, str):
+        raise TypeError(f"expected a str, got {type(text).__name__}")
+    # The server turns anything but printable ASCII into '?' and cuts the
+    # rest; refusing it keeps the name in pg_stat_activity what was given.
+    if not text or len(text) > _APPLICATION_NAME_MAX or not (text.isascii() and text.isprintable()):
+        raise ValueError(f"expected 1 to {_APPLICATION_NAME_MAX} printable ASCII characters")
+    return text
+
+
 _COUNT = _int_at_least(1)
 _OVERFLOW = _int_at_least(0)
 _POSITIVE = _seconds(zero=False)
@@ -116,6 +130,20 @@ OPTIONS: tuple[Option, ...] = (
         check=_POSITIVE,
     ),
     Option("ssl", _ssl, None, "PostgreSQL: TLS mode (disable ... verify-full)", check=_ssl),
+    Option(
+        "application_name",
+        _application_name,
+        None,
+        "PostgreSQL: the name the connections report (pg_stat_activity.application_name)",
+        check=_application_name,
+    ),
+    Option(
+        "pgbouncer",
+        _bool,
+        False,
+        "PostgreSQL: behind pgbouncer in transaction pool mode (no prepared statements kept)",
+        check=_check_bool,
+    ),
     Option(
         "sweep_interval",
         _NON_NEGATIVE,
