@@ -316,3 +316,44 @@ def test_a_bad_port_is_never_echoed() -> None:
 )
 def test_redact_url_hides_secrets_whether_or_not_the_url_parses(text: str, shown: str) -> None:
     assert redact_url(text) == shown
+
+
+# -- host lists: redis+cluster://h1:p1,h2:p2/ --------------------------------------------
+
+
+def test_a_host_list_keeps_every_host_in_order() -> None:
+    url = StoreURL.parse("redis+cluster://u:s3cr3t@H1:7000,h2:7001,[::1]:7002/?key_prefix=x")
+    assert url.hosts == (("h1", 7000), ("h2", 7001), ("::1", 7002))
+    assert (url.host, url.port) == ("h1", 7000)
+    assert str(url) == "redis+cluster://u:***@h1:7000,h2:7001,[::1]:7002/?key_prefix=x"
+    assert StoreURL.parse(url.render(hide_secrets=False)) == url
+    assert "s3cr3t" not in repr(url)
+    assert StoreURL.parse("redis+cluster://a,b/").hosts == (("a", None), ("b", None))
+
+
+def test_one_host_has_no_host_list() -> None:
+    assert StoreURL.parse("redis://h:1/0").hosts == ()
+    # A memory store's name is any text, commas included.
+    named = StoreURL.parse("memory://a,b")
+    assert (named.host, named.hosts) == ("a,b", ())
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("redis+cluster://h1:7000,:7001/", "empty host"),
+        ("redis+cluster://h1:7000,/", "empty host"),
+        ("redis+cluster://u:pw@h1:7000,h2:s3cr3t/", "invalid port"),
+        ("redis+cluster://h1:7000,[::1/", "unclosed"),
+    ],
+)
+def test_a_bad_host_list_names_the_problem_and_no_secret(text: str, problem: str) -> None:
+    with pytest.raises(InvalidURLError, match=problem) as info:
+        StoreURL.parse(text)
+    assert "s3cr3t" not in str(info.value)
+
+
+def test_redact_url_hides_a_bad_port_in_a_host_list() -> None:
+    assert redact_url("redis+cluster://u:pw@h1:7000,h2:pw2/") == (
+        "redis+cluster://u:***@h1:7000,h2:***/"
+    )

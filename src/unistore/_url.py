@@ -12,7 +12,6 @@ from unistore._known import canonical_scheme
 from unistore._url_parse import (
     ENCODING_HINT,
     REDACTED,
-    RawURL,
     is_secret_key,
     redact_raw,
     split_url,
@@ -61,6 +60,9 @@ class StoreURL:
         port: Port number or ``None``.
         path: The decoded path as written (``/0`` in ``redis://h/0``).
         query: The query options as a read-only mapping of the last value per key.
+        hosts: For a URL naming several hosts (``redis+cluster://h1:p1,h2:p2/``),
+            every ``(host, port)`` in order, :attr:`host` and :attr:`port`
+            being the first; empty for a URL with one host or none.
     """
 
     scheme: str
@@ -71,6 +73,7 @@ class StoreURL:
     port: int | None = None
     path: str = ""
     query: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    hosts: tuple[tuple[str | None, int | None], ...] = ()
 
     @classmethod
     def parse(cls, url: str | StoreURL) -> StoreURL:
@@ -112,7 +115,14 @@ class StoreURL:
         if raw.userinfo is not None:
             username = unquote(raw.user) or None
             password = None if raw.password is None else unquote(raw.password)
-        host, port = _host_and_port(raw, url, keep_case=scheme == "memory")
+        memory = scheme == "memory"
+        # A memory store's name is any text, commas included: no host list.
+        parts = [raw.host_and_port()] if memory else raw.hosts_and_ports()
+        listed = [_host_and_port(part, url, keep_case=memory) for part in parts]
+        host, port = listed[0]
+        hosts = tuple(listed) if len(listed) > 1 else ()
+        if hosts and any(name is None for name, _ in hosts):
+            raise InvalidURLError(f"an empty host in the host list of {redact_raw(url)!r}")
         # Never raises: not strict, and no max_num_fields.
         pairs = parse_qsl(raw.query, keep_blank_values=True, strict_parsing=False)
         query = MappingProxyType(dict(pairs))
@@ -125,6 +135,7 @@ class StoreURL:
             port=port,
             path=unquote(raw.path),
             query=query,
+            hosts=hosts,
         )
 
     @property
@@ -170,10 +181,9 @@ class StoreURL:
             if self.password is not None:
                 netloc += ":" + (REDACTED if hide_secrets else quote(self.password, safe=""))
             netloc += "@"
-        if self.host is not None:
-            netloc += f"[{self.host}]" if ":" in self.host else quote(self.host, safe=".-_~")
-        if self.port is not None:
-            netloc += f":{self.port}"
+        netloc += ",".join(
+            _render_host(host, port) for host, port in (self.hosts or ((self.host, self.port),))
+        )
         if netloc or not self.path or self.path.startswith("/"):
             out.append("//")
         out.append(netloc)
@@ -194,8 +204,19 @@ class StoreURL:
         return f"StoreURL({self.render()!r})"
 
 
-def _host_and_port(raw: RawURL, url: str, *, keep_case: bool) -> tuple[str | None, int | None]:
-    host_text, port_text, leftover = raw.host_and_port()
+def _render_host(host: str | None, port: int | None) -> str:
+    text = ""
+    if host is not None:
+        text = f"[{host}]" if ":" in host else quote(host, safe=".-_~")
+    if port is not None:
+        text += f":{port}"
+    return text
+
+
+def _host_and_port(
+    part: tuple[str, str | None, str], url: str, *, keep_case: bool
+) -> tuple[str | None, int | None]:
+    host_text, port_text, leftover = part
     if leftover:
         problem = "unclosed '['" if not host_text else "unexpected text after ']'"
         raise InvalidURLError(f"{problem} in the host of store URL {redact_raw(url)!r}")

@@ -111,21 +111,49 @@ class RawURL:
 
         An IPv6 host keeps its brackets; the leftover is text after ``]``
         that is no ``:port`` (or an unclosed ``[`` and all after it), which
-        :func:`split_url`'s caller reports.
+        :func:`split_url`'s caller reports. For a host list, see
+        :meth:`hosts_and_ports`.
         """
-        text = self.hostport
-        if text.startswith("["):
-            end = text.find("]")
-            if end < 0:
-                return "", None, text
-            host, after = text[: end + 1], text[end + 1 :]
-            if not after:
-                return host, None, ""
-            if after.startswith(":"):
-                return host, after[1:], ""
-            return host, None, after
-        host, colon, port = text.partition(":")
-        return host, (port if colon else None), ""
+        return split_host_port(self.hostport)
+
+    def hosts_and_ports(self) -> list[tuple[str, str | None, str]]:
+        """Split a host list ``h1:p1,h2:p2`` into :meth:`host_and_port` triples, in order.
+
+        Commas inside an IPv6 host's brackets do not separate hosts (there
+        are none in a valid one, but the split must not cut a bracket open).
+        """
+        return [split_host_port(part) for part in _host_list(self.hostport)]
+
+
+def _host_list(text: str) -> list[str]:
+    parts: list[str] = []
+    start = depth = 0
+    for index, char in enumerate(text):
+        if char == "[":
+            depth += 1
+        elif char == "]":
+            depth = max(0, depth - 1)
+        elif char == "," and depth == 0:
+            parts.append(text[start:index])
+            start = index + 1
+    parts.append(text[start:])
+    return parts
+
+
+def split_host_port(text: str) -> tuple[str, str | None, str]:
+    """Split one ``host[:port]`` into host, port text (``None`` if absent) and leftover."""
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            return "", None, text
+        host, after = text[: end + 1], text[end + 1 :]
+        if not after:
+            return host, None, ""
+        if after.startswith(":"):
+            return host, after[1:], ""
+        return host, None, after
+    host, colon, port = text.partition(":")
+    return host, (port if colon else None), ""
 
 
 def _first_delimiter(text: str) -> int:
@@ -198,10 +226,13 @@ def redact_raw(text: str) -> str:
         if raw.password is not None:
             out.append(":" + REDACTED)
         out.append("@")
-    host, port, leftover = raw.host_and_port()
-    out.append(host + leftover)
-    if port is not None:
-        out.append(":" + (port if valid_port(port) is not None else REDACTED))
+    shown = []
+    for host, port, leftover in raw.hosts_and_ports():
+        part = host + leftover
+        if port is not None:
+            part += ":" + (port if valid_port(port) is not None else REDACTED)
+        shown.append(part)
+    out.append(",".join(shown))
     out.append(raw.path)
     if raw.query:
         out.append("?" + _redact_query(raw.query))

@@ -151,6 +151,11 @@ def resolve(url: StoreURL) -> Target:
                 f"'unistore-sql{extra}' (from a checkout of unistore: "
                 f"pip install './drivers/sql{extra}')"
             )
+        if url.hosts:
+            raise InvalidURLError(
+                f"{url} names several hosts; the sql driver connects to one server "
+                "(put a pooler or a load balancer in front for more)"
+            )
         database = url.path.lstrip("/") or None
         return Target(
             dialect="postgresql",
