@@ -101,4 +101,5 @@ def test_info_of_a_driver_without_its_own_view_shows_every_declared_option(
         "lock_timeout",
         "sweep_every",
         "sweep_batch",
+        "sweep_interval",
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -39,28 +40,65 @@ async def test_expired_slots_are_invisible_at_once(store: FileStore, root: Path)
     assert _listdir(root / "ns" / "app") == [".lock", "long.json", "short.json"]
 
 
-async def test_periodic_sweep_reclaims_files_and_empty_folders(root: Path) -> None:
-    async with unistore.connect(f"file://{root}", sweep_every=5, sweep_batch=50) as store:
+async def _eventually(check: Callable[[], bool]) -> None:
+    """Wait for the background sweeper to make ``check`` true (a generous bound)."""
+    for _ in range(1_000):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the sweeper did not get there")
+
+
+async def test_writes_wake_the_sweeper_which_reclaims_files_and_empty_folders(
+    root: Path,
+) -> None:
+    # No timer: only the writes start the sweep.
+    async with unistore.connect(
+        f"file://{root}", sweep_every=5, sweep_batch=50, sweep_interval=0
+    ) as store:
         for n in range(20):
             await store.set(f"gone-{n}", "s", b"v", ttl=0.05)
         await store.set("kept", "s", b"v", ttl=60)
         await asyncio.sleep(0.08)
         for n in range(10):
             await store.set("kept", f"s{n}", b"v", ttl=60)
-    assert _listdir(root / "ns") == ["kept"]
+        await _eventually(lambda: _listdir(root / "ns") == ["kept"])
+        assert len(_listdir(root / "ns" / "kept")) == 12  # .lock and 11 live slots
+
+
+async def test_without_writes_nor_timer_nothing_is_swept(root: Path) -> None:
+    async with unistore.connect(f"file://{root}", sweep_every=0, sweep_interval=0) as store:
+        for n in range(5):
+            await store.set(f"gone-{n}", "s", b"v", ttl=0.01)
+        await asyncio.sleep(0.05)
+        for _ in range(5):
+            assert await store.get("gone-0", "s") is None
+        await asyncio.sleep(0.05)
+        assert len(_listdir(root / "ns")) == 5
+        assert await store.sweep() == 5  # on demand it still works
+        assert _listdir(root / "ns") == []
 
 
 async def test_sweep_is_bounded_per_step(root: Path) -> None:
-    async with unistore.connect(f"file://{root}", sweep_every=0, sweep_batch=3) as store:
+    batch = 10
+    async with unistore.connect(
+        f"file://{root}", sweep_every=0, sweep_interval=0, sweep_batch=batch
+    ) as store:
         assert isinstance(store, FileStore)
         for n in range(9):
-            await store.set(f"gone-{n}", "s", b"v", ttl=0.05)
+            await store.set_many(f"gone-{n}", {f"s{i}": b"v" for i in range(5)}, ttl=0.05)
         await asyncio.sleep(0.08)
-        await store.sweep()
-        assert len(_listdir(root / "ns")) == 6
-        await store.sweep()
-        await store.sweep()
-        assert _listdir(root / "ns") == []
+        total = 0
+        steps = 0
+        while _listdir(root / "ns"):
+            removed = await store.sweep()
+            assert removed <= batch  # each step examines at most `batch` directory entries
+            total += removed
+            steps += 1
+            assert steps < 100
+        assert total == 45
+        # 9 folders, each with 5 files and a lock: at least 63 entries to examine.
+        assert steps >= 63 // batch
 
 
 async def test_touch_and_purge_reclaim_the_namespace(store: FileStore, root: Path) -> None:

@@ -1,14 +1,13 @@
-"""Blocking whole-namespace operations and the expiry sweep.
+"""Blocking whole-namespace operations, and the sweep of one namespace.
 
-Each costs O(files in one namespace directory); none ever lists the store.
+Each costs O(files in one namespace directory); none ever lists the store
+(the expiry sweep's walk over the store is in :mod:`unistore_fs._sweeper`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import random
-from dataclasses import dataclass, field
 from typing import Final
 
 from unistore.errors import CorruptionError
@@ -37,14 +36,12 @@ from unistore_fs._root import Root
 
 __all__ = [
     "SWEEP_GRACE",
-    "SweepState",
     "live_namespaces",
     "namespace_dirs",
     "purge",
     "slots",
     "sweep_namespace",
     "sweep_one",
-    "sweep_step",
     "touch",
 ]
 
@@ -281,40 +278,3 @@ def sweep_namespace(root: Root, name: str, now: float) -> int:
 def sweep_one(root: Root, ns: str) -> int:
     """Sweep one namespace now (after a listing saw expired files in it)."""
     return sweep_namespace(root, encode_name(ns), root.clock())
-
-
-@dataclass
-class SweepState:
-    """Where the periodic sweep stands: a snapshot of namespace names and a cursor.
-
-    The names are listed once per full pass and handed out a few at a time, so
-    the cost per sweep step stays bounded (amortised O(batch)).
-    """
-
-    names: list[str] = field(default_factory=list)
-    position: int = 0
-    running: bool = False
-
-
-def sweep_step(root: Root, state: SweepState, batch: int) -> int:
-    """Sweep the next ``batch`` namespaces; return how many files were removed."""
-    if state.position >= len(state.names):
-        state.names = [
-            entry.name
-            for entry in list_names(root.ns_fd)
-            if entry.is_dir(follow_symlinks=False) and not entry.name.startswith(".")
-        ]
-        random.shuffle(state.names)
-        state.position = 0
-    chunk = state.names[state.position : state.position + batch]
-    state.position += len(chunk)
-    now = root.clock()
-    removed = 0
-    for name in chunk:
-        try:
-            removed += sweep_namespace(root, name, now)
-        except OSError:
-            logger.warning("expiry sweep skipped a namespace directory", exc_info=True)
-    if removed:
-        logger.debug("expiry sweep removed %d file(s) in %d namespace(s)", removed, len(chunk))
-    return removed

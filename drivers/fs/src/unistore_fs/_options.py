@@ -18,6 +18,15 @@ def _durability(value: Any) -> str:
     return str(value)
 
 
+def _interval(value: Any) -> float:
+    if isinstance(value, bool):
+        raise TypeError("expected a number of seconds")
+    seconds = float(value)
+    if not 0 <= seconds < math.inf:
+        raise ValueError("expected a number of seconds >= 0")
+    return seconds
+
+
 def _seconds(value: Any) -> float:
     if isinstance(value, bool):
         raise TypeError("expected a number of seconds")
@@ -62,15 +71,22 @@ OPTIONS: tuple[Option, ...] = (
         "sweep_every",
         _SWEEP_EVERY,
         256,
-        "writes between two expiry sweep steps (0: never)",
+        "writes between two wake-ups of the expiry sweeper (0: writes never wake it)",
         check=_SWEEP_EVERY,
     ),
     Option(
         "sweep_batch",
         _SWEEP_BATCH,
-        4,
-        "namespace folders visited per expiry sweep step",
+        500,
+        "directory entries the first step of an expiry sweep run examines (it then adapts)",
         check=_SWEEP_BATCH,
+    ),
+    Option(
+        "sweep_interval",
+        _interval,
+        60.0,
+        "seconds between two expiry sweep runs started by the timer (0: no timer)",
+        check=_interval,
     ),
     # The driver computes every expiry and updated_at itself: tests inject time.
     CLOCK_OPTION,

@@ -32,6 +32,7 @@ def _open(url: StoreURL, options: Mapping[str, Any]) -> Store:
         lock_timeout=options["lock_timeout"],
         sweep_every=options["sweep_every"],
         sweep_batch=options["sweep_batch"],
+        sweep_interval=options["sweep_interval"],
         clock=options["clock"],
         create=options["create"],
     )

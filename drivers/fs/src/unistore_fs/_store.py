@@ -31,10 +31,10 @@ from unistore.sdk import (
 from unistore_fs import _batch_ops, _ns_ops, _session_ops, _slot_ops
 from unistore_fs._errors import ERRORS
 from unistore_fs._locks import Busy, KeyedMutex, lock_deadline
-from unistore_fs._ns_ops import SweepState, sweep_step
 from unistore_fs._root import Root, destroy_layout, open_root
 from unistore_fs._scopes import list_scopes
 from unistore_fs._session_sweep import SessionSweepState, sweep_sessions
+from unistore_fs._sweeper import Sweeper, SweepStep, SweepWalk
 from unistore_fs._transaction import FileTransaction
 
 __all__ = ["Durability", "FileStore"]
@@ -46,9 +46,15 @@ logger = logging.getLogger("unistore.driver.fs")
 
 #: Namespace folders examined per worker-thread call while listing namespaces.
 _LISTING_BATCH: Final = 64
-#: Session folders one sweep step visits, per namespace folder it visits: a
-#: session folder holds one session, a namespace folder many slots.
-_SESSIONS_PER_NAMESPACE: Final = 16
+#: Directory entries of the slot walk per session folder a sweep step visits:
+#: reclaiming a session removes a folder of several files, a slot one file.
+_ENTRIES_PER_SESSION: Final = 8
+#: Session folders a sweep step visits at least.
+_SESSIONS_MIN: Final = 64
+
+
+def _never() -> bool:
+    return False
 
 
 def _ns_key(ns: str) -> str:
@@ -86,9 +92,12 @@ class FileStore(FullStoreBase):
         path: The root folder (made absolute now: a later ``chdir`` does not move it).
         durability: ``"fsync"`` or ``"flush"``.
         lock_timeout: Seconds to wait for a lock held by another process.
-        sweep_every: Writes between two expiry sweep steps (0: never).
-        sweep_batch: Namespace folders visited per sweep step (and sixteen
-            times as many session folders).
+        sweep_every: Writes between two wake-ups of the expiry sweeper
+            (0: writes never wake it).
+        sweep_batch: Directory entries the first step of a sweep run
+            examines (the batch then adapts; see :mod:`unistore_fs._sweeper`).
+        sweep_interval: Seconds between two sweep runs started by the
+            sweeper's timer, writes or not (0: no timer).
         clock: The wall clock for expiry and session stamps (tests inject one).
         create: ``False``: create no folder and no layout file; a missing
             store raises :class:`~unistore.errors.StoreNotFoundError` on
@@ -108,7 +117,8 @@ class FileStore(FullStoreBase):
         durability: Durability = "fsync",
         lock_timeout: float = 10.0,
         sweep_every: int = 256,
-        sweep_batch: int = 4,
+        sweep_batch: int = 500,
+        sweep_interval: float = 60.0,
         clock: Callable[[], float] | None = None,
         create: bool = True,
     ) -> None:
@@ -118,13 +128,16 @@ class FileStore(FullStoreBase):
         self._lock_timeout = lock_timeout
         self._sweep_every = sweep_every
         self._sweep_batch = sweep_batch
+        self._sweep_interval = sweep_interval
         self._root: Root | None = None
         self._root_releases: list[Callable[[], None]] = []
         self._root_lock = threading.Lock()
         self._mutex = KeyedMutex()
-        self._sweep = SweepState()
+        self._walk = SweepWalk()
         self._session_sweep = SessionSweepState()
-        self._writes = 0
+        self._sweeper = Sweeper(
+            self, first_batch=sweep_batch, interval=sweep_interval, every=sweep_every
+        )
 
     @property
     def path(self) -> str:
@@ -151,8 +164,10 @@ class FileStore(FullStoreBase):
                     clock=self.clock,
                     create=self.may_create,
                 )
-                # A store dropped without aclose() must not leak its descriptors.
+                # A store dropped without aclose() must not leak its descriptors
+                # (nor the sweep's open listings, which are of this root).
                 self._root_releases = [functools.partial(os.close, fd) for fd in root.fds]
+                self._root_releases.append(self._walk.close)
                 for release in self._root_releases:
                     self._hold(release)
                 self._root = root
@@ -185,7 +200,8 @@ class FileStore(FullStoreBase):
             self._leave_root(root)
 
     async def _read(self, fn: Callable[..., T], /, *args: Any) -> T:
-        """Run ``fn(root, *args)`` in a worker thread."""
+        """Run ``fn(root, *args)`` in a worker thread (and see that the sweeper runs)."""
+        self._sweeper.ensure_started()
         return await asyncio.to_thread(self._call, fn, args)
 
     async def _locked(self, key: str, fn: Callable[..., T | Busy], /, *args: Any) -> T:
@@ -201,43 +217,41 @@ class FileStore(FullStoreBase):
                 await asyncio.sleep(deadline.next_delay())
 
     async def _write(self, key: str, fn: Callable[..., T | Busy], /, *args: Any) -> T:
-        """Run a locking write (see :meth:`_locked`); every few writes, a sweep step follows."""
+        """Run a locking write (see :meth:`_locked`); every few writes wake the sweeper."""
         result = await self._locked(key, fn, *args)
-        self._writes += 1
-        if self._sweep_every and self._writes % self._sweep_every == 0:
-            await self._sweep_step()
+        self._sweeper.wrote()
         return result
 
     # -- maintenance ------------------------------------------------------------
 
     async def sweep(self) -> int:
-        """Reclaim expired slots and sessions from the next few folders (a bounded step).
+        """Reclaim expired slots and sessions from the next part of the store (one bounded step).
 
-        Visits ``sweep_batch`` namespace folders and sixteen times as many
-        session folders. Runs on its own every ``sweep_every`` writes; call it
-        to reclaim space sooner. Never waits for a lock: busy namespaces and
-        sessions are visited later.
+        Examines ``sweep_batch`` directory entries where the sweep stands
+        (and at least 64 session folders). The store's sweeper does this on
+        its own, in the background; call it to reclaim space sooner. Never
+        waits for a lock: busy namespaces and sessions are visited later.
 
         Returns:
             How many slot files and expired sessions were removed.
         """
         self._check_open()
-        return await self._sweep_step()
+        with self._errors():
+            step = await self._sweep_once(self._sweep_batch, _never)
+        return step.removed
 
-    async def _sweep_step(self) -> int:
-        # A failed sweep must not fail the write that triggered it: it runs again later.
-        if self._sweep.running:
-            return 0
-        self._sweep.running = True
-        try:
-            removed = await self._read(sweep_step, self._sweep, self._sweep_batch)
-            sessions = self._sweep_batch * _SESSIONS_PER_NAMESPACE
-            return removed + await self._read(sweep_sessions, self._session_sweep, sessions)
-        except Exception:
-            logger.warning("expiry sweep failed; it will run again later", exc_info=True)
-            return 0
-        finally:
-            self._sweep.running = False
+    def _sweep_blocking(
+        self, root: Root, batch: int, stop: Callable[[], bool]
+    ) -> tuple[SweepStep, int]:
+        step = self._walk.step(root, batch, stop)
+        sessions = max(_SESSIONS_MIN, batch // _ENTRIES_PER_SESSION)
+        return step, sweep_sessions(root, self._session_sweep, sessions)
+
+    async def _sweep_once(self, batch: int, stop: Callable[[], bool]) -> SweepStep:
+        """Run one sweep step of ``batch`` directory entries in a worker thread."""
+        step, sessions = await asyncio.to_thread(self._call, self._sweep_blocking, (batch, stop))
+        step.removed += sessions
+        return step
 
     async def destroy(self) -> None:
         """Delete everything this store keeps under its root, and the root if left empty.
@@ -246,15 +260,24 @@ class FileStore(FullStoreBase):
         store stays usable: the next operation starts a fresh layout.
         """
         self._check_open()
-        self._retire_root()
-        with self._errors():
-            await asyncio.to_thread(destroy_layout, self._path)
-            if await aiofiles.os.path.isdir(self._path) and not await aiofiles.os.listdir(
-                self._path
-            ):
-                await aiofiles.os.rmdir(self._path)
+        # The sweeper must not lock (and so recreate .lock files) in folders being removed.
+        await self._sweeper.stop()
+        try:
+            await asyncio.to_thread(self._walk.close)
+            self._retire_root()
+            with self._errors():
+                await asyncio.to_thread(destroy_layout, self._path)
+                if await aiofiles.os.path.isdir(self._path) and not await aiofiles.os.listdir(
+                    self._path
+                ):
+                    await aiofiles.os.rmdir(self._path)
+        finally:
+            self._sweeper.resume()
 
     async def _aclose(self) -> None:
+        await self._sweeper.stop()
+        # Waits for a step that sweep() may still be running in a worker thread.
+        await asyncio.to_thread(self._walk.close)
         self._retire_root()
 
     # -- slots ------------------------------------------------------------------
