@@ -8,7 +8,7 @@ a 10,000-message session, plus one that the appends grow. The measures:
 * ``read last 20 of 10,000`` and ``of 100``: ``read_messages(last=20)`` against
   ``get_items(20)``;
 * ``create + 2 messages``: a new session holding two messages (store:
-  ``create_session`` + ``append_messages``; manager: ``save()`` of a new
+  ``create_session(messages=...)``, one write; manager: ``save()`` of a new
   conversation; peer: a new session object and its first ``add_items``).
 """
 
@@ -80,8 +80,7 @@ async def ours(stack: AsyncExitStack, url: str, size: int) -> dict[str, Op]:
 
     async def create(i: int) -> None:
         sid = f"new-{tag}-{i}-{uuid.uuid4().hex[:6]}"
-        await store.create_session(sid)
-        await store.append_messages(sid, [encode(item(0)), encode(item(1))], expected_length=0)
+        await store.create_session(sid, messages=[encode(item(0)), encode(item(1))])
 
     async def create_manager(i: int) -> None:
         async with SessionManager(store, Conversation(), auto_save=False) as fresh:

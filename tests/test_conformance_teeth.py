@@ -865,6 +865,7 @@ TOYS: dict[str, tuple[type[Any], set[str], set[str]]] = {
             "test_reads_do_not_restart_the_ttl",
             "test_forks_outlive_their_expiring_parent",
             "test_pop_restarts_the_ttl",
+            "test_an_expired_id_created_again_with_messages_holds_only_those",
         },
         {"test_a_session_ttl_that_is_not_positive_seconds_is_refused[0]"},
     ),

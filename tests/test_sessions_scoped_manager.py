@@ -254,3 +254,47 @@ async def test_a_lost_creation_reply_does_not_leave_a_stray_session(lossy: Loses
     assert [r.id for r in page.items] == [manager.session_id]
     assert contents(await lossy.read_messages(page.items[0].id)) == ["hello"]
     await manager.aclose()
+
+
+async def test_a_creation_resent_after_a_lost_reply_keeps_later_changes(
+    lossy: LosesReplies,
+) -> None:
+    """The resent creation carries its first messages; what changed since follows it."""
+    manager = SessionManager(lossy, Conversation(), auto_save=False, auto_slug=False)
+    manager.conversation.add("user", "a")
+    manager.conversation.add("user", "b")
+    lossy.lose = 1
+    with pytest.raises(StoreTimeoutError):
+        await manager.save(metadata={"first": True})
+    manager.conversation.replace(0, {"role": "user", "content": "A"})
+    manager.conversation.add("user", "c")
+    assert await manager.save(metadata={"second": True}) is True
+    sid = manager.session_id
+    assert sid is not None
+    assert contents(await lossy.read_messages(sid)) == ["A", "b", "c"]
+    record = await lossy.get_session(sid)
+    assert record is not None
+    assert dict(record.metadata) == {"second": True}
+    assert [r.id for r in (await lossy.list_sessions()).items] == [sid]
+    assert not manager.has_unsaved_changes
+    await manager.aclose()
+
+
+async def test_a_creation_that_never_left_is_built_again_from_the_conversation(
+    lossy: LosesReplies,
+) -> None:
+    manager = SessionManager(lossy, Conversation(), auto_save=False)
+    manager.conversation.add("user", "first words")
+    lossy.fail_before = 1
+    with pytest.raises(StoreTimeoutError):
+        await manager.save()
+    manager.conversation.add("user", "more")
+    await manager.save()
+    sid = manager.session_id
+    assert sid is not None
+    assert contents(await lossy.read_messages(sid)) == ["first words", "more"]
+    record = await lossy.get_session(sid)
+    assert record is not None
+    assert record.label == "first words"  # the label search ran again from the start
+    assert [r.id for r in (await lossy.list_sessions()).items] == [sid]
+    await manager.aclose()

@@ -227,3 +227,29 @@ async def test_failing_start_is_retried_by_the_next_save(store: Store) -> None:
         assert manager.session_id is not None
         assert await contents(store, manager.session_id) == ["one", "two"]
     assert [e.operation for e in errors] == ["auto_save"]
+
+
+async def test_the_first_save_creates_the_session_with_its_messages_in_one_call(
+    store: Store,
+) -> None:
+    """No session yet: one create_session carries the messages, label and metadata."""
+    spy = SpyStore(store)
+    conversation = Conversation()
+    async with SessionManager(spy, conversation, auto_save=False) as manager:
+        conversation.add("user", "plan a trip")
+        conversation.add("assistant", "where to?")
+        assert await manager.save(metadata={"k": 1}) is True
+        session_id = manager.session_id
+        assert session_id is not None
+        assert spy.calls == [("create", session_id)]
+        record = await store.get_session(session_id)
+        assert record is not None
+        assert (record.message_count, record.label, dict(record.metadata)) == (
+            2,
+            "plan a trip",
+            {"k": 1},
+        )
+        assert await contents(store, session_id) == ["plan a trip", "where to?"]
+        conversation.add("user", "Lisbon")
+        await manager.save()
+        assert spy.writes() == [("append", 2, ["Lisbon"])]

@@ -4,7 +4,9 @@ The shared server comes from ``UNISTORE_TEST_REDIS_URL`` (default
 ``redis://127.0.0.1:6379/15``; under pytest-xdist each worker uses a database
 of its own, see ``unistore_test_support.redis_test_url``). Every test gets its
 own key prefix and deletes what it wrote with ``destroy()``. Tests that must
-stop a server start a private ``redis-server`` on a free loopback port instead.
+stop a server start a private ``redis-server`` on a free loopback port instead;
+the Redis Cluster and Sentinel servers come from ``servers.py`` (fixtures
+``cluster_servers`` and ``sentinel_servers``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -28,6 +31,15 @@ import unistore
 from unistore import StoreURL
 from unistore_redis import RedisStore
 from unistore_test_support import redis_test_url
+
+# servers.py is a plain module of this folder that the tests import by name;
+# pytest's importlib mode does not put the folder on the path by itself.
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.append(str(Path(__file__).parent))
+
+from servers import cluster_servers, sentinel_servers
+
+__all__ = ["cluster_servers", "sentinel_servers"]
 
 ENV_VAR = "UNISTORE_TEST_REDIS_URL"
 

@@ -6,7 +6,6 @@ import asyncio
 from typing import Any
 
 import pytest
-import redis
 import redis.asyncio as aioredis
 
 import unistore
@@ -16,12 +15,6 @@ from unistore_redis import RedisStore
 pytestmark = pytest.mark.redis
 
 TTL = 60.0
-
-
-def _tag(key: bytes) -> bytes:
-    """Return the part of ``key`` Redis Cluster hashes (its first non-empty ``{...}``)."""
-    start = key.index(b"{")
-    return key[start + 1 : key.index(b"}", start + 1)]
 
 
 async def test_unhashable_namespace_is_a_validation_error(store: RedisStore) -> None:
@@ -43,19 +36,6 @@ async def test_hset_needs_a_mapping(store: RedisStore) -> None:
         with pytest.raises(ValidationError, match="mapping"):
             tx.hset("h", pairs, ttl=TTL)
     assert await store.slots("ns") == []
-
-
-async def test_session_keys_share_the_listing_hash_tag(store: RedisStore, raw: redis.Redis) -> None:
-    # Scripts touch a session, the sessions its forks point at and the listing
-    # together: on Redis Cluster they must all hash to one slot.
-    await store.create_session("p{x}")
-    await store.append_messages("p{x}", ['"a"', '"b"'], expected_length=0)
-    await store.fork_session("p{x}", "c:1", at=1)
-    await store.append_messages("c:1", ['"c"'], expected_length=1)
-    keys = list(raw.scan_iter(match=store._keys.glob(), count=1000))
-    assert len(keys) >= 6  # two records, two message lists, a fork set, listing, clock
-    assert {_tag(key) for key in keys} == {_tag(store._keys.listing)}
-    assert await store.read_messages("c:1") == ['"a"', '"c"']
 
 
 async def _enter_transaction(store: RedisStore) -> None:

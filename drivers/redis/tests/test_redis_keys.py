@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from unistore_redis._buckets import SessionLayout
 from unistore_redis._keys import KeyLayout, escape, glob_escape, unescape
 
 HOSTILE = [
@@ -128,3 +129,36 @@ def test_namespace_of_index_inverts_the_layout() -> None:
         # Only the final "*" before "}:idx" is a live glob character.
         assert pattern.endswith(b"*}:idx")
         assert re.search(rb"(?<!\\)[*?\[\]]", pattern[:-6]) is None
+
+
+def test_bucketed_session_keys_never_collide() -> None:
+    layout, sessions = KeyLayout("p"), SessionLayout(b"p", 64)
+    ids = HOSTILE[:-1]
+    stems = {sessions.stem(sid, scope): (scope, sid) for scope in ids[:12] for sid in ids}
+    assert len(stems) == 12 * len(ids)
+    namespace_keys = {layout.slot(ns, "x") for ns in ids} | {layout.namespace(ns)[1] for ns in ids}
+    keys = {stem + suffix for stem in stems for suffix in (b":r", b":m:1", b":p", b":t")}
+    listings = {sessions.listing(b, scope) for b in range(64) for scope in ids[:12]}
+    assert not keys & (namespace_keys | listings | {sessions.meta})
+    assert len(listings) == 64 * 12
+    # Every session key starts with its bucket's tag, and the store's glob matches it.
+    pattern = re.compile(fnmatch.translate(layout.glob().decode()))
+    for stem, (scope, sid) in stems.items():
+        assert stem.startswith(sessions.tags[sessions.bucket(sid, scope)] + b":")
+        assert pattern.match(stem.decode("utf-8", "surrogatepass"))
+
+
+def test_listing_glob_finds_listings_only() -> None:
+    sessions = SessionLayout(b"p*", 8)
+    regex = re.compile(
+        fnmatch.translate(sessions.listing_glob().decode().replace("\\*", "\x01")).replace(
+            "\x01", r"\*"
+        )
+    )
+    for scope in HOSTILE[:-1]:
+        listing = sessions.listing(3, scope)
+        assert regex.match(listing.decode("utf-8", "surrogatepass"))
+        assert sessions.scope_of_listing(listing) == scope
+        stem = sessions.stem("list", scope)
+        for suffix in (b":r", b":m:12", b":p", b":t", b":q"):
+            assert not regex.match((stem + suffix).decode("utf-8", "surrogatepass"))

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from collections.abc import AsyncIterator
 
 import pytest
 import redis
 
+import unistore
 from unistore_redis import RedisStore
+from unistore_redis._buckets import SessionLayout
 from unistore_redis._lua_session_helpers import SWEEP_BATCH
 
 pytestmark = pytest.mark.redis
@@ -26,31 +29,63 @@ def _keys(raw: redis.Redis, store: RedisStore) -> set[bytes]:
     return set(raw.scan_iter(match=store._keys.glob(), count=1000))
 
 
-async def test_default_scope_keeps_the_first_layout(store: RedisStore, raw: redis.Redis) -> None:
+def _neighbour(layout: SessionLayout, sid: str, scope: str, stem: str) -> str:
+    """Return an id starting with ``stem`` whose session shares the bucket of ``sid``."""
+    want = layout.bucket(sid, scope)
+    return next(
+        f"{stem}{i}" for i in itertools.count() if layout.bucket(f"{stem}{i}", scope) == want
+    )
+
+
+@pytest.fixture
+async def one_bucket(url: str, prefix: str) -> AsyncIterator[RedisStore]:
+    """A store whose sessions all share one bucket (one sweep sees them all)."""
+    opened = unistore.connect(url, key_prefix=prefix, session_buckets=1)
+    assert isinstance(opened, RedisStore)
+    async with opened:
+        try:
+            yield opened
+        finally:
+            await opened.destroy()
+
+
+async def test_a_session_keys_share_its_bucket_tag(store: RedisStore, raw: redis.Redis) -> None:
     p = store.key_prefix.encode()
     await store.create_session("s:1")
     await store.append_messages("s:1", msgs("a"))
+    layout = await store._layout()
+    tag = layout.tags[layout.bucket("s:1", "")]
+    generation = raw.hget(tag + b":s:s%3A1:r", "g")
+    assert generation is not None
     assert _keys(raw, store) == {
-        p + b":{:sessions}:s:s%3A1:r",
-        p + b":{:sessions}:s:s%3A1:m",
-        p + b":{:sessions}:list",
-        p + b":{:sessions}:clock",
+        tag + b":s:s%3A1:r",
+        tag + b":s:s%3A1:m:" + generation,
+        tag + b":list",
+        tag + b":clock",
+        tag + b":gen",
+        p + b":{:meta}:sessions",
     }
-    assert set(raw.hkeys(p + b":{:sessions}:s:s%3A1:r")) == {b"id", b"meta", b"c", b"u", b"n"}
+    assert set(raw.hkeys(tag + b":s:s%3A1:r")) == {b"id", b"meta", b"c", b"u", b"n", b"g"}
 
 
 async def test_scoped_sessions_have_keys_of_their_own(store: RedisStore, raw: redis.Redis) -> None:
     p = store.key_prefix.encode()
     await store.create_session("s", scope="t:{1}*")
     await store.append_messages("s", msgs("a"), scope="t:{1}*", token="tok")
-    base = p + b":{:sessions}:S:t%3A%7B1%7D%2A"
+    layout = await store._layout()
+    tag = layout.tags[layout.bucket("s", "t:{1}*")]
+    base = tag + b":S:t%3A%7B1%7D%2A"
+    generation = raw.hget(base + b":s:s:r", "g")
+    assert generation is not None
     assert _keys(raw, store) == {
         base + b":s:s:r",
-        base + b":s:s:m",
+        base + b":s:s:m:" + generation,
         base + b":s:s:t",
         base + b":s:s:q",
         base + b":list",
-        p + b":{:sessions}:clock",
+        tag + b":clock",
+        tag + b":gen",
+        p + b":{:meta}:sessions",
     }
     assert await store.get_session("s") is None
     record = await store.get_session("s", scope="t:{1}*")
@@ -111,45 +146,59 @@ async def test_sessions_written_by_the_first_layout_load(
 
 
 async def test_retention_sweep_reclaims_every_key(store: RedisStore, raw: redis.Redis) -> None:
-    await store.create_session("keep")
+    layout = await store._layout()
     for scope in (None, "x"):
         await store.create_session("gone", scope=scope, ttl=0.2)
         await store.append_messages("gone", msgs("a", "b"), scope=scope, token="t")
     await store.fork_session("gone", "fork", scope="x", at=1)
+    keep = {scope: _neighbour(layout, "gone", scope, "keep") for scope in ("", "x")}
+    for scope, sid in keep.items():
+        await store.create_session(sid, scope=scope or None)
     before = _keys(raw, store)
-    assert raw.zcard(store._keys.expiry) == 2
+    expiries = {layout.expiry(layout.bucket("gone", scope)) for scope in ("", "x")}
+    assert sum(raw.zcard(key) for key in expiries) == 2
     await asyncio.sleep(0.3)
     # Invisible at once, before any sweep; a fork still reads the shared message.
     assert await store.get_session("gone") is None
     assert await store.read_messages("fork", scope="x") == msgs("a")
     assert _keys(raw, store) == before
-    await store.append_messages("keep", msgs("w"))  # any write sweeps
+    for scope, sid in keep.items():
+        await store.append_messages(sid, msgs("w"), scope=scope or None)  # sweeps its bucket
+    gone = {scope: layout.stem("gone", scope) for scope in ("", "x")}
     left = _keys(raw, store)
-    assert not any(b":s:gone:" in key for key in left)
-    assert raw.exists(store._keys.expiry) == 0
-    assert [m[20:] for m in raw.zrange(store._keys.scope_listing("x"), 0, -1)] == [
-        store._keys.session_stem("fork", "x")
-    ]
-    assert raw.lrange(store._keys.session_stem("fork", "x") + b":m", 0, -1) == [
-        m.encode() for m in msgs("a")
-    ]
+    assert not any(key.startswith(gone[""] + b":") for key in left)
+    # What the fork pins stays, and nothing else of the expired session.
+    kept = {key[len(gone["x"]) :] for key in left if key.startswith(gone["x"] + b":")}
+    assert {key.split(b":")[1] for key in kept} == {b"m", b"p"}
+    assert all(raw.exists(key) == 0 for key in expiries)
+    fork_bucket = layout.bucket("fork", "x")
+    assert [m[20:] for m in raw.zrange(layout.listing(fork_bucket, "x"), 0, -1)] == [
+        layout.stem("fork", "x")
+    ] + ([layout.stem(keep["x"], "x")] if layout.bucket(keep["x"], "x") == fork_bucket else [])
     assert await store.read_messages("fork", scope="x") == msgs("a")
     await store.create_session("gone", scope="x")  # the id is free again
     assert await store.read_messages("gone", scope="x") == []
+    assert await store.read_messages("fork", scope="x") == msgs("a")
+    assert await store.delete_session("fork", scope="x")
+    # The last pin gone, the expired session's generation goes with it.
+    left = _keys(raw, store)
+    assert {key for key in left if key.startswith(gone["x"] + b":")} == {gone["x"] + b":r"}
 
 
-async def test_sweeps_are_bounded_and_catch_up(store: RedisStore, raw: redis.Redis) -> None:
+async def test_sweeps_are_bounded_and_catch_up(one_bucket: RedisStore, raw: redis.Redis) -> None:
+    store = one_bucket
+    layout = await store._layout()
     count = 2 * SWEEP_BATCH + 3
     for i in range(count):
-        await store.create_session(f"e{i}", scope="s", ttl=0.1)
-    await asyncio.sleep(0.2)
+        await store.create_session(f"e{i}", scope="s", ttl=0.5)
+    await asyncio.sleep(0.6)
     await store.create_session("w")
-    assert raw.zcard(store._keys.expiry) == count - SWEEP_BATCH
+    assert raw.zcard(layout.expiry(0)) == count - SWEEP_BATCH
     assert (await store.list_sessions(scope="s")).items == []  # listing skips the expired
     for _ in range(2):
         await store.update_session("w", label="again")
-    assert raw.zcard(store._keys.expiry) == 0
-    assert raw.exists(store._keys.scope_listing("s")) == 0
+    assert raw.zcard(layout.expiry(0)) == 0
+    assert raw.exists(layout.listing(0, "s")) == 0
 
 
 async def test_writes_slide_the_expiry_and_reads_do_not(
@@ -158,15 +207,16 @@ async def test_writes_slide_the_expiry_and_reads_do_not(
     created = await store.create_session("s", ttl=30)
     assert created.ttl == 30
     assert created.expires_at is not None
-    stem = store._keys.session_stem("s")
-    first = raw.zscore(store._keys.expiry, stem)
+    layout = await store._layout()
+    stem, expiry = layout.stem("s", ""), layout.expiry(layout.bucket("s", ""))
+    first = raw.zscore(expiry, stem)
     assert first is not None
     await asyncio.sleep(0.01)
     await store.read_messages("s")
     await store.get_session("s")
-    assert raw.zscore(store._keys.expiry, stem) == first
+    assert raw.zscore(expiry, stem) == first
     await store.pop_messages("s")  # a pop of nothing still writes
-    slid = raw.zscore(store._keys.expiry, stem)
+    slid = raw.zscore(expiry, stem)
     assert slid is not None
     assert slid > first
     record = await store.get_session("s")
@@ -181,7 +231,7 @@ async def test_tokens_keep_the_latest_hundred(store: RedisStore, raw: redis.Redi
     await store.create_session("s")
     for i in range(120):
         assert await store.append_messages("s", msgs(str(i)), token=f"t{i}") == i + 1
-    stem = store._keys.session_stem("s")
+    stem = (await store._layout()).stem("s", "")
     assert raw.hlen(stem + b":t") == raw.llen(stem + b":q") == 100
     assert await store.append_messages("s", msgs("x"), token="t20") == 21  # still known
     assert await store.append_messages("s", msgs("x"), token="t19") == 121  # forgotten

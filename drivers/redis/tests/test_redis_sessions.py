@@ -92,7 +92,10 @@ async def test_fork_is_a_pointer(store: RedisStore, raw: redis.Redis) -> None:
     await store.create_session("p")
     await store.append_messages("p", msgs(*map(str, range(50))), expected_length=0)
     await store.fork_session("p", "c")
-    assert raw.exists(store._keys.session_stem("c") + b":m") == 0
+    layout = await store._layout()
+    stem = layout.stem("c", "")
+    assert raw.hget(stem + b":r", "base") == layout.stem("p", "")
+    assert raw.llen(stem + b":m:" + raw.hget(stem + b":r", "g")) == 0
 
 
 async def test_deleting_parent_keeps_forks(store: RedisStore) -> None:
@@ -112,21 +115,26 @@ async def test_deleting_parent_keeps_forks(store: RedisStore) -> None:
     assert await store.read_messages("g") == before["g"]
 
 
-async def test_editing_parent_materialises_sharing_forks_only(
+async def test_editing_parent_under_forks_starts_a_generation(
     store: RedisStore, raw: redis.Redis
 ) -> None:
     await store.create_session("p")
     await store.append_messages("p", msgs("1", "2", "3", "4"), expected_length=0)
     await store.fork_session("p", "early", at=1)
     await store.fork_session("p", "late", at=4)
+    layout = await store._layout()
+    parent = layout.stem("p", "")
+    before = raw.hget(parent + b":r", "g")
     await store.replace_messages("p", 2, msgs("x"), expected_length=4)
     assert await store.read_messages("p") == msgs("1", "2", "x")
     assert await store.read_messages("early") == msgs("1")
     assert await store.read_messages("late") == msgs("1", "2", "3", "4")
-    early = raw.hgetall(store._keys.session_stem("early") + b":r")
-    late = raw.hgetall(store._keys.session_stem("late") + b":r")
-    assert b"base" in early  # still shares a message that did not change
-    assert b"base" not in late  # got its own copy
+    # The forks were not copied: they still read the generation they pinned.
+    for fork in ("early", "late"):
+        record = raw.hgetall(layout.stem(fork, "") + b":r")
+        assert (record[b"base"], record[b"bg"]) == (parent, before)
+    assert raw.hget(parent + b":r", "g") != before
+    assert raw.lrange(parent + b":m:" + before, 0, -1) == [m.encode() for m in msgs(*"1234")]
 
 
 async def test_editing_a_fork_inside_its_shared_prefix(store: RedisStore) -> None:

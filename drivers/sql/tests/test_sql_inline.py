@@ -141,3 +141,43 @@ async def test_statements_built_per_call_do_not_pile_up(store: SQLStore) -> None
 
         assert await store._run("probe", op) == i
     assert len(pool._plans) <= inline._PLANS_KEPT
+
+
+async def test_session_writes_compile_once_and_rows_go_in_one_executemany(
+    store: SQLStore,
+) -> None:
+    """Appends, edits, pops and updates reuse their statements; message rows are one call."""
+    pool = store._db.inline
+    assert pool is not None
+    many: list[int] = []
+    original = inline.InlineConnection._run_many
+
+    def spy(self: inline.InlineConnection, plan: inline._Plan, sets: list[Any]) -> inline.Rows:
+        many.append(len(sets))
+        return original(self, plan, sets)
+
+    def writes(round_: int) -> list[Any]:
+        sid = f"s{round_}"
+        return [
+            store.create_session(sid, messages=['{"a": 1}', '{"b": 2}']),
+            store.append_messages(sid, ['{"c": 3}']),
+            store.append_messages(sid, ['{"d": 4}', '{"e": 5}'], expected_length=3),
+            store.append_messages(sid, ['{"f": 6}'], token=f"t{round_}"),
+            store.replace_messages(sid, 1, ['{"B": 2}'], expected_length=6),
+            store.pop_messages(sid),
+            store.update_session(sid, label="L", metadata={"m": round_}),
+        ]
+
+    for call in writes(0):
+        await call
+    plans = len(pool._plans)
+    inline.InlineConnection._run_many = spy  # type: ignore[method-assign]
+    try:
+        for round_ in range(1, 20):
+            for call in writes(round_):
+                await call
+    finally:
+        inline.InlineConnection._run_many = original  # type: ignore[method-assign]
+    assert len(pool._plans) == plans, "a session write compiled a statement again"
+    assert many[:4] == [2, 1, 2, 1]  # each write's rows in one executemany
+    assert await store.read_messages("s19") == ['{"a": 1}']

@@ -151,11 +151,12 @@ def _register() -> None:
     from unistore._cli._copy import copy
     from unistore._cli._demo import demo
     from unistore._cli._info import info
+    from unistore._cli._migrate import migrate
     from unistore._cli._namespaces import ns
     from unistore._cli._rekey import rekey
     from unistore._cli._sessions_cmd import sessions
 
-    for command in (demo, info, check, ns, sessions, copy, rekey):
+    for command in (demo, info, check, ns, sessions, copy, rekey, migrate):
         cli.add_command(command)
 
 

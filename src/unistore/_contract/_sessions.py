@@ -87,11 +87,18 @@ class SessionDocuments(Protocol):
         label: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         ttl: float | None = None,
+        messages: Sequence[str] = (),
     ) -> SessionRecord:
-        """Create an empty session; ``ttl`` (seconds) makes it expire after its last write.
+        """Create a session; ``ttl`` (seconds) makes it expire after its last write.
+
+        ``messages`` are its first messages, written with the record in one
+        atomic step and one round trip where the backend has them: a session
+        never exists without them. Creating with messages is the same as
+        creating empty and appending them, at the cost of one write.
 
         Raises:
-            SessionExistsError: The id is taken in this scope.
+            SessionExistsError: The id is taken in this scope; nothing is
+                written, and the existing session is untouched.
         """
         ...
 

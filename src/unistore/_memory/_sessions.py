@@ -277,6 +277,7 @@ class MemorySessions:
         if self._find(new.scope, new.session_id) is not None:
             raise session_exists(new.session_id)
         session = _Session(new.session_id, new.scope, new.label, new.metadata or {}, new.ttl)
+        session.own.extend(new.messages)
         return self._add(session)
 
     def fork(self, fork: ForkRequest) -> SessionRecord:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,20 @@ __all__ = ["Relay", "SaverCore"]
 Relay = Callable[..., None]
 
 logger = logging.getLogger("unistore.sessions")
+
+
+@dataclass(slots=True)
+class _Creation:
+    """A session creation: its id and what it stores, kept to be sent again the same."""
+
+    session_id: str
+    texts: list[str]
+    label: str | None
+    metadata: Mapping[str, Any] | None
+    #: Where the label search stood before it (restored if it proves not applied).
+    slug_from: int
+    #: It was sent before and its reply was lost: a taken id means it was applied.
+    sent_before: bool = False
 
 
 class SaverCore:
@@ -104,8 +119,8 @@ class SaverCore:
         self._stopped = False
         # The last write whose reply was lost: sent again before any other.
         self._in_doubt: MessagesWrite | None = None
-        # A session id whose creation's reply was lost.
-        self._creating: str | None = None
+        # A creation whose reply was lost: sent again, the same, before any other.
+        self._creating: _Creation | None = None
         # A message was completed while no session was active: the next
         # automatic save starts one (opening, listing or closing alone never do).
         self._message_waiting = False
@@ -315,28 +330,66 @@ class SaverCore:
         label, self._slug_from = first_user_label(self.conversation.messages, self._slug_from)
         return label
 
-    async def _create_locked(self) -> None:
-        # An id whose creation's reply was lost is tried again: it is random,
-        # so finding it taken means the lost creation was applied.
-        retry = self._creating is not None
-        session_id = self._creating or new_session_id()
-        self._creating = session_id
+    async def _create_locked(self, metadata: Mapping[str, Any] | None) -> bool:
+        """Create the session with every message so far, its label and ``metadata``: one write.
+
+        A creation whose reply was lost is sent again as it was: its id is
+        random, so finding it taken means the lost one was applied, messages
+        and all. What changed since is written by the save that follows.
+
+        Returns:
+            Whether ``metadata`` was written with it (not so for a creation
+            sent again, which carries the metadata of its first attempt).
+        """
+        creation = self._creating
+        dirty_from = self._dirty_from
+        if creation is None:
+            slug_from = self._slug_from
+            label = self._next_label()
+            texts = list(self.conversation.json_messages)
+            creation = _Creation(new_session_id(), texts, label, metadata, slug_from)
+            # Positions before it are what the creation stores; a change
+            # during the await lowers `_dirty_from` again. (A creation sent
+            # again keeps `_dirty_from`: the save compares from there.)
+            self._dirty_from = len(texts)
+        self._creating = creation
+        fresh = not creation.sent_before
+        written = list(self.conversation.messages[: len(creation.texts)]) if fresh else []
         try:
-            await self.store.create_session(session_id, scope=self.scope, ttl=self.ttl)
+            await self.store.create_session(
+                creation.session_id,
+                scope=self.scope,
+                label=creation.label,
+                metadata=creation.metadata,
+                ttl=self.ttl,
+                messages=creation.texts,
+            )
         except SessionExistsError:
-            if not retry:
-                self._creating = None
+            if not creation.sent_before:
+                self._forget_creation(creation, dirty_from)
                 raise
         except BaseException as exc:
             if not_applied(exc):
-                self._creating = None
+                self._forget_creation(creation, dirty_from)
+            else:
+                self._dirty_from = min(self._dirty_from, dirty_from)
+                creation.sent_before = True
             raise
         self._creating = None
-        self.session_id = session_id
-        self._persisted = []
-        self._dirty_from = 0
-        self._labelled = False
-        self._slug_from = 0
+        self.session_id = creation.session_id
+        self._persisted = list(creation.texts)
+        self._labelled = creation.label is not None
+        sid, texts = creation.session_id, creation.texts
+        if not fresh:
+            written = [decode_message(sid, i, text) for i, text in enumerate(texts)]
+        self._events.emit("save", SaveEvent(sid, written, 0, len(texts)))
+        return fresh
+
+    def _forget_creation(self, creation: _Creation, dirty_from: int) -> None:
+        """A creation proved not applied: the next save builds a new one."""
+        self._creating = None
+        self._slug_from = creation.slug_from
+        self._dirty_from = min(self._dirty_from, dirty_from)
 
     async def save_locked(self, metadata: Mapping[str, Any] | None, *, create: bool = True) -> bool:
         """Write what changed since the last save; return whether anything was written.
@@ -368,8 +421,10 @@ class SaverCore:
         if self.session_id is None:
             if not (create or self._message_waiting):
                 return resolved
-            await self._create_locked()
+            if await self._create_locked(metadata):
+                metadata = None  # written with the record
             self._message_waiting = False
+            resolved = True
         session_id = self.session_id
         assert session_id is not None
         texts_now = self.conversation.json_messages

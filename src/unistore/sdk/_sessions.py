@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, final
 
 from unistore.protocols import Capability, SessionPage, SessionRecord
@@ -59,7 +59,7 @@ _SID = "a session id"
 
 @dataclass(frozen=True, slots=True)
 class NewSession:
-    """A checked creation of an empty session.
+    """A checked creation of a session, empty or with its first messages.
 
     Attributes:
         session_id: The new session's id.
@@ -67,6 +67,9 @@ class NewSession:
         label: Its label.
         metadata: Its metadata.
         ttl: Seconds it lives after its last write, or ``None``: forever.
+        messages: Its first messages, written in the same atomic step as the
+            record (the record's ``message_count`` is their number); when the
+            id is taken, none of them is written.
     """
 
     session_id: str
@@ -74,6 +77,7 @@ class NewSession:
     label: str | None = None
     metadata: dict[str, Any] | None = None
     ttl: float | None = None
+    messages: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,11 +170,12 @@ class SessionDocumentsBase(StoreBase):
         label: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         ttl: float | None = None,
+        messages: Sequence[str] = (),
     ) -> SessionRecord:
-        """Create an empty session.
+        """Create a session holding ``messages`` (none by default), in one atomic step.
 
         Raises:
-            SessionExistsError: The id is taken in this scope.
+            SessionExistsError: The id is taken in this scope; nothing written.
         """
         if self._closed:
             raise self._closed_error()
@@ -180,6 +185,7 @@ class SessionDocumentsBase(StoreBase):
             check_label(label),
             check_metadata(metadata),
             check_retention(ttl),
+            check_messages(messages),
         )
         return await self._mapped(self._create_session(new))
 

@@ -487,12 +487,18 @@ class StoreWrapper:
         label: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         ttl: float | None = None,
+        messages: Sequence[str] = (),
     ) -> SessionRecord:
-        """Create an empty session with encoded metadata; return its decoded record."""
+        """Create a session with encoded metadata and messages; return its decoded record."""
         where = self._scope(scope)
         meta = self._metadata_encoded(where, metadata)
         call = self._inner.create_session(
-            session_id, scope=scope, label=label, metadata=meta, ttl=ttl
+            session_id,
+            scope=scope,
+            label=label,
+            metadata=meta,
+            ttl=ttl,
+            messages=self._messages_encoded(where, messages),
         )
         return self._record(where, await self._call("create_session", where, call))
 

@@ -201,10 +201,11 @@ class Store:
         label: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         ttl: float | None = None,
+        messages: Sequence[str] = (),
     ) -> SessionRecord:
         """Blocking :meth:`~unistore.protocols.SessionDocuments.create_session`."""
         call = self._store.create_session(
-            session_id, scope=scope, label=label, metadata=metadata, ttl=ttl
+            session_id, scope=scope, label=label, metadata=metadata, ttl=ttl, messages=messages
         )
         return self._runner.run(call, "await store.create_session(...)")
 

@@ -152,6 +152,23 @@ class RetentionSuite(SuiteFixtures):
         assert await store.read_messages(sid) == []
 
     @pytest.mark.asyncio
+    async def test_an_expired_id_created_again_with_messages_holds_only_those(
+        self, store: FullStore, ids: IdFactory, clock: ManualClock | None
+    ) -> None:
+        """Creating an expired session's id with messages gives a session of those alone."""
+        require(store, SESSIONS)
+        ttl = self.session_ttl
+        sid = ids.session()
+        await store.create_session(sid, ttl=ttl, messages=msgs("a", "b", "c"))
+        await pass_time(clock, ttl * 1.2)
+        again = await store.create_session(sid, ttl=ttl, messages=msgs("x"))
+        assert again.message_count == 1
+        assert_expiry(again, ttl)
+        assert await store.read_messages(sid) == msgs("x")
+        assert await store.append_messages(sid, msgs("y"), expected_length=1) == 2
+        assert await store.read_messages(sid) == msgs("x", "y")
+
+    @pytest.mark.asyncio
     async def test_every_write_restarts_the_ttl(
         self, store: FullStore, ids: IdFactory, clock: ManualClock | None
     ) -> None:

@@ -110,6 +110,59 @@ class SessionsSuite(SuiteFixtures):
         assert await store.read_messages(sid) == msgs("a")
 
     @pytest.mark.asyncio
+    async def test_create_session_with_first_messages(
+        self, store: FullStore, ids: IdFactory
+    ) -> None:
+        """Messages given to create_session are the session's first: counted, read, built on."""
+        require(store, SESSIONS)
+        sid = ids.session()
+        record = await store.create_session(sid, label="L", metadata={"k": 1}, messages=MESSAGES)
+        assert record.message_count == len(MESSAGES)
+        assert (record.label, dict(record.metadata)) == ("L", {"k": 1})
+        assert await store.get_session(sid) == record
+        assert await store.read_messages(sid) == MESSAGES
+        assert await store.read_messages(sid, last=2) == MESSAGES[-2:]
+        n = len(MESSAGES)
+        assert await store.append_messages(sid, msgs("next"), expected_length=n) == n + 1
+        assert await store.replace_messages(sid, 1, msgs("b"), expected_length=n + 1) == 2
+        assert await store.read_messages(sid) == [MESSAGES[0], *msgs("b")]
+        child = ids.session("-fork")
+        forked = await store.fork_session(sid, child, at=1)
+        assert forked.message_count == 1
+        assert await store.read_messages(child) == MESSAGES[:1]
+        empty = await store.create_session(ids.session("-empty"), messages=[])
+        assert empty.message_count == 0
+
+    @pytest.mark.asyncio
+    async def test_create_with_messages_over_a_taken_id_writes_nothing(
+        self, store: FullStore, ids: IdFactory
+    ) -> None:
+        """A taken id raises SessionExistsError; none of the new messages is written."""
+        require(store, SESSIONS)
+        sid = ids.session()
+        await store.create_session(sid, label="first", messages=msgs("a"))
+        with pytest.raises(SessionExistsError):
+            await store.create_session(sid, label="second", messages=msgs("x", "y"))
+        record = await store.get_session(sid)
+        assert record is not None
+        assert (record.label, record.message_count) == ("first", 1)
+        assert await store.read_messages(sid) == msgs("a")
+        assert await store.append_messages(sid, msgs("b")) == 2
+        assert await store.read_messages(sid) == msgs("a", "b")
+
+    @pytest.mark.asyncio
+    async def test_create_with_bad_messages_creates_nothing(
+        self, store: FullStore, ids: IdFactory
+    ) -> None:
+        """Messages that are not a list of JSON texts are refused before anything is written."""
+        require(store, SESSIONS)
+        sid = ids.session()
+        for bad in ("not a list", [b"bytes"], ["{}", "a\x00b"], [{"role": "user"}], None):
+            with pytest.raises(ValidationError):
+                await store.create_session(sid, messages=bad)  # type: ignore[arg-type]
+            assert await store.get_session(sid) is None
+
+    @pytest.mark.asyncio
     async def test_get_session_of_unknown_id_is_none(
         self, store: FullStore, ids: IdFactory
     ) -> None:

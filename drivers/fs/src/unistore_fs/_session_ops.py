@@ -48,7 +48,7 @@ from unistore_fs._session_edits import (
 )
 from unistore_fs._session_index import list_page, stamp
 from unistore_fs._session_lineage import forget_fork, reclaim_if_expired, remove_locked
-from unistore_fs._session_log import StaleReadError, read_range
+from unistore_fs._session_log import StaleReadError, append_lines, encode_messages, read_range
 from unistore_fs._session_meta import SessionMeta, load_meta, load_meta_in, write_meta
 
 __all__ = [
@@ -114,7 +114,7 @@ def _new_meta(space: Space, session_id: str, ttl: float | None, **fields: Any) -
 
 
 def create(root: Root, new: NewSession) -> SessionRecord | Busy:
-    """Create an empty session (an expired one of the same id is reclaimed first)."""
+    """Create a session with its first messages (reclaiming an expired one of the id first)."""
     with open_space(root, new.scope, create=True) as space:
         assert space is not None  # created on demand
         busy = reclaim_if_expired(space, new.session_id)
@@ -130,6 +130,13 @@ def create(root: Root, new: NewSession) -> SessionRecord | Busy:
             meta = _new_meta(
                 space, new.session_id, new.ttl, label=new.label, metadata=new.metadata or {}
             )
+            if new.messages:
+                # The log first: until the metadata names it, a crash leaves
+                # no session, and the next create clears the folder.
+                data = encode_messages(new.messages)
+                append_lines(space, lock.dir_fd, meta, data)
+                meta.log_size = len(data)
+                meta.count = len(new.messages)
             write_meta(space, lock.dir_fd, meta)
             if lock.created and space.sync:
                 fsync_dir(space.sessions_fd)

@@ -1,4 +1,7 @@
-"""The redis driver for unistore (``redis://``, ``rediss://``, ``redis+unix://``).
+"""The redis driver for unistore.
+
+URLs: ``redis://``, ``rediss://``, ``redis+unix://``, ``redis+cluster://`` (Redis
+Cluster) and ``redis+sentinel://`` (the master Sentinel names), TLS forms included.
 
 Install ``unistore-redis`` and open a store by URL; the driver is found through
 the ``unistore.drivers`` entry points::

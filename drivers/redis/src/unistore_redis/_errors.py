@@ -2,16 +2,24 @@
 
 The SDK applies it around every primitive (the message follows the store's
 redacted URL; the password is scrubbed from it). Rows are tried in order.
+
+Cluster and Sentinel replies that mean "not now" (``CLUSTERDOWN``,
+``TRYAGAIN``, a slot without a master, no master known to the sentinels)
+become :class:`~unistore.errors.StoreUnavailableError`: nothing was applied
+and a later call may succeed. ``RedisCluster`` follows ``MOVED`` and ``ASK``
+itself; one that still surfaces is reported the same way.
 """
 
 from __future__ import annotations
 
 import redis.exceptions as rex
+from redis.asyncio.sentinel import MasterNotFoundError
 
 from unistore.errors import (
     AuthenticationError,
     CapacityError,
     DriverError,
+    InvalidURLError,
     SlotKindError,
     StoreTimeoutError,
     StoreUnavailableError,
@@ -20,17 +28,81 @@ from unistore.errors import (
 from unistore.sdk import ErrorRule, ErrorTable
 from unistore_redis._once import UncertainWriteError
 
-__all__ = ["ERRORS"]
+__all__ = ["ERRORS", "ClusterNodeError"]
 
 _REFUSED = "the server refused the credentials"
 _OOM = "the server is out of memory (maxmemory reached)"
+_AUTH_ERRORS = (rex.AuthenticationError, rex.AuthorizationError, rex.NoPermissionError)
+_FAILOVER = "a failover may be in progress; nothing was applied, try again"
+
+
+class ClusterNodeError(rex.RedisError):
+    """A plain ``redis://`` client reached a Redis Cluster node."""
+
+
+def _cluster_problem(exc: BaseException) -> str:
+    text = str(exc)
+    if text.startswith("Redis Cluster cannot be connected"):
+        return f"cannot reach any node of the cluster ({text})"
+    return f"the cluster cannot serve the call ({text}); {_FAILOVER}"
 
 
 ERRORS = ErrorTable(
     # First: it is a timeout whose message must say the write may have landed.
     ErrorRule(UncertainWriteError, StoreTimeoutError, str),
+    ErrorRule(ClusterNodeError, InvalidURLError, str),
     ErrorRule(
-        (rex.AuthenticationError, rex.AuthorizationError, rex.NoPermissionError),
+        rex.RedisClusterException,
+        InvalidURLError,
+        "the server is not a Redis Cluster node; open it with a redis:// URL",
+        when=lambda exc: "Cluster mode is not enabled" in str(exc),
+    ),
+    ErrorRule(
+        rex.RedisClusterException,
+        AuthenticationError,
+        lambda exc: f"{_REFUSED} ({exc.__cause__})",
+        # The cluster client reports refused credentials as "cannot be connected".
+        when=lambda exc: isinstance(exc.__cause__, _AUTH_ERRORS),
+    ),
+    ErrorRule(
+        rex.SlotNotCoveredError,
+        StoreUnavailableError,
+        f"no cluster node serves the namespace's slot; {_FAILOVER}",
+    ),
+    ErrorRule(rex.RedisClusterException, StoreUnavailableError, _cluster_problem),
+    ErrorRule(
+        rex.ClusterDownError,
+        StoreUnavailableError,
+        lambda exc: f"the cluster is down or the master unreachable ({exc}); {_FAILOVER}",
+    ),
+    ErrorRule(
+        rex.TryAgainError,
+        StoreUnavailableError,
+        f"the cluster is moving the namespace's slot (TRYAGAIN); {_FAILOVER}",
+    ),
+    ErrorRule(
+        rex.AskError,  # MOVED too
+        StoreUnavailableError,
+        "the server answered MOVED/ASK: the slot is served by another cluster node "
+        "(a Redis Cluster must be opened with redis+cluster://)",
+    ),
+    ErrorRule(
+        MasterNotFoundError,
+        StoreUnavailableError,
+        f"no sentinel names a master for the service (a wrong service name, or {_FAILOVER})",
+    ),
+    ErrorRule(
+        rex.MaxConnectionsError,
+        StoreTimeoutError,
+        "every pooled connection to the cluster node is busy (raise max_connections)",
+    ),
+    ErrorRule(
+        rex.ClusterError,
+        StoreUnavailableError,
+        lambda exc: f"the cluster cannot serve the call ({exc}); {_FAILOVER}",
+    ),
+    ErrorRule(
+        _AUTH_ERRORS,
         AuthenticationError,
         lambda exc: f"{_REFUSED} ({exc})",
     ),

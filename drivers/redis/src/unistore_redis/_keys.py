@@ -6,31 +6,46 @@ keeps one namespace on one cluster slot; ``*?[]\`` are glob characters) or to
 the layout itself (``:`` separates parts). Escaping is injective: ``%`` is
 escaped too, so two different ids never give the same key.
 
-Layout (``P`` is the store's key prefix, ``<e>`` an escaped scope)::
+Layout (``P`` is the store's key prefix, ``<e>`` an escaped scope, ``<T>``
+the tag code of one session bucket, see :mod:`unistore_redis._buckets`)::
 
     P:{<ns>}:s:<slot>          a slot (string or hash)
     P:{<ns>}:idx               per-namespace index: ZSET slot -> expiry (ms, +inf: never)
     P:{<ns>}:names             the same slot names, all scored 0, for lexical ranges
-    P:{:sessions}:s:<id>:r     a default-scope session's record (hash)
-    P:{:sessions}:s:<id>:m     its own messages (list)
-    P:{:sessions}:s:<id>:f     the sessions forked from it (set of key stems)
-    P:{:sessions}:s:<id>:t     its idempotency tokens: token -> length (hash)
-    P:{:sessions}:s:<id>:q     the same tokens, oldest first (list)
-    P:{:sessions}:list         listing index of the default scope (ZSET, lexical)
-    P:{:sessions}:S:<e>:s:<id>:r, ...   a session of scope <e> (same suffixes)
-    P:{:sessions}:S:<e>:list   listing index of scope <e>
-    P:{:sessions}:expiry       sessions with a TTL: ZSET stem -> expiry (microseconds)
-    P:{:sessions}:clock        last ``updated_at`` handed out (microseconds)
+    P:{:meta}:sessions         the session layout record (hash: ``buckets``)
+    P:{:b<T>}:s:<id>:r         a default-scope session's record (hash)
+    P:{:b<T>}:s:<id>:m:<g>     the messages of its generation <g> (list; ``:m`` for 0)
+    P:{:b<T>}:s:<id>:p         the pins its forks hold on its generations (hash)
+    P:{:b<T>}:s:<id>:t         its idempotency tokens: token -> length (hash)
+    P:{:b<T>}:s:<id>:q         the same tokens, oldest first (list)
+    P:{:b<T>}:s:<id>:z:<nonce> a fork pin a check revoked (string, expires in a day)
+    P:{:b<T>}:list             the bucket's listing of the default scope (ZSET, lexical)
+    P:{:b<T>}:S:<e>:s:<id>:r, ...   a session of scope <e> (same suffixes)
+    P:{:b<T>}:S:<e>:list       the bucket's listing of scope <e>
+    P:{:b<T>}:expiry           the bucket's sessions with a TTL: ZSET stem -> expiry (us)
+    P:{:b<T>}:clock            last ``updated_at`` the bucket handed out (microseconds)
+    P:{:b<T>}:gen              last generation number the bucket handed out
 
-The default scope keeps the layout of the first version of the driver, so
-sessions written before scopes existed are read as they are. Every session
-key shares one hash tag with the listings because one script may touch
-several sessions (a fork, its base chain, the listing, an expired session it
-reclaims) and Redis Cluster only runs a script whose keys live in one slot.
-An escaped id or scope never contains ``:``, so the internal tag
-``{:sessions}`` cannot collide with a namespace, ``:S:<e>:`` cannot run into
-another scope and ``:s:<id>:`` cannot run into another id; every key of the
-store starts with ``P:{``, which is what :meth:`KeyLayout.glob` matches.
+A session's bucket is a stable hash of its scope and id, and every key of a
+session, its bucket's listings, clock and expiry index share the bucket's
+hash tag: each session operation is one script on one cluster slot, and the
+buckets spread sessions evenly over a cluster's masters. A fork reads the
+messages it shares from a *generation* of its base, which it pinned before it
+was created; its base never changes a pinned generation (an edit below a pin
+starts a new one), so nothing has to be atomic across slots (see
+:mod:`unistore_redis._lua_session_helpers`).
+
+The previous layout kept every session key under one tag, ``{:sessions}``
+(``P:{:sessions}:s:<id>:r``, ``:m``, ``:f``, ``:t``, ``:q``,
+``P:{:sessions}:list``, ``P:{:sessions}:S:<e>:...``, ``:expiry``, ``:clock``).
+:class:`KeyLayout` still names those keys (``session_stem`` and friends) so
+that :mod:`unistore_redis._migrate` can move such stores into buckets.
+
+An escaped id or scope never contains ``:``, so the internal tags
+``{:meta}``, ``{:b<T>}`` and ``{:sessions}`` cannot collide with a namespace,
+``:S:<e>:`` cannot run into another scope and ``:s:<id>:`` cannot run into
+another id; every key of the store starts with ``P:{``, which is what
+:meth:`KeyLayout.glob` matches.
 """
 
 from __future__ import annotations
@@ -125,6 +140,8 @@ class KeyLayout:
         """Return the key of one slot."""
         return self._namespace_cached(ns)[0] + self.member(slot)
 
+    # -- the previous session layout (read by _migrate) --------------------------
+
     def _scope_base(self, scope: str) -> bytes:
         # The default scope has no part of its own: its keys are the ones the
         # driver wrote before scopes existed. escape() of a non-empty scope is
@@ -132,7 +149,7 @@ class KeyLayout:
         return self.sessions if not scope else b"%s:S:%s" % (self.sessions, escape(scope))
 
     def session_stem(self, session_id: str, scope: str = "") -> bytes:
-        """Return the common stem of a session's keys (``:r``, ``:m``, ``:f``, ... follow)."""
+        """Return the stem of a session's keys in the previous layout (``:r``, ``:m``, ...)."""
         return b"%s:s:%s" % (self._scope_base(scope), escape(session_id))
 
     def scope_listing(self, scope: str) -> bytes:

@@ -1,4 +1,4 @@
-"""Entry point of the redis driver: ``redis://``, ``rediss://`` and ``redis+unix://``."""
+"""Entry point of the redis driver: ``redis[s]://``, ``redis+unix://``, ``redis[s]+cluster://``, ``redis[s]+sentinel://``."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ def _open(url: StoreURL, options: Mapping[str, Any]) -> Store:
     return RedisStore(url, options)
 
 
-#: The one declaration of the URLs this driver serves (``redis+unix`` is the
-#: ``redis`` scheme with the ``unix`` dialect).
+#: The one declaration of the URLs this driver serves (``redis+unix``,
+#: ``redis+cluster`` and ``redis+sentinel`` are the ``redis`` or ``rediss``
+#: scheme with a dialect).
 DRIVER = Driver(
     name="redis",
     open=_open,

@@ -1,16 +1,26 @@
-"""Lua scripts run by SHA, reloaded when the server has forgotten them."""
+"""Lua scripts run by SHA, reloaded when the server has forgotten them.
+
+On a cluster each master has a script cache of its own: ``EVALSHA`` goes to
+the master of the script's keys (every key of one call shares a hash tag),
+and a master that never saw the script (a new one after a failover, one
+restarted) gets it with that call, by ``EVAL``, on that master alone.
+``SCRIPT LOAD`` would go to every master, and fail while one is down.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
 from unistore_redis._once import execute_once
+
+if TYPE_CHECKING:
+    from unistore_redis._config import Client
 
 __all__ = ["Script"]
 
@@ -34,7 +44,7 @@ class Script:
 
     async def run(
         self,
-        client: aioredis.Redis,
+        client: Client,
         keys: Sequence[bytes],
         args: Sequence[bytes | int | str],
         *,
@@ -50,15 +60,20 @@ class Script:
                 :func:`~unistore_redis._once.execute_once`) instead of letting
                 the client retry it.
         """
-        command = ("EVALSHA", self.sha, len(keys), *keys, *args)
+        command: tuple[Any, ...] = ("EVALSHA", self.sha, len(keys), *keys, *args)
         # The first attempt is awaited right here: no frame of its own on the hot path.
         try:
             if once:
                 return await execute_once(client, *command)
-            return await client.execute_command(*command)  # type: ignore[no-untyped-call]
+            return await client.execute_command(*command)
         except NoScriptError:
             logger.info("the server did not know script %s (restarted?); loading it", self.name)
-        await client.script_load(self.text)
+        if isinstance(client, RedisCluster):
+            # EVAL runs the script on the master of its keys and leaves it in
+            # that master's cache for the next EVALSHA.
+            command = ("EVAL", self.text, len(keys), *keys, *args)
+        else:
+            await client.script_load(self.text)
         if once:
             return await execute_once(client, *command)
-        return await client.execute_command(*command)  # type: ignore[no-untyped-call]
+        return await client.execute_command(*command)

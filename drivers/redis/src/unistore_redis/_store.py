@@ -1,14 +1,15 @@
-"""RedisStore: every unistore capability on one Redis server, as SDK primitives."""
+"""RedisStore: every unistore capability on Redis (a server, a cluster or Sentinel's master)."""
 
 from __future__ import annotations
 
 import logging
 import math
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import ConnectionPool
+from redis.asyncio.sentinel import SentinelConnectionPool
 
 from unistore import StoreURL
 from unistore.protocols import SlotKind
@@ -27,8 +28,12 @@ from unistore_redis._config import OPTIONS, build_client, effective_options, val
 from unistore_redis._errors import ERRORS
 from unistore_redis._keys import KeyLayout, escape, lex_range, unescape
 from unistore_redis._sessions import RedisSessions
-from unistore_redis._transaction import RedisTransaction
+from unistore_redis._transaction import RedisClusterTransaction, RedisTransaction
 from unistore_redis._values import apply_args, field_bytes, field_str, ttl_ms
+
+if TYPE_CHECKING:
+    from unistore.sdk import TransactionBase
+    from unistore_redis._config import Client
 
 __all__ = ["RedisStore"]
 
@@ -37,26 +42,55 @@ logger = logging.getLogger("unistore.driver.redis")
 _KINDS = {b"string": SlotKind.SCALAR, b"hash": SlotKind.HASH}
 
 
-def _closer(pool: ConnectionPool) -> Callable[[], None]:
-    """Return a synchronous release of the pool's sockets, for a store dropped unclosed."""
+def _close_pool(pool: ConnectionPool) -> None:
+    # redis-py closes connections only by awaiting; nothing is left to
+    # await for a garbage-collected store, so close the sockets at once
+    # (what redis-py's own Connection.__del__ does, without its warning).
+    for connection in (*pool._available_connections, *pool._in_use_connections):
+        _close_connection(connection)
+
+
+def _close_connection(connection: Any) -> None:
+    try:
+        connection._close()
+    except RuntimeError:
+        # Its event loop is closed: the transport cannot schedule its
+        # own close, and the collector closes the socket instead.
+        connection._writer = connection._reader = None
+
+
+def _closer(client: Client) -> Callable[[], None]:
+    """Return a synchronous release of the client's sockets, for a store dropped unclosed."""
+    if isinstance(client, RedisCluster):
+        nodes = client.nodes_manager
+
+        def release_cluster() -> None:
+            for node in (*nodes.nodes_cache.values(), *nodes.startup_nodes.values()):
+                for connection in node._connections:
+                    _close_connection(connection)
+            # What RedisCluster.aclose() leaves: a client to initialise again,
+            # which its own finaliser does not report as unclosed.
+            client._initialize = True
+
+        return release_cluster
+    pool = client.connection_pool
+    # Sentinel's master pool asks the sentinels through clients of their own.
+    watchers = pool.sentinel_manager.sentinels if isinstance(pool, SentinelConnectionPool) else []
 
     def release() -> None:
-        # redis-py closes connections only by awaiting; nothing is left to
-        # await for a garbage-collected store, so close the sockets at once
-        # (what redis-py's own Connection.__del__ does, without its warning).
-        for connection in (*pool._available_connections, *pool._in_use_connections):
-            try:
-                connection._close()  # type: ignore[no-untyped-call]
-            except RuntimeError:
-                # Its event loop is closed: the transport cannot schedule its
-                # own close, and the collector closes the socket instead.
-                connection._writer = connection._reader = None
+        _close_pool(pool)
+        for sentinel in watchers:
+            _close_pool(sentinel.connection_pool)
 
     return release
 
 
 class RedisStore(RedisSessions, FullStoreBase):
-    """A unistore store on a Redis server (``redis://``, ``rediss://``, ``redis+unix://``).
+    """A unistore store on Redis.
+
+    A server (``redis://``, ``rediss://``, ``redis+unix://``), a Redis Cluster
+    (``redis+cluster://``, ``rediss+cluster://``) or the master that Sentinel
+    names (``redis+sentinel://``, ``rediss+sentinel://``).
 
     Every namespaced operation is one round trip: a plain command for reads,
     one Lua script for writes (the write, its expiry and the namespace indexes
@@ -67,7 +101,7 @@ class RedisStore(RedisSessions, FullStoreBase):
     directly does no I/O either.
 
     Args:
-        url: A parsed ``redis``/``rediss`` URL.
+        url: A parsed ``redis``/``rediss`` URL (with its dialect, if any).
         options: Driver options (see the driver documentation); missing ones
             take their defaults.
 
@@ -85,7 +119,7 @@ class RedisStore(RedisSessions, FullStoreBase):
         super().__init__(url, create=options["create"])
         validate(url, options)
         client = options.get("client")
-        self._client: aioredis.Redis = client if client is not None else build_client(url, options)
+        self._client: Client = client if client is not None else build_client(url, options)
         # A client passed in belongs to its owner: never closed, never released here.
         self._owns_client = client is None
         self._unheld = self._owns_client
@@ -101,25 +135,32 @@ class RedisStore(RedisSessions, FullStoreBase):
         return self._effective
 
     @property
-    def client(self) -> aioredis.Redis:
-        """The redis-py client this store uses."""
+    def client(self) -> Client:
+        """The redis-py client this store uses (a ``RedisCluster`` on a cluster)."""
         return self._client
 
     @property
-    def _redis(self) -> aioredis.Redis:
+    def _redis(self) -> Client:
         self._loop.check()
         # The pool connects lazily, so the
         # finaliser is registered when an operation first uses the client: a
         # store that never did anything holds nothing and must not warn.
         if self._unheld:
             self._unheld = False
-            self._release = _closer(self._client.connection_pool)
+            self._release = _closer(self._client)
             self._hold(self._release)
         return self._client
 
     async def _aclose(self) -> None:
         if self._owns_client:
-            await self._loop.close(self._client.aclose, self._abandon)
+            await self._loop.close(self._close_client, self._abandon)
+
+    async def _close_client(self) -> None:
+        client = self._client
+        await client.aclose()
+        pool = None if isinstance(client, RedisCluster) else client.connection_pool
+        if isinstance(pool, SentinelConnectionPool):
+            await pool.sentinel_manager.aclose()
 
     async def _abandon(self) -> None:
         # The loop the sockets belong to is gone: close them without it.
@@ -243,8 +284,11 @@ class RedisStore(RedisSessions, FullStoreBase):
 
     # -- Transactions -----------------------------------------------------------
 
-    def _transaction(self, ns: str, watch: tuple[str, ...]) -> RedisTransaction:
-        return RedisTransaction(self, self._redis, self._keys, ns, watch)
+    def _transaction(self, ns: str, watch: tuple[str, ...]) -> TransactionBase:
+        client = self._redis
+        if isinstance(client, RedisCluster):
+            return RedisClusterTransaction(self, client, self._keys, ns, watch)
+        return RedisTransaction(self, client, self._keys, ns, watch)
 
     # -- administration ---------------------------------------------------------
 
@@ -255,11 +299,24 @@ class RedisStore(RedisSessions, FullStoreBase):
             info = await self._redis.info("server")
         return str(info.get("redis_version", "unknown"))
 
+    async def migrate(self) -> int:
+        """Move the sessions of the previous key layout into buckets; return how many moved.
+
+        A single server moves them on first use by itself; a cluster needs
+        this (``unistore migrate URL``). Resumable and safe to run twice.
+        """
+        from unistore_redis._migrate import migrate
+
+        self._check_open()
+        with self._errors():
+            return await migrate(self)
+
     async def destroy(self) -> None:
         """Delete every key under this store's key prefix.
 
         An administrative operation (used by test teardown): it walks the
-        keyspace with ``SCAN MATCH <prefix>:{*``, which no other operation does.
+        keyspace with ``SCAN MATCH <prefix>:{*``, which no other operation does
+        (on a cluster, the keyspace of every master).
         """
         self._check_open()
         client, deleted = self._redis, 0

@@ -140,6 +140,13 @@ class InlineConnection:
             plan = self._pool.plan(statement, parameters or {})
             if plan is not None:
                 return self._run(plan, parameters or {})
+        elif isinstance(parameters, list) and parameters and isinstance(parameters[0], Mapping):
+            # A list of parameter sets (the rows of an append): one executemany
+            # when every set names the same parameters and nothing comes back.
+            first = parameters[0].keys()
+            plan = self._pool.plan(statement, parameters[0])
+            if plan is not None and plan.row is None and all(p.keys() == first for p in parameters):
+                return self._run_many(plan, parameters)
         return self.sync.execute(statement, parameters)
 
     async def scalar(self, statement: Any, parameters: Any = None) -> Any:
@@ -188,13 +195,7 @@ class InlineConnection:
             raise _wrap("PRAGMA incremental_vacuum", exc) from exc
 
     def _run(self, plan: _Plan, parameters: Mapping[str, Any]) -> Rows:
-        values = [
-            parameters[name] if name is not None else literal
-            for name, literal in zip(plan.names, plan.literals, strict=True)
-        ]
-        for index, processor in enumerate(plan.processors):
-            if processor is not None and plan.names[index] is not None:
-                values[index] = processor(values[index])
+        values = _values(plan, parameters)
         if self._pool.events.dispatch.before_cursor_execute:
             self._pool._forward(self.sync, None, plan.sql, tuple(values), None, False)
         try:
@@ -206,6 +207,28 @@ class InlineConnection:
             make = plan.row._make  # type: ignore[attr-defined]
             fetched = [make(row) for row in fetched]
         return Rows(fetched, cursor.rowcount)
+
+    def _run_many(self, plan: _Plan, parameter_sets: list[Mapping[str, Any]]) -> Rows:
+        rows = [_values(plan, parameters) for parameters in parameter_sets]
+        if self._pool.events.dispatch.before_cursor_execute:
+            self._pool._forward(self.sync, None, plan.sql, rows, None, True)
+        try:
+            cursor = self.raw.executemany(plan.sql, rows)
+        except sqlite3.Error as exc:
+            raise _wrap(plan.sql, exc) from exc
+        return Rows([], cursor.rowcount)
+
+
+def _values(plan: _Plan, parameters: Mapping[str, Any]) -> list[Any]:
+    """The positional values of one statement run, bind processors applied."""
+    values = [
+        parameters[name] if name is not None else literal
+        for name, literal in zip(plan.names, plan.literals, strict=True)
+    ]
+    for index, processor in enumerate(plan.processors):
+        if processor is not None and plan.names[index] is not None:
+            values[index] = processor(values[index])
+    return values
 
 
 def run_whole(unit: Coroutine[Any, Any, T]) -> T:

@@ -24,7 +24,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import BigInteger, literal, update
+from sqlalchemy import BigInteger, Integer, LargeBinary, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from unistore.errors import CorruptionError, ValidationError
@@ -109,6 +109,9 @@ class SessionStatements:
         self._clock = clock
         self.q = SessionQueries(tables, dialect)
         self._last_us = 0
+        # The UPDATEs that end a write, one per shape (which columns it sets):
+        # built and compiled once, then run with parameters only.
+        self._finishers: dict[tuple[Any, ...], Any] = {}
 
     # -- helpers ----------------------------------------------------------------
 
@@ -169,38 +172,76 @@ class SessionStatements:
             "expires_us": expiry_micros(self._now(), ttl),
         }
 
-    def _slide(self, now: int) -> dict[str, Any]:
-        """Return the stamp and deadline columns of a write at ``now``.
-
-        The deadline comes from the column (``now + ttl_us``, NULL for a
-        lasting session), so a write needs no read of it first; it counts
-        from the clock, like every expiry check, not from the stamp (which
-        may run ahead of it by a few microseconds to stay strictly increasing).
-        """
-        ttl_us = self.tables.sessions.c.ttl_us
-        return {"updated_us": self._stamp(), "expires_us": literal(now, BigInteger) + ttl_us}
-
     def _finish(
         self,
         key: bytes,
         now: int,
-        count: Any,
+        count: int | None,
         label: str | None,
         meta: str | None,
+        *,
+        add: bool = False,
         guard: int | None = None,
+        record: bool = False,
         **extra: Any,
-    ) -> Any:
-        """Return the UPDATE that ends a write: length, stamp, deadline, label, metadata."""
-        s = self.tables.sessions
-        values: dict[str, Any] = {"message_count": count, **self._slide(now), **extra}
+    ) -> tuple[Any, dict[str, Any]]:
+        """Return the UPDATE that ends a write, and its parameters.
+
+        It sets the length (``count``, or the stored length plus ``count``
+        with ``add``; ``None`` keeps it), the stamp, the deadline, the label
+        and metadata when given and the ``extra`` columns; ``guard`` is the
+        length the row must have. It returns the length, or with ``record``
+        the whole record. The deadline comes from the column (``now + ttl_us``, NULL for
+        a lasting session), so a write needs no read of it first; it counts
+        from the clock, like every expiry check, not from the stamp (which
+        may run ahead of it by a few microseconds to stay strictly increasing).
+        """
+        shape = (
+            count is None,
+            add,
+            label is not None,
+            meta is not None,
+            guard is not None,
+            record,
+            *extra,
+        )
+        stmt = self._finishers.get(shape)
+        if stmt is None:
+            stmt = self._finishers[shape] = self._finisher(shape)
+        params: dict[str, Any] = {"k": key, "now": now, "stamp": self._stamp()}
+        if count is not None:
+            params["count"] = count
         if label is not None:
-            values["label"] = encode(label)
+            params["label"] = encode(label)
         if meta is not None:
-            values["metadata_json"] = meta
-        stmt = update(s).where(s.c.sid_key == key, self.q.live)
+            params["meta"] = meta
         if guard is not None:
-            stmt = stmt.where(s.c.message_count == guard)
-        return stmt.values(**values).returning(s.c.message_count)
+            params["guard"] = guard
+        for name, value in extra.items():
+            params[f"x_{name}"] = value
+        return stmt, params
+
+    def _finisher(self, shape: tuple[Any, ...]) -> Any:
+        keep, add, label, meta, guard, record, *extra = shape
+        s = self.tables.sessions
+        values: dict[str, Any] = {
+            "updated_us": bindparam("stamp", type_=BigInteger),
+            "expires_us": bindparam("now", type_=BigInteger) + s.c.ttl_us,
+        }
+        if not keep:
+            count = bindparam("count", type_=Integer)
+            values["message_count"] = s.c.message_count + count if add else count
+        if label:
+            values["label"] = bindparam("label", type_=s.c.label.type)
+        if meta:
+            values["metadata_json"] = bindparam("meta", type_=s.c.metadata_json.type)
+        for name in extra:
+            values[name] = bindparam(f"x_{name}", type_=s.c[name].type)
+        stmt = update(s).where(s.c.sid_key == bindparam("k", type_=LargeBinary), self.q.live)
+        if guard:
+            stmt = stmt.where(s.c.message_count == bindparam("guard", type_=Integer))
+        returned = self.q.cols if record else (s.c.message_count,)
+        return stmt.values(**values).returning(*returned)
 
     async def _insert_messages(
         self, conn: AsyncConnection, key: bytes, start: int, messages: list[str]
@@ -267,18 +308,30 @@ class SessionStatements:
     # -- creating -----------------------------------------------------------------
 
     def _create_row(self, new: NewSession) -> dict[str, Any]:
-        return self._new_row(
+        row = self._new_row(
             new.session_id, new.scope, new.label, metadata_json(new.metadata), new.ttl
         )
+        row["message_count"] = len(new.messages)
+        return row
 
     async def create(self, conn: AsyncConnection, new: NewSession) -> SessionRecord | None:
-        """Create the session in one statement; ``None`` if its key is taken."""
-        created = await self._insert_new(conn, self._create_row(new))
-        return None if created is None else self.record(created, new.scope)
+        """Create the session and its first messages; ``None`` if its key is taken.
+
+        The messages go in only once the session row is in: a taken key
+        writes nothing.
+        """
+        row = self._create_row(new)
+        created = await self._insert_new(conn, row)
+        if created is None:
+            return None
+        await self._insert_messages(conn, row["sid_key"], 0, new.messages)
+        return self.record(created, new.scope)
 
     async def create_over(self, conn: AsyncConnection, new: NewSession) -> SessionRecord:
         """Create the session where its key is taken: only an expired one gives way."""
-        created = await self._claim(conn, self._create_row(new), new.session_id)
+        row = self._create_row(new)
+        created = await self._claim(conn, row, new.session_id)
+        await self._insert_messages(conn, row["sid_key"], 0, new.messages)
         return self.record(created, new.scope)
 
     async def fork(self, conn: AsyncConnection, fork: ForkRequest) -> SessionRecord:
@@ -311,20 +364,20 @@ class SessionStatements:
         before applying ``message_count + n``), so concurrent appends queue
         and each gets positions of its own.
         """
-        s, n, now = self.tables.sessions, len(write.messages), self._now()
+        n, now = len(write.messages), self._now()
         meta, expected = metadata_json(write.metadata), write.expected_length
         if expected is None:
-            stmt = self._finish(key, now, s.c.message_count + n, write.label, meta)
+            stmt, params = self._finish(key, now, n, write.label, meta, add=True)
         else:
-            stmt = self._finish(key, now, expected + n, write.label, meta, guard=expected)
-        length = (await conn.execute(stmt, {"now": now})).scalar()
+            stmt, params = self._finish(key, now, expected + n, write.label, meta, guard=expected)
+        length = (await conn.execute(stmt, params)).scalar()
         if length is None:
             # PostgreSQL (read committed): a session created by a transaction
             # that committed after the UPDATE took its snapshot is invisible
             # to the UPDATE but visible to the next statement. That miss is
             # neither an absent session nor a conflict: run the UPDATE again.
             await self._count(conn, key, now, write)
-            length = (await conn.execute(stmt, {"now": now})).scalar()
+            length = (await conn.execute(stmt, params)).scalar()
             if length is None:
                 # Changed between the statements: deleted or appended to (the
                 # count raises for both); anything else is a conflict too.
@@ -374,7 +427,7 @@ class SessionStatements:
         own_start, base_key = await self._cut(conn, key, head, start)
         await self._insert_messages(conn, key, start, write.messages)
         length = start + len(write.messages)
-        stmt = self._finish(
+        stmt, params = self._finish(
             key,
             now,
             length,
@@ -383,7 +436,7 @@ class SessionStatements:
             own_start=own_start,
             base_key=base_key,
         )
-        await conn.execute(stmt, {"now": now})
+        await conn.execute(stmt, params)
         if token is not None:
             await conn.execute(q.token_put, {"sid_key": key, "token": token, "length": length})
             await conn.execute(q.token_prune, {"k": key})
@@ -404,8 +457,10 @@ class SessionStatements:
         params = {"k": key, "now": now, "last": count - start}
         popped = list((await conn.execute(self.q.read, params)).scalars().all())
         own_start, base_key = await self._cut(conn, key, head, start)
-        stmt = self._finish(key, now, start, None, None, own_start=own_start, base_key=base_key)
-        await conn.execute(stmt, {"now": now})
+        stmt, params = self._finish(
+            key, now, start, None, None, own_start=own_start, base_key=base_key
+        )
+        await conn.execute(stmt, params)
         return popped
 
     async def update(
@@ -416,19 +471,9 @@ class SessionStatements:
         meta: str | None,
         scope: str,
     ) -> SessionRecord:
-        s, now = self.tables.sessions, self._now()
-        values = self._slide(now)
-        if label is not None:
-            values["label"] = encode(label)
-        if meta is not None:
-            values["metadata_json"] = meta
-        stmt = (
-            update(s)
-            .where(s.c.sid_key == session_key(scope, session_id), self.q.live)
-            .values(**values)
-            .returning(*self.q.cols)
-        )
-        row = (await conn.execute(stmt, {"now": now})).first()
+        key, now = session_key(scope, session_id), self._now()
+        stmt, params = self._finish(key, now, None, label, meta, record=True)
+        row = (await conn.execute(stmt, params)).first()
         if row is None:
             raise session_not_found(session_id)
         return self.record(row, scope)

@@ -368,9 +368,11 @@ class SQLStore(FullStoreBase):
         async def over(conn: AsyncConnection) -> SessionRecord:
             return await s.create_over(conn, new)
 
-        # One statement when the id is free; a second unit only when it is
+        # One statement when the id is free (and one more, in the same
+        # transaction, for first messages); a second unit only when it is
         # taken, to tell a live session from an expired one to reclaim.
-        created = await self._run("create_session", op, _WRITE_ONE, idempotent=False)
+        mode = _WRITE if new.messages else _WRITE_ONE
+        created = await self._run("create_session", op, mode, idempotent=False)
         if created is not None:
             return created
         return await self._run("create_session", over, _WRITE, idempotent=False)

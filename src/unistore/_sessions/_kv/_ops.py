@@ -104,9 +104,10 @@ class Operations:
         return self._clock.now()
 
     async def create(self, new: NewSession, hints: Hints) -> SessionRecord:
-        """Create an empty session, refusing a taken id."""
+        """Create a session with its first messages, refusing a taken id."""
         session_id = new.session_id
-        slot = self.names.meta(encode_id(session_id))
+        encoded = encode_id(session_id)
+        slot = self.names.meta(encoded)
         async with self._tx([slot]) as tx:
             now = self.now()
             existing = await self._storage.find(tx, session_id)
@@ -122,7 +123,10 @@ class Operations:
                 ttl=new.ttl,
                 expires=expiry_micros(now, new.ttl),
                 scope=self.names.scope,
+                length=len(new.messages),
             )
+            # The messages commit with the record: a session never exists without them.
+            self._storage.queue_messages(tx, encoded, 0, new.messages)
             tx.hset(slot, meta.to_fields(), ttl=self._ttl)
             add_entry(tx, self.names, meta, self._ttl)
             await tx.commit()
