@@ -127,7 +127,8 @@ def _keys_file(path: Path) -> Path:
 async def test_rekey_killed_midway_then_rerun_loses_nothing(driver: str, tmp_path: Path) -> None:
     """SIGKILL a ``unistore rekey`` midway, rerun it: every value equal, all under k2."""
     url = make_store_url(driver, tmp_path, shared=True)
-    slots, sessions = 400, 30
+    # Enough work that the rekey is still running when its first rewrites show.
+    slots, sessions = 3_000, 30
     try:
         async with unistore.connect(url) as inner:
             await _fill(Encrypted(inner, keys=OLD, current="k1"), slots, sessions)
@@ -142,7 +143,8 @@ async def test_rekey_killed_midway_then_rerun_loses_nothing(driver: str, tmp_pat
             while time.monotonic() < deadline and proc.returncode is None:
                 if "k2" in {key_id_of(await inner.get("ns-a", f"s{i}")) for i in range(40)}:
                     break
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(0.001)
+        assert proc.returncode is None, "the rekey ended before it could be killed midway"
         proc.send_signal(signal.SIGKILL)
         await proc.wait()
         async with unistore.connect(url) as inner:

@@ -368,11 +368,15 @@ async def test_without_the_option_pgbouncer_breaks_the_workload(
     failures = [result for result in results if isinstance(result, BaseException)]
     print(f"{driver} without pgbouncer=true: {len(failures)} of {TASKS} tasks failed")
     assert failures, "every task succeeded through pgbouncer without the pgbouncer option"
-    # Each failure is unistore's, and names the option that fixes it.
+    # Each failure is unistore's; the prepared-statement ones name the option
+    # that fixes them. (psycopg may also find its server connection in a state
+    # it does not expect, which it reports as a broken connection.)
     for failure in failures:
-        assert isinstance(failure, ConfigurationError), repr(failure)
-        assert "pgbouncer=true" in str(failure)
+        assert isinstance(failure, UnistoreError), repr(failure)
         assert not isinstance(failure.__cause__, UnistoreError | None)
+    named = [f for f in failures if isinstance(f, ConfigurationError)]
+    assert named, [repr(f) for f in failures[:3]]
+    assert all("pgbouncer=true" in str(f) for f in named)
 
 
 # -- no prepared statement left on a session ---------------------------------------------
