@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
-from typing import Any
-
 import pytest
+from conformance_base import RedisConformance
 from servers import SentinelSet
-
-import unistore
-from unistore.testing import ConformanceSuite
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 
-class TestRedisSentinelConformance(ConformanceSuite):
+class TestRedisSentinelConformance(RedisConformance):
     @pytest.fixture
     def store_url(self, sentinel_servers: SentinelSet) -> str:
         return sentinel_servers.url
-
-    @pytest.fixture
-    def store_options(self) -> dict[str, Any]:
-        return {"key_prefix": f"t-{uuid.uuid4().hex[:12]}"}
-
-    @pytest.fixture(autouse=True)
-    async def _destroy_prefix(
-        self, store_url: str, store_options: dict[str, Any]
-    ) -> AsyncIterator[None]:
-        yield
-        store = unistore.connect(store_url, **store_options)
-        async with store:
-            await store.destroy()  # type: ignore[attr-defined]
