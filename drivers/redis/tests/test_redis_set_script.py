@@ -114,9 +114,15 @@ async def test_a_set_prunes_expired_members(setter: RedisStore, raw: redis.Redis
     await store.set("ns", "brief", b"1", ttl=0.05)
     await store.set("ns", "a", b"1", ttl=TTL)
     await asyncio.sleep(0.15)
-    await store.set("ns", "a", b"2", ttl=TTL)  # an overwrite prunes too
-    assert raw.zrange(index, 0, -1) == [b"a"]
-    assert raw.zrange(names, 0, -1) == [b"a"]
+    await store.set("ns", "a", b"2", ttl=TTL)  # an overwrite leaves the dead member
+    assert raw.zrange(index, 0, -1) == [b"brief", b"a"]
+    assert await store.slots("ns") == ["a"]  # which no reader sees
+    await store.set("ns", "brief", b"1", ttl=0.05)
+    await store.set("ns", "a", b"3", ttl=TTL)
+    await asyncio.sleep(0.15)
+    await store.set("ns", "b", b"1", ttl=TTL)  # a write that adds a member prunes
+    assert raw.zrange(index, 0, -1) == [b"a", b"b"]
+    assert raw.zrange(names, 0, -1) == [b"a", b"b"]
 
 
 async def test_a_set_in_a_namespace_from_before_the_name_index(

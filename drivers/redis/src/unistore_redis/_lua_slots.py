@@ -8,7 +8,8 @@ Every script that writes a slot sets the slot's expiry with
 ``PXAT``/``PEXPIREAT`` to exactly the score it records (or removes it, for
 ``+inf``), prunes members whose expiry has passed from both indexes and gives
 both the largest expiry of their members, so the indexes never outlive their
-namespace and never keep dead entries for long.
+namespace and never keep dead entries for long. (The one-slot ``set`` prunes
+only when it adds a member: an overwrite cannot grow the indexes.)
 
 A namespace written before ``names`` existed has ``idx`` only: the first
 script that needs ``names`` builds it from ``idx`` (:func:`adopt`), once.
@@ -185,10 +186,10 @@ return results
 
 # The write of one scalar slot, the hottest write: what APPLY does for one
 # "S" op, with the fewest server calls. Overwriting a slot whose new expiry is
-# the largest in its namespace (the usual case) takes SET, PEXPIRETIME, ZADD,
-# ZRANGEBYSCORE and two PEXPIREATs on Redis 7 (which has PEXPIRETIME and
-# PEXPIREAT GT); the largest expiry is read only when it may belong to another
-# member. The member is the end of the slot key (the key is the stem of the
+# the largest in its namespace (the usual case) takes SET, PEXPIRETIME, ZADD
+# and two PEXPIREATs on Redis 7 (which has PEXPIRETIME and PEXPIREAT GT); the
+# largest expiry is read only when it may belong to another member, and
+# expired members are pruned only by a write that adds one. The member is the end of the slot key (the key is the stem of the
 # index key, "s:" and the member; the index key is the stem and "idx"), so it
 # is not sent twice.
 SET = Script(
@@ -220,8 +221,9 @@ else
 end
 -- A member the expiry index had already is in the name index too, or the
 -- name index does not exist yet and the next script that needs it adopts it.
+local added = redis.call('ZADD', idx, at, member) == 1
 local fresh, adopted = false, false
-if redis.call('ZADD', idx, at, member) == 1 then
+if added then
   if redis.call('EXISTS', names) == 1 then
     redis.call('ZADD', names, 0, member)
   elseif redis.call('ZCARD', idx) == 1 then
@@ -245,10 +247,14 @@ elseif adopted then
   -- The name index is new and has no expiry yet, whatever the other's.
   reindex(idx, names, now)
 else
-  prune(idx, names, now)
+  -- Only a write that adds a member prunes: an overwrite does not grow the
+  -- indexes, and skipping the prune takes a server call off the hot path.
+  if added then
+    prune(idx, names, now)
+  end
   -- The expiry of an index is that of its longest-lived member: when it was
-  -- earlier than this slot's, this slot's is the largest now (what the prune
-  -- dropped had expired before). When it is equal, nothing changes.
+  -- earlier than this slot's, this slot's is the largest now (members left
+  -- unpruned expired before now). When it is equal, nothing changes.
   if seven and redis.call('PEXPIREAT', idx, at, 'GT') == 1 then
     redis.call('PEXPIREAT', names, at)
   elseif not seven or redis.call('PEXPIRETIME', idx) ~= tonumber(at) then
