@@ -23,6 +23,7 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool, StaticPool
 
 from unistore import StoreURL
 from unistore.errors import ConfigurationError, InvalidOptionError, InvalidURLError
+from unistore_sql._liveness import watch_connections
 from unistore_sql._pgbouncer import pgbouncer_connect_args
 
 _PG_DRIVERS = ("asyncpg", "psycopg")
@@ -185,15 +186,18 @@ def create_engine(target: Target, settings: Settings) -> AsyncEngine:
                 "option 'pgbouncer' applies to PostgreSQL only, not to a SQLite database"
             )
         return _sqlite_engine(target, settings)
-    return create_async_engine(
+    engine = create_async_engine(
         target.url,
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         pool_timeout=settings.pool_timeout,
-        pool_pre_ping=settings.pool_pre_ping,
         hide_parameters=True,
         connect_args=_postgres_connect_args(target.driver, settings),
     )
+    if settings.pool_pre_ping:
+        # In place of SQLAlchemy's pre-ping, which costs round trips on every use.
+        watch_connections(engine.sync_engine)
+    return engine
 
 
 def _postgres_connect_args(driver: str, settings: Settings) -> dict[str, Any]:
