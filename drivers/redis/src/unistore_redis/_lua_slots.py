@@ -189,9 +189,9 @@ return results
 # the largest in its namespace (the usual case) takes SET, PEXPIRETIME, ZADD
 # and two PEXPIREATs on Redis 7 (which has PEXPIRETIME and PEXPIREAT GT); the
 # largest expiry is read only when it may belong to another member, and
-# expired members are pruned only by a write that adds one. The member is the end of the slot key (the key is the stem of the
-# index key, "s:" and the member; the index key is the stem and "idx"), so it
-# is not sent twice.
+# expired members are pruned only by a write that adds one. The member is the
+# end of the slot key (the key is the stem of the index key, "s:" and the
+# member; the index key is the stem and "idx"), so it is not sent twice.
 SET = Script(
     "set",
     _PRELUDE
