@@ -94,12 +94,14 @@ def _protocol_methods(protocol: type) -> set[str]:
 _NS = "n"
 CALLS: dict[str, tuple[tuple[Any, ...], dict[str, Any], str | None]] = {
     "get": ((_NS, "s"), {}, _NS),
+    "get_text": ((_NS, "s"), {}, _NS),
     "set": ((_NS, "s", b"v"), {"ttl": TTL}, _NS),
     "delete": ((_NS, "gone"), {}, _NS),
     "get_many": ((_NS, ["s"]), {}, _NS),
     "set_many": ((_NS, {"m": b"v"}), {"ttl": TTL}, _NS),
     "delete_many": ((_NS, ["gone"]), {}, _NS),
     "hget": ((_NS, "h", "f"), {}, _NS),
+    "hget_text": ((_NS, "h", "f"), {}, _NS),
     "hset": ((_NS, "h", {"f": b"v"}), {"ttl": TTL}, _NS),
     "hdel": ((_NS, "h", ["g"]), {}, _NS),
     "hgetall": ((_NS, "h"), {}, _NS),
@@ -124,6 +126,8 @@ CALLS: dict[str, tuple[tuple[Any, ...], dict[str, Any], str | None]] = {
 }
 #: Not delegated through ``_call``: lifecycle, and what returns an iterator or a transaction.
 OUTSIDE_CALL = {"aclose", "__aenter__", "iter_namespaces", "iter_scopes", "transaction"}
+#: Methods that ``_call`` sees as another operation: the decoding reads are the reads.
+REPORTED_AS = {"get_text": "get", "hget_text": "hget"}
 
 
 def test_the_wrapper_defines_every_method_of_the_contract() -> None:
@@ -141,7 +145,7 @@ async def test_every_operation_goes_through_call_with_its_name_and_target(
     spy = Spy(inner)
     for name, (args, kwargs, target) in CALLS.items():
         await getattr(spy, name)(*args, **kwargs)
-        assert spy.calls[-1] == (name, target), name
+        assert spy.calls[-1] == (REPORTED_AS.get(name, name), target), name
     assert len(spy.calls) == len(CALLS)
     await spy.set(_NS, "w", b"1", ttl=TTL)
     assert [ns async for ns in spy.iter_namespaces()] == [_NS]
@@ -198,6 +202,31 @@ async def test_slot_and_field_values_are_transformed_on_the_way_through(
     assert await store.hgetall(_NS, "h") == {"f": b"one", "g": b"two"}
     assert await store.hkeys(_NS, "h") == ["f", "g"]
     assert await store.slots(_NS) == ["a", "b", "h", "s"]
+
+
+async def test_text_reads_decode_after_the_transform(inner: FullStore) -> None:
+    class ToySpy(Toy, Spy):
+        pass
+
+    store = ToySpy(inner)
+    await store.set(_NS, "s", "h\u00e9llo".encode(), ttl=TTL)
+    await store.hset(_NS, "h", {"f": "\U0001f600".encode()}, ttl=TTL)
+    await store.set(_NS, "c", b"41", ttl=TTL)
+    store.calls.clear()
+    # Reversed, the stored bytes are not UTF-8: the text is what the transform gives back.
+    assert await store.get_text(_NS, "s") == "h\u00e9llo"
+    assert await store.hget_text(_NS, "h", "f") == "\U0001f600"
+    assert await store.get_text(_NS, "c") == "41"
+    assert await store.get_text(_NS, "none") is None
+    assert await store.hget_text(_NS, "h", "none") is None
+    assert [op for op, _ in store.calls] == ["get", "hget", "get", "get", "hget"]
+    await store.set(_NS, "bin", b"\xffsecret", ttl=TTL)
+    await store.hset(_NS, "h", {"g": b"\xfesecret"}, ttl=TTL)
+    for read in (store.get_text(_NS, "bin"), store.hget_text(_NS, "h", "g")):
+        with pytest.raises(CorruptionError, match="offset 0") as info:
+            await read
+        assert "secret" not in str(info.value)
+        assert info.value.__cause__ is None
 
 
 async def test_canonical_integers_stay_plain_so_incr_works(inner: FullStore) -> None:

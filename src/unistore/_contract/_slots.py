@@ -86,6 +86,19 @@ class KeyValue(Protocol):
         """
         ...
 
+    async def get_text(self, ns: str, slot: str) -> str | None:
+        """Return the value of a scalar slot decoded as UTF-8, or ``None`` if absent or expired.
+
+        Exactly :meth:`get` followed by ``bytes.decode()``, in one call (the
+        SDK implements it once for every driver).
+
+        Raises:
+            SlotKindError: The slot holds a hash.
+            CorruptionError: The value is not UTF-8; the message names the
+                slot and the offset of the first bad byte, never the value.
+        """
+        ...
+
     async def set(self, ns: str, slot: str, value: bytes, *, ttl: float | None) -> None:
         """Store a scalar value and its expiry in one atomic step.
 
@@ -118,7 +131,24 @@ class Hash(Protocol):
     """Hash slots: a mapping of field names to values under one slot."""
 
     async def hget(self, ns: str, slot: str, field: str) -> bytes | None:
-        """Return one field of a hash slot, or ``None``."""
+        """Return one field of a hash slot, or ``None``.
+
+        Raises:
+            SlotKindError: The slot holds a scalar.
+        """
+        ...
+
+    async def hget_text(self, ns: str, slot: str, field: str) -> str | None:
+        """Return one field of a hash slot decoded as UTF-8, or ``None``.
+
+        Exactly :meth:`hget` followed by ``bytes.decode()``, in one call (the
+        SDK implements it once for every driver).
+
+        Raises:
+            SlotKindError: The slot holds a scalar.
+            CorruptionError: The value is not UTF-8; the message names the
+                slot and the offset of the first bad byte, never the value.
+        """
         ...
 
     async def hset(

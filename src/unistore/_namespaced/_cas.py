@@ -13,7 +13,6 @@ from unistore._namespaced._checks import (
     check_ttl,
     encode_mapping,
     encode_value,
-    not_utf8,
     short,
 )
 from unistore.errors import (
@@ -21,7 +20,7 @@ from unistore.errors import (
     TransactionConflictError,
     ValidationError,
 )
-from unistore.sdk import Backoff
+from unistore.sdk import Backoff, not_utf8
 from unistore.telemetry import _state as _telemetry
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Final
 
-from unistore.errors import CorruptionError, ValidationError
+from unistore.errors import ValidationError
 
 __all__ = [
     "MAX_ID_LENGTH",
@@ -32,7 +32,6 @@ __all__ = [
     "check_watch",
     "encode_mapping",
     "encode_value",
-    "not_utf8",
     "short",
 ]
 
@@ -210,12 +209,3 @@ def check_retries(max_retries: object) -> int:
     if isinstance(max_retries, int) and not isinstance(max_retries, bool) and max_retries >= 0:
         return int(max_retries)
     raise ValidationError(f"max_retries must be an int >= 0, got {max_retries!r}")
-
-
-def not_utf8(slot: str, exc: UnicodeDecodeError) -> CorruptionError:
-    """Return the error for a value that a decoding store cannot read as text."""
-    # The caller raises it ``from None``: the codec's message quotes the offending byte.
-    return CorruptionError(
-        f"slot {short(slot)} holds bytes that are not UTF-8 (at offset {exc.start}); "
-        "read it through a store opened with decode=False"
-    )

@@ -89,11 +89,12 @@ class Namespace(Generic[V]):
 
     # -- scalars ----------------------------------------------------------------
 
-    async def get(self, slot: str) -> V | None:
-        """Return the value of a scalar slot (a counter reads as its digits).
+    def get(self, slot: str) -> Coroutine[Any, Any, V | None]:
+        """Read the value of a scalar slot (a counter reads as its digits).
 
         Returns:
-            The value, or ``None`` if the slot is absent or expired.
+            A coroutine giving the value, or ``None`` if the slot is absent or
+            expired.
 
         Raises:
             SlotKindError: The slot holds a hash.
@@ -178,8 +179,12 @@ class Namespace(Generic[V]):
 
     # -- hashes -----------------------------------------------------------------
 
-    async def hget(self, slot: str, field: str) -> V | None:
-        """Return one field of a hash slot, or ``None``.
+    def hget(self, slot: str, field: str) -> Coroutine[Any, Any, V | None]:
+        """Read one field of a hash slot.
+
+        Returns:
+            A coroutine giving the field's value, or ``None`` if the field or
+            the slot is absent.
 
         Raises:
             SlotKindError: The slot holds a scalar.

@@ -11,9 +11,9 @@ from unistore._namespaced._checks import (
     check_fields,
     check_slot,
     check_slots,
-    not_utf8,
 )
 from unistore._namespaced._handle import Namespace
+from unistore.sdk import not_utf8
 
 __all__ = ["BytesNamespace", "TextNamespace"]
 
@@ -23,18 +23,13 @@ _SLOTS: Final = SLOT_CACHE
 class TextNamespace(Namespace[str]):
     __slots__ = ()
 
-    async def get(self, slot: str) -> str | None:
+    def get(self, slot: str) -> Coroutine[Any, Any, str | None]:
         try:
             slot = _SLOTS[slot]
         except (KeyError, TypeError):
             slot = admit_slot(slot)
-        data = await self._store.get(self._ns, slot)
-        if data is None:
-            return None
-        try:
-            return data.decode()
-        except UnicodeDecodeError as exc:
-            raise not_utf8(slot, exc) from None
+        # The store decodes: no coroutine frame of its own here (see BytesNamespace).
+        return self._store.get_text(self._ns, slot)
 
     async def get_many(self, slots: Sequence[str]) -> list[str | None]:
         names = check_slots(slots, "get_many")
@@ -47,20 +42,14 @@ class TextNamespace(Namespace[str]):
                 raise not_utf8(slot, exc) from None
         return decoded
 
-    async def hget(self, slot: str, field: str) -> str | None:
+    def hget(self, slot: str, field: str) -> Coroutine[Any, Any, str | None]:
         try:
             slot = _SLOTS[slot]
         except (KeyError, TypeError):
             slot = admit_slot(slot)
         if type(field) is not str:
             field = check_fields((field,))[0]
-        data = await self._store.hget(self._ns, slot, field)
-        if data is None:
-            return None
-        try:
-            return data.decode()
-        except UnicodeDecodeError as exc:
-            raise not_utf8(slot, exc) from None
+        return self._store.hget_text(self._ns, slot, field)
 
     async def hgetall(self, slot: str) -> dict[str, str]:
         fields = await self._store.hgetall(self._ns, check_slot(slot))

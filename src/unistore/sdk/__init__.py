@@ -62,6 +62,7 @@ from unistore.sdk._checks import (
     check_ttl,
     check_value,
     check_watch,
+    not_utf8,
     parse_counter,
     short,
 )
@@ -174,6 +175,7 @@ __all__ = [
     "expiry_micros",
     "length_conflict",
     "micros_to_datetime",
+    "not_utf8",
     "parse_counter",
     "position_error",
     "recall_token",

@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from unistore.errors import SlotKindError, ValidationError
+from unistore.errors import CorruptionError, SlotKindError, ValidationError
 
 __all__ = [
     "INT64_MAX",
@@ -43,6 +43,7 @@ __all__ = [
     "check_ttl",
     "check_value",
     "check_watch",
+    "not_utf8",
     "parse_counter",
     "short",
 ]
@@ -56,6 +57,9 @@ INT64_MAX: Final = 2**63 - 1
 _CANONICAL: Final = re.compile(rb"-?[1-9][0-9]{0,18}|0")
 
 _SHOWN: Final = 80
+#: Shown of a slot name by :func:`not_utf8`: the namespaced store's bound, so
+#: that a decoding read gives one message whichever layer decodes.
+_SHOWN_SLOT: Final = 64
 
 
 def short(text: str) -> str:
@@ -64,9 +68,30 @@ def short(text: str) -> str:
     ``repr`` escapes newlines and control characters, so a hostile id cannot
     forge a log line; the bound keeps a 10 KB id out of the message.
     """
-    if len(text) <= _SHOWN:
+    return _bounded(text, _SHOWN)
+
+
+def _bounded(text: str, shown: int) -> str:
+    if len(text) <= shown:
         return repr(text)
-    return f"{text[:_SHOWN]!r}...(+{len(text) - _SHOWN} chars)"
+    return f"{text[:shown]!r}...(+{len(text) - shown} chars)"
+
+
+def not_utf8(slot: str, exc: UnicodeDecodeError) -> CorruptionError:
+    """Return the error for a slot value that a decoding read cannot read as text.
+
+    The message names the slot (bounded, as :func:`short` does) and the offset
+    of the first byte that is not UTF-8, never the value. Raise it ``from
+    None``: the codec's own message quotes the offending bytes.
+
+    Args:
+        slot: The slot whose value was read.
+        exc: The error of ``bytes.decode()``.
+    """
+    return CorruptionError(
+        f"slot {_bounded(slot, _SHOWN_SLOT)} holds bytes that are not UTF-8 "
+        f"(at offset {exc.start}); read it through a store opened with decode=False"
+    )
 
 
 def _kind(value: object) -> str:

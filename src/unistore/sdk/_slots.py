@@ -24,6 +24,7 @@ from unistore.sdk._checks import (
     check_slot_names,
     check_ttl,
     check_value,
+    not_utf8,
 )
 from unistore.sdk._store import StoreBase
 
@@ -46,7 +47,8 @@ class KeyValueBase(StoreBase):
     Primitives: :meth:`_get`, :meth:`_set`, :meth:`_delete`, and the batch
     forms :meth:`_get_many`, :meth:`_set_many`, :meth:`_delete_many`, each
     atomic and, where the backend allows, one round trip. Empty batches never
-    reach a primitive.
+    reach a primitive. :meth:`get_text` (a decoding ``get``) reads through
+    :meth:`_get`.
     """
 
     _CAPABILITY: ClassVar[Capability | None] = Capability.KEY_VALUE
@@ -68,6 +70,34 @@ class KeyValueBase(StoreBase):
             return await self._get(ns, slot)
         except self._catches as exc:
             raise self._translate(exc) from exc
+
+    @final
+    async def get_text(self, ns: str, slot: str) -> str | None:
+        """Return the value of a scalar slot decoded as UTF-8, or ``None`` if absent or expired.
+
+        :meth:`get` and the decode in one frame, over the same primitive
+        (:meth:`_get`): drivers implement nothing for it.
+
+        Raises:
+            SlotKindError: The slot holds a hash.
+            CorruptionError: The value is not UTF-8 (see :func:`~unistore.sdk.not_utf8`).
+        """
+        if self._closed:
+            raise self._closed_error()
+        if type(ns) is not str:
+            ns = check_id(ns, _NS)
+        if type(slot) is not str:
+            slot = check_id(slot, _SLOT)
+        try:
+            data = await self._get(ns, slot)
+        except self._catches as exc:
+            raise self._translate(exc) from exc
+        if data is None:
+            return None
+        try:
+            return data.decode()
+        except UnicodeDecodeError as exc:
+            raise not_utf8(slot, exc) from None
 
     @final
     async def set(self, ns: str, slot: str, value: bytes, *, ttl: float | None) -> None:
@@ -156,7 +186,8 @@ class KeyValueBase(StoreBase):
 class HashBase(StoreBase):
     """Hash slots. Primitives: :meth:`_hget`, :meth:`_hset`, :meth:`_hdel`, :meth:`_hgetall`.
 
-    :meth:`_hkeys` defaults to the names of :meth:`_hgetall`.
+    :meth:`_hkeys` defaults to the names of :meth:`_hgetall`; :meth:`hget_text`
+    (a decoding ``hget``) reads through :meth:`_hget`.
     """
 
     _CAPABILITY: ClassVar[Capability | None] = Capability.HASH
@@ -180,6 +211,36 @@ class HashBase(StoreBase):
             return await self._hget(ns, slot, field)
         except self._catches as exc:
             raise self._translate(exc) from exc
+
+    @final
+    async def hget_text(self, ns: str, slot: str, field: str) -> str | None:
+        """Return one field of a hash slot decoded as UTF-8, or ``None``.
+
+        :meth:`hget` and the decode in one frame, over the same primitive
+        (:meth:`_hget`): drivers implement nothing for it.
+
+        Raises:
+            SlotKindError: The slot holds a scalar.
+            CorruptionError: The value is not UTF-8 (see :func:`~unistore.sdk.not_utf8`).
+        """
+        if self._closed:
+            raise self._closed_error()
+        if type(ns) is not str:
+            ns = check_id(ns, _NS)
+        if type(slot) is not str:
+            slot = check_id(slot, _SLOT)
+        if type(field) is not str:
+            field = check_id(field, "a hash field name")
+        try:
+            data = await self._hget(ns, slot, field)
+        except self._catches as exc:
+            raise self._translate(exc) from exc
+        if data is None:
+            return None
+        try:
+            return data.decode()
+        except UnicodeDecodeError as exc:
+            raise not_utf8(slot, exc) from None
 
     @final
     async def hset(

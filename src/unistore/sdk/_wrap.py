@@ -34,6 +34,7 @@ from unistore.sdk._checks import (
     check_scope,
     check_slot_names,
     check_value,
+    not_utf8,
     short,
 )
 
@@ -80,10 +81,10 @@ class StoreWrapper:
     Subclasses override the transforms they need; each default is the identity:
 
     * :meth:`_encode_value` / :meth:`_decode_value`: scalar slot values
-      (``get``, ``set``, ``get_many``, ``set_many`` and a transaction's
-      ``get`` / ``set``);
+      (``get``, ``get_text``, ``set``, ``get_many``, ``set_many`` and a
+      transaction's ``get`` / ``set``);
     * :meth:`_encode_field` / :meth:`_decode_field`: hash field values
-      (``hget``, ``hset``, ``hgetall``, and a transaction's);
+      (``hget``, ``hget_text``, ``hset``, ``hgetall``, and a transaction's);
     * :meth:`_encode_message` / :meth:`_decode_message`: session messages;
     * :meth:`_encode_metadata` / :meth:`_decode_metadata`: session metadata,
       also inside every :class:`~unistore.protocols.SessionRecord` returned.
@@ -146,7 +147,9 @@ class StoreWrapper:
 
         Args:
             operation: The operation's name: the store method (``"get"``,
-                ``"set_many"``, ``"append_messages"``), or ``"transaction.begin"``,
+                ``"set_many"``, ``"append_messages"``; ``get_text`` and
+                ``hget_text`` are ``"get"`` and ``"hget"``: the decode to text
+                happens after the call), or ``"transaction.begin"``,
                 ``"transaction.get"``, ``"transaction.hget"``,
                 ``"transaction.hgetall"``, ``"transaction.commit"``.
             target: The namespace of a slot operation, the scope of a session
@@ -356,6 +359,24 @@ class StoreWrapper:
         stored = await self._call("get", ns, self._inner.get(ns, slot))
         return self._decoded(ns, slot, stored)
 
+    async def get_text(self, ns: str, slot: str) -> str | None:
+        """Return the decoded value of a scalar slot as UTF-8 text, or ``None``.
+
+        The inner store's ``get``, then :meth:`_decode_value`, then the UTF-8
+        decode: :meth:`_call` sees the operation ``"get"``.
+
+        Raises:
+            CorruptionError: The value cannot be decoded, or is not UTF-8.
+        """
+        if self._closed:
+            self._check_open()
+        if type(ns) is not str:
+            ns = check_id(ns, _NS)
+        if type(slot) is not str:
+            slot = check_id(slot, _SLOT)
+        stored = await self._call("get", ns, self._inner.get(ns, slot))
+        return _text(slot, self._decoded(ns, slot, stored))
+
     async def set(self, ns: str, slot: str, value: bytes, *, ttl: float | None) -> None:
         """Store the encoded value of a scalar slot."""
         if self._closed:
@@ -401,6 +422,23 @@ class StoreWrapper:
         field = check_id(field, "a hash field name")
         stored = await self._call("hget", ns, self._inner.hget(ns, slot, field))
         return None if stored is None else self._field_decoded(ns, slot, field, stored)
+
+    async def hget_text(self, ns: str, slot: str, field: str) -> str | None:
+        """Return the decoded value of one hash field as UTF-8 text, or ``None``.
+
+        The inner store's ``hget``, then :meth:`_decode_field`, then the UTF-8
+        decode: :meth:`_call` sees the operation ``"hget"``.
+
+        Raises:
+            CorruptionError: The value cannot be decoded, or is not UTF-8.
+        """
+        self._check_open()
+        ns, slot = check_id(ns, _NS), check_id(slot, _SLOT)
+        field = check_id(field, "a hash field name")
+        stored = await self._call("hget", ns, self._inner.hget(ns, slot, field))
+        if stored is None:
+            return None
+        return _text(slot, self._field_decoded(ns, slot, field, stored))
 
     async def hset(
         self, ns: str, slot: str, mapping: Mapping[str, bytes], *, ttl: float | None
@@ -716,6 +754,15 @@ class WrappedTransaction:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {self._inner!r}>"
+
+
+def _text(slot: str, value: bytes | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return value.decode()
+    except UnicodeDecodeError as exc:
+        raise not_utf8(slot, exc) from None
 
 
 def _encode_error(store: StoreWrapper, what: str) -> DriverError:

@@ -108,6 +108,10 @@ class Store:
         """Blocking :meth:`~unistore.protocols.KeyValue.get`."""
         return self._runner.run(self._store.get(ns, slot), "await store.get(...)")
 
+    def get_text(self, ns: str, slot: str) -> str | None:
+        """Blocking :meth:`~unistore.protocols.KeyValue.get_text`."""
+        return self._runner.run(self._store.get_text(ns, slot), "await store.get_text(...)")
+
     def set(self, ns: str, slot: str, value: bytes, *, ttl: float | None) -> None:
         """Blocking :meth:`~unistore.protocols.KeyValue.set`."""
         self._runner.run(self._store.set(ns, slot, value, ttl=ttl), "await store.set(...)")
@@ -133,6 +137,11 @@ class Store:
     def hget(self, ns: str, slot: str, field: str) -> bytes | None:
         """Blocking :meth:`~unistore.protocols.Hash.hget`."""
         return self._runner.run(self._store.hget(ns, slot, field), "await store.hget(...)")
+
+    def hget_text(self, ns: str, slot: str, field: str) -> str | None:
+        """Blocking :meth:`~unistore.protocols.Hash.hget_text`."""
+        call = self._store.hget_text(ns, slot, field)
+        return self._runner.run(call, "await store.hget_text(...)")
 
     def hset(self, ns: str, slot: str, mapping: Mapping[str, bytes], *, ttl: float | None) -> int:
         """Blocking :meth:`~unistore.protocols.Hash.hset`."""

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from unistore.errors import SlotKindError
+import unistore
+from unistore.errors import CorruptionError, SlotKindError, StoreClosedError
 from unistore.protocols import Capability, SlotKind
+from unistore.testing._clock import ManualClock, pass_time
 from unistore.testing._fixtures import SuiteFixtures
 from unistore.testing._support import LONG_TTL, FullStore, require
 
@@ -143,3 +147,70 @@ class HashSuite(SuiteFixtures):
         assert await store.hgetall(ns, "h") == {"new": b"2"}
         if Capability.NAMESPACE_LIFECYCLE in store.capabilities:
             assert await store.slot_kind(ns, "h") is SlotKind.HASH
+
+    # -- hget_text: hget, then a UTF-8 decode ------------------------------------
+
+    @pytest.mark.asyncio
+    async def test_hget_text_returns_the_field_as_str(self, store: FullStore, ns: str) -> None:
+        """``hget_text`` is ``hget`` decoded as UTF-8; an absent field or hash is ``None``."""
+        require(store, HASH)
+        text = "h\u00e9llo \U0001f600\r\n\x00"
+        await store.hset(ns, "h", {"text": text.encode(), "empty": b""}, ttl=LONG_TTL)
+        got = await store.hget_text(ns, "h", "text")
+        assert type(got) is str
+        assert got == text
+        assert await store.hget_text(ns, "h", "empty") == ""
+        assert await store.hget_text(ns, "h", "missing") is None
+        assert await store.hget_text(ns, "absent", "text") is None
+
+    @pytest.mark.asyncio
+    async def test_hget_text_of_an_expired_hash_is_none(
+        self, store: FullStore, ns: str, clock: ManualClock | None
+    ) -> None:
+        """A field of an expired hash reads as ``None`` through ``hget_text`` too."""
+        require(store, HASH)
+        await store.hset(ns, "gone", {"f": b"v"}, ttl=self.short_ttl)
+        await store.hset(ns, "kept", {"f": b"v"}, ttl=LONG_TTL)
+        await pass_time(clock, self.expiry_wait)
+        assert await store.hget_text(ns, "gone", "f") is None
+        assert await store.hget_text(ns, "kept", "f") == "v"
+
+    @pytest.mark.asyncio
+    async def test_hget_text_on_a_scalar_raises_slot_kind_error(
+        self, store: FullStore, ns: str
+    ) -> None:
+        """``hget_text`` of a scalar fails as ``hget`` does."""
+        require(store, HASH, Capability.KEY_VALUE)
+        await store.set(ns, "s", b"v", ttl=LONG_TTL)
+        with pytest.raises(SlotKindError):
+            await store.hget_text(ns, "s", "f")
+
+    @pytest.mark.asyncio
+    async def test_hget_text_of_bytes_that_are_not_utf8_is_a_corruption_error(
+        self, store: FullStore, ns: str
+    ) -> None:
+        """The error names the slot and the offset, never the value; the bytes stay readable."""
+        require(store, HASH)
+        value = b"\xfesecret"
+        await store.hset(ns, "binary", {"f": value}, ttl=LONG_TTL)
+        with pytest.raises(CorruptionError) as info:
+            await store.hget_text(ns, "binary", "f")
+        message = str(info.value)
+        assert "'binary'" in message
+        assert "offset 0" in message
+        assert "secret" not in message
+        assert info.value.__cause__ is None
+        assert info.value.__suppress_context__
+        assert await store.hget(ns, "binary", "f") == value
+
+    @pytest.mark.asyncio
+    async def test_hget_text_of_a_closed_store_raises_store_closed(
+        self, store_url: str, connect_options: dict[str, Any], ns: str
+    ) -> None:
+        """A closed store refuses ``hget_text`` as it refuses ``hget``."""
+        opened: FullStore = unistore.connect(store_url, **connect_options)
+        async with opened:
+            pass
+        require(opened, HASH)
+        with pytest.raises(StoreClosedError):
+            await opened.hget_text(ns, "h", "f")

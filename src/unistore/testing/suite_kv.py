@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from unistore.errors import SlotKindError
+import unistore
+from unistore.errors import CorruptionError, SlotKindError, StoreClosedError
 from unistore.protocols import Capability
+from unistore.testing._clock import ManualClock, pass_time
 from unistore.testing._fixtures import SuiteFixtures
 from unistore.testing._support import LONG_TTL, FullStore, IdFactory, require
 
@@ -129,3 +133,70 @@ class KeyValueSuite(SuiteFixtures):
         assert await store.delete(ns, "h") is True
         assert await store.hgetall(ns, "h") == {}
         assert await store.get(ns, "h") is None
+
+    # -- get_text: get, then a UTF-8 decode --------------------------------------
+
+    @pytest.mark.asyncio
+    async def test_get_text_returns_the_value_as_str(self, store: FullStore, ns: str) -> None:
+        """``get_text`` is ``get`` decoded as UTF-8; an absent slot is ``None``."""
+        require(store, KV)
+        text = "h\u00e9llo \U0001f600\r\n\x00"
+        await store.set(ns, "text", text.encode(), ttl=LONG_TTL)
+        await store.set(ns, "empty", b"", ttl=LONG_TTL)
+        got = await store.get_text(ns, "text")
+        assert type(got) is str
+        assert got == text
+        assert await store.get_text(ns, "empty") == ""
+        assert await store.get_text(ns, "missing") is None
+
+    @pytest.mark.asyncio
+    async def test_get_text_of_an_expired_slot_is_none(
+        self, store: FullStore, ns: str, clock: ManualClock | None
+    ) -> None:
+        """An expired scalar reads as ``None`` through ``get_text`` too."""
+        require(store, KV)
+        await store.set(ns, "gone", b"v", ttl=self.short_ttl)
+        await store.set(ns, "kept", b"v", ttl=LONG_TTL)
+        await pass_time(clock, self.expiry_wait)
+        assert await store.get_text(ns, "gone") is None
+        assert await store.get_text(ns, "kept") == "v"
+
+    @pytest.mark.asyncio
+    async def test_get_text_of_a_hash_slot_raises_slot_kind_error(
+        self, store: FullStore, ns: str
+    ) -> None:
+        """``get_text`` of a hash fails as ``get`` does."""
+        require(store, KV, Capability.HASH)
+        await store.hset(ns, "h", {"f": b"v"}, ttl=LONG_TTL)
+        with pytest.raises(SlotKindError):
+            await store.get_text(ns, "h")
+
+    @pytest.mark.asyncio
+    async def test_get_text_of_bytes_that_are_not_utf8_is_a_corruption_error(
+        self, store: FullStore, ns: str
+    ) -> None:
+        """The error names the slot and the offset, never the value; the bytes stay readable."""
+        require(store, KV)
+        value = b"ok\xffsecret"
+        await store.set(ns, "binary", value, ttl=LONG_TTL)
+        with pytest.raises(CorruptionError) as info:
+            await store.get_text(ns, "binary")
+        message = str(info.value)
+        assert "'binary'" in message
+        assert "offset 2" in message
+        assert "secret" not in message
+        assert info.value.__cause__ is None
+        assert info.value.__suppress_context__
+        assert await store.get(ns, "binary") == value
+
+    @pytest.mark.asyncio
+    async def test_get_text_of_a_closed_store_raises_store_closed(
+        self, store_url: str, connect_options: dict[str, Any], ns: str
+    ) -> None:
+        """A closed store refuses ``get_text`` as it refuses ``get``."""
+        opened: FullStore = unistore.connect(store_url, **connect_options)
+        async with opened:
+            pass
+        require(opened, KV)
+        with pytest.raises(StoreClosedError):
+            await opened.get_text(ns, "slot")

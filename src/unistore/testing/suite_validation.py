@@ -54,9 +54,11 @@ def _id_calls(bad: Any) -> dict[str, Call]:
     """Every slot operation with ``bad`` as its slot name, keyed by name."""
     return {
         "get": lambda s, ns: s.get(ns, bad),
+        "get_text": lambda s, ns: s.get_text(ns, bad),
         "set": lambda s, ns: s.set(ns, bad, b"v", ttl=LONG_TTL),
         "delete": lambda s, ns: s.delete(ns, bad),
         "hget": lambda s, ns: s.hget(ns, bad, "f"),
+        "hget_text": lambda s, ns: s.hget_text(ns, bad, "f"),
         "hset": lambda s, ns: s.hset(ns, bad, {"f": b"v"}, ttl=LONG_TTL),
         "hset-field": lambda s, ns: s.hset(ns, "h", {bad: b"v"}, ttl=LONG_TTL),
         "hdel": lambda s, ns: s.hdel(ns, bad, ["f"]),
@@ -71,9 +73,11 @@ def _id_calls(bad: Any) -> dict[str, Call]:
 
 _NEEDS: dict[str, tuple[Capability, ...]] = {
     "get": (KV,),
+    "get_text": (KV,),
     "set": (KV,),
     "delete": (KV,),
     "hget": (HASH,),
+    "hget_text": (HASH,),
     "hset": (HASH,),
     "hset-field": (HASH,),
     "hdel": (HASH,),
