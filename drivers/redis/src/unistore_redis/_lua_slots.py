@@ -187,15 +187,16 @@ return results
 # The write of one scalar slot, the hottest write: what APPLY does for one
 # "S" op, with the fewest server calls. Overwriting a slot whose new expiry is
 # the largest in its namespace (the usual case) takes SET, PEXPIRETIME, ZADD
-# and two PEXPIREATs on Redis 7 (which has PEXPIRETIME and PEXPIREAT GT); the
-# largest expiry is read only when it may belong to another member, and
-# expired members are pruned only by a write that adds one. The member is the
-# end of the slot key (the key is the stem of the index key, "s:" and the
-# member; the index key is the stem and "idx"), so it is not sent twice.
+# and two PEXPIREATs on Redis 7 (which has PEXPIRETIME and PEXPIREAT GT), and
+# runs before the shared helpers are even defined: at concurrency 1 the
+# script's own Lua work is a measurable part of a write. The largest expiry
+# is read only when it may belong to another member, and expired members are
+# pruned only by a write that adds one. The member is the end of the slot key
+# (the key is the stem of the index key, "s:" and the member; the index key
+# is the stem and "idx"), so it is not sent twice.
 SET = Script(
     "set",
-    _PRELUDE
-    + r"""
+    r"""
 -- KEYS = slot key, expiry index, name index; ARGV = value, ttl_ms (0: never).
 -- Returns nothing.
 local key, idx, names = KEYS[1], KEYS[2], KEYS[3]
@@ -203,25 +204,52 @@ local member = string.sub(key, #idx)
 local ttl = tonumber(ARGV[2])
 -- REDIS_VERSION_NUM exists from Redis 7.0 on, as do PEXPIRETIME and PEXPIREAT GT.
 local seven = redis.REDIS_VERSION_NUM ~= nil
-local now, at
+local at, added
+if ttl ~= 0 and seven then
+  -- Reading back the expiry Redis set costs less than TIME, and the index
+  -- records exactly the slot's expiry.
+  redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+  at = redis.call('PEXPIRETIME', key)
+  -- A member the expiry index had already is in the name index too, or the
+  -- name index does not exist yet and the next script that needs it adopts it.
+  added = redis.call('ZADD', idx, at, member) == 1
+  if not added then
+    -- An overwrite does not grow the indexes, so it does not prune. The
+    -- expiry of an index is that of its longest-lived member: when it was
+    -- earlier than this slot's, this slot's is the largest now (members left
+    -- unpruned expired before now). When it is equal, nothing changes.
+    if redis.call('PEXPIREAT', idx, at, 'GT') == 1 then
+      redis.call('PEXPIREAT', names, at)
+      return
+    end
+    if redis.call('PEXPIRETIME', idx) == at then
+      return
+    end
+    -- Another member may live longer (or has no expiry), the index is new,
+    -- or this member was the longest-lived and now expires sooner.
+  end
+end
+"""
+    + _PRELUDE
+    + r"""
+local now
 if ttl == 0 then
   -- SET without an expiry option also drops an expiry the slot had.
   redis.call('SET', key, ARGV[1])
   now, at = now_ms(), '+inf'
+  added = redis.call('ZADD', idx, at, member) == 1
 elseif seven then
-  -- Reading back the expiry Redis set costs less than TIME, and the index
-  -- records exactly the slot's expiry.
-  redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
-  local expires = redis.call('PEXPIRETIME', key)
-  now, at = expires - ttl, int(expires)
+  now, at = at - ttl, int(at)
+  if not added then
+    expire_indexes(idx, names)
+    return
+  end
 else
   now = now_ms()
   at = int(now + ttl)
   redis.call('SET', key, ARGV[1], 'PXAT', at)
+  added = redis.call('ZADD', idx, at, member) == 1
 end
--- A member the expiry index had already is in the name index too, or the
--- name index does not exist yet and the next script that needs it adopts it.
-local added = redis.call('ZADD', idx, at, member) == 1
 local fresh, adopted = false, false
 if added then
   if redis.call('EXISTS', names) == 1 then
@@ -247,19 +275,14 @@ elseif adopted then
   -- The name index is new and has no expiry yet, whatever the other's.
   reindex(idx, names, now)
 else
-  -- Only a write that adds a member prunes: an overwrite does not grow the
-  -- indexes, and skipping the prune takes a server call off the hot path.
+  -- Only a write that adds a member prunes (an overwrite on Redis 7 is done
+  -- above); see the overwrite above for the expiry of the indexes.
   if added then
     prune(idx, names, now)
   end
-  -- The expiry of an index is that of its longest-lived member: when it was
-  -- earlier than this slot's, this slot's is the largest now (members left
-  -- unpruned expired before now). When it is equal, nothing changes.
   if seven and redis.call('PEXPIREAT', idx, at, 'GT') == 1 then
     redis.call('PEXPIREAT', names, at)
   elseif not seven or redis.call('PEXPIRETIME', idx) ~= tonumber(at) then
-    -- Another member may live longer (or has no expiry), the index is new, or
-    -- this member was the longest-lived and now expires sooner.
     expire_indexes(idx, names)
   end
 end
