@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     import redis.asyncio as aioredis
     from redis.asyncio.cluster import RedisCluster
     from redis.asyncio.connection import AbstractConnection, ConnectionPool
-    from redis.asyncio.sentinel import SentinelConnectionPool
 
     #: The clients a store runs on: one server (or Sentinel's master) or a cluster.
     Client = aioredis.Redis | RedisCluster
@@ -371,11 +370,12 @@ def _server_client(
 ) -> aioredis.Redis:
     import redis.asyncio as aioredis
     from redis.asyncio.connection import (
-        BlockingConnectionPool,
         Connection,
         SSLConnection,
         UnixDomainSocketConnection,
     )
+
+    from unistore_redis._pool import BoundedPool
 
     db = options["db"] if options["db"] is not None else 0
     connection_class: type[AbstractConnection]
@@ -391,7 +391,7 @@ def _server_client(
         if url.scheme == "rediss":
             connection_class = SSLConnection
             kwargs.update(_tls_kwargs(options))
-    pool: ConnectionPool = BlockingConnectionPool(
+    pool: ConnectionPool = BoundedPool(
         max_connections=options["max_connections"],
         timeout=options["pool_timeout"],
         connection_class=connection_class,
@@ -517,23 +517,13 @@ def _ready_cluster() -> Callable[..., RedisCluster]:
     return ReadyRedisCluster
 
 
-@functools.cache
-def _blocking_sentinel_pool() -> type[SentinelConnectionPool]:
-    """Sentinel's master pool, waiting for a free connection as the pool of ``redis://`` does."""
-    from redis.asyncio.connection import BlockingConnectionPool
-    from redis.asyncio.sentinel import SentinelConnectionPool
-
-    class BlockingSentinelConnectionPool(SentinelConnectionPool, BlockingConnectionPool):
-        """Connects to the master the sentinels name; callers wait when every connection is busy."""
-
-    return BlockingSentinelConnectionPool
-
-
 def _sentinel_client(
     url: StoreURL, options: Mapping[str, Any], kwargs: dict[str, Any]
 ) -> aioredis.Redis:
     import redis.asyncio as aioredis
     from redis.asyncio.sentinel import Sentinel
+
+    from unistore_redis._pool import bounded_sentinel_pool
 
     service, db = _sentinel_path(url)
     if options["db"] is not None:
@@ -553,7 +543,7 @@ def _sentinel_client(
     client: aioredis.Redis = sentinel.master_for(
         service,
         redis_class=aioredis.Redis,
-        connection_pool_class=_blocking_sentinel_pool(),
+        connection_pool_class=bounded_sentinel_pool(),
         timeout=options["pool_timeout"],
         db=db,
         max_connections=options["max_connections"],

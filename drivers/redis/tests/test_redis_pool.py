@@ -1,0 +1,181 @@
+"""The bounded connection pool: at most max_connections, waiters served in order, timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ConnectionError as NoConnection
+
+import unistore
+from unistore import StoreURL
+from unistore.errors import StoreTimeoutError
+from unistore_redis import RedisStore
+from unistore_redis._pool import BoundedPool
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture
+async def pool(url: str) -> AsyncIterator[BoundedPool]:
+    parsed = StoreURL.parse(url)
+    opened = BoundedPool(
+        max_connections=2,
+        timeout=5.0,
+        host=parsed.host or "127.0.0.1",
+        port=parsed.port or 6379,
+    )
+    try:
+        yield opened
+    finally:
+        await opened.disconnect()
+
+
+async def _settle() -> None:
+    # Enough loop turns for every woken waiter to take its connection.
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def test_a_free_connection_is_taken_without_waiting(pool: BoundedPool) -> None:
+    first = await pool.get_connection()
+    await pool.release(first)
+    again = await pool.get_connection()
+    assert again is first  # reused, not a new one
+    await pool.release(again)
+    assert not pool._waiters
+
+
+async def test_a_full_pool_makes_callers_wait_and_serves_them_in_order(pool: BoundedPool) -> None:
+    held = [await pool.get_connection(), await pool.get_connection()]
+    served: list[int] = []
+    got: dict[int, AbstractConnection] = {}
+
+    async def caller(n: int) -> None:
+        got[n] = await pool.get_connection()
+        served.append(n)
+
+    callers = [asyncio.create_task(caller(n)) for n in range(4)]
+    await _settle()
+    assert served == []  # all wait: two connections, both held
+    assert len(pool._in_use_connections) == 2
+    await pool.release(held.pop())
+    await _settle()
+    assert served == [0]
+    # A newcomer does not go ahead of the queue, even when it runs between the
+    # release that wakes the first waiter and that waiter.
+    late = asyncio.create_task(caller(9))
+    await pool.release(held.pop())
+    await _settle()
+    assert served == [0, 1]
+    for n in (0, 1, 2):
+        await pool.release(got[n])
+        await _settle()
+    assert served == [0, 1, 2, 3, 9]
+    assert len(pool._in_use_connections) == 2
+    await asyncio.gather(*callers, late)
+    for n in (3, 9):
+        await pool.release(got[n])
+    assert not pool._waiters
+    assert len(pool._in_use_connections) == 0
+
+
+async def test_connections_freed_at_once_serve_a_newcomer_queued_behind_a_woken_waiter(
+    pool: BoundedPool,
+) -> None:
+    held = [await pool.get_connection(), await pool.get_connection()]
+    first = asyncio.create_task(pool.get_connection())
+    await _settle()
+    newcomer = asyncio.create_task(pool.get_connection())
+    # Both come free before either task runs: the first release wakes the
+    # waiter, the second finds no one else queued yet.
+    await pool.release(held.pop())
+    await pool.release(held.pop())
+    await _settle()
+    assert first.done()
+    assert newcomer.done()  # woken by the waiter that took the first connection
+    for task in (first, newcomer):
+        await pool.release(task.result())
+    assert not pool._waiters
+
+
+async def test_a_caller_gives_up_after_the_timeout(pool: BoundedPool) -> None:
+    pool.timeout = 0.05
+    held = [await pool.get_connection(), await pool.get_connection()]
+    with pytest.raises(NoConnection, match="No connection available"):
+        await pool.get_connection()
+    assert not pool._waiters
+    for connection in held:
+        await pool.release(connection)
+    # The pool still works after a timeout.
+    connection = await pool.get_connection()
+    await pool.release(connection)
+
+
+async def test_a_woken_waiter_that_is_cancelled_passes_its_turn_on(pool: BoundedPool) -> None:
+    held = [await pool.get_connection(), await pool.get_connection()]
+    first = asyncio.create_task(pool.get_connection())
+    second = asyncio.create_task(pool.get_connection())
+    await _settle()
+    await pool.release(held.pop())  # wakes `first`...
+    first.cancel()  # ...which is cancelled before it runs
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    connection = await asyncio.wait_for(second, 5)
+    assert connection is not None
+    await pool.release(connection)
+    await pool.release(held.pop())
+    assert not pool._waiters
+
+
+async def test_a_reset_lets_every_waiter_look_again(pool: BoundedPool) -> None:
+    held = [await pool.get_connection(), await pool.get_connection()]
+    waiting = [asyncio.create_task(pool.get_connection()) for _ in range(2)]
+    await _settle()
+    pool.reset()  # forgets the held connections, as after a fork
+    taken = await asyncio.wait_for(asyncio.gather(*waiting), 5)
+    assert len(taken) == 2
+    for connection in taken:
+        await pool.release(connection)
+    for connection in held:
+        await connection.disconnect()
+
+
+async def test_the_store_never_uses_more_connections_than_max_connections(
+    url: str, prefix: str
+) -> None:
+    opened = unistore.connect(url, key_prefix=prefix, max_connections=3, pool_timeout=5.0)
+    assert isinstance(opened, RedisStore)
+    async with opened:
+        client: aioredis.Redis = opened.client
+        pool = client.connection_pool
+        assert isinstance(pool, BoundedPool)
+        most = 0
+
+        async def write(n: int) -> None:
+            nonlocal most
+            await opened.set("ns", f"s{n}", b"v", ttl=60)
+            most = max(most, len(pool._in_use_connections))
+
+        await asyncio.gather(*(write(n) for n in range(200)))
+        assert 1 <= most <= 3
+        assert len(pool._in_use_connections) + len(pool._available_connections) <= 3
+        assert await opened.slots("ns") == sorted(f"s{n}" for n in range(200))
+        await opened.destroy()
+
+
+async def test_a_store_whose_pool_stays_full_times_out_with_a_clear_error(
+    url: str, prefix: str
+) -> None:
+    async with unistore.connect(url, key_prefix=prefix, max_connections=1, pool_timeout=0.1) as s:
+        assert isinstance(s, RedisStore)
+        async with s.transaction("ns", ["a"]):  # holds the only connection
+            reads = [asyncio.create_task(s.get("ns", "a")) for _ in range(3)]
+            for read in reads:
+                with pytest.raises(StoreTimeoutError, match="pool_timeout"):
+                    await read
+        assert await s.get("ns", "a") is None
+        await s.destroy()
