@@ -29,7 +29,7 @@ import logging
 import os
 import time
 import types
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
 from typing import Any, TypeVar
 
 from sqlalchemy import inspect, select, text
@@ -152,15 +152,27 @@ class Database:
 
     # -- running --------------------------------------------------------------
 
-    async def run(
+    def run(
         self,
         operation: str,
         fn: Callable[[AsyncConnection], Awaitable[T]],
         mode: Mode = Mode.READ,
         *,
         idempotent: bool = True,
-    ) -> T:
+    ) -> Coroutine[Any, Any, T]:
         """Run ``fn`` as one unit of work, creating or checking the schema first."""
+        if self._ready and mode is Mode.READ:
+            # Nothing to do before or after: no coroutine frame of its own.
+            return self._execute(operation, fn, mode, idempotent)
+        return self._run(operation, fn, mode, idempotent)
+
+    async def _run(
+        self,
+        operation: str,
+        fn: Callable[[AsyncConnection], Awaitable[T]],
+        mode: Mode,
+        idempotent: bool,
+    ) -> T:
         if not self._ready:
             await self.prepare(operation)
         result = await self._execute(operation, fn, mode, idempotent)
@@ -182,6 +194,8 @@ class Database:
         while True:
             attempt += 1
             try:
+                if self.inline is not None:
+                    return await self._attempt_inline(self.inline, fn, mode, offload)
                 return await self._attempt(fn, mode, offload)
             except MAPPED as exc:
                 kind = retry_kind(exc)
@@ -213,8 +227,6 @@ class Database:
     async def _attempt(
         self, fn: Callable[[AsyncConnection], Awaitable[T]], mode: Mode, offload: bool = False
     ) -> T:
-        if self.inline is not None:
-            return await self._attempt_inline(self.inline, fn, mode, offload)
         async with self._turn(mode):
             engine = self.engine if mode is Mode.WRITE else self._autocommit
             async with engine.connect() as conn:
@@ -231,7 +243,13 @@ class Database:
         mode: Mode,
         offload: bool,
     ) -> T:
-        async with self._turn(mode):
+        # What _turn() does, without a context manager: on the hot path (a
+        # read of a file) there is no lock, and building one costs more than
+        # the rest of the bookkeeping.
+        lock = self._all_lock or (self._write_lock if mode is not Mode.READ else None)
+        if lock is not None:
+            await lock.acquire()
+        try:
             conn = pool.acquire()
             broken = True
             try:
@@ -255,6 +273,9 @@ class Database:
                 raise
             finally:
                 pool.release(conn, broken=broken)
+        finally:
+            if lock is not None:
+                lock.release()
         if mode is not Mode.READ:
             pool.wrote()
         # A unit never suspends: give the loop's other tasks a turn now and

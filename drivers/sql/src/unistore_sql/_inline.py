@@ -63,8 +63,9 @@ class _Plan(NamedTuple):
     #: or None with the precomputed value in ``literals``.
     names: tuple[str | None, ...]
     literals: tuple[Any, ...]
-    processors: tuple[Callable[[Any], Any] | None, ...]
     row: type[tuple[Any, ...]] | None
+    #: (position, bind processor) of each named parameter that has one.
+    processed: tuple[tuple[int, Callable[[Any], Any]], ...]
 
 
 def _row_class(names: Sequence[str]) -> type[tuple[Any, ...]]:
@@ -225,9 +226,8 @@ def _values(plan: _Plan, parameters: Mapping[str, Any]) -> list[Any]:
         parameters[name] if name is not None else literal
         for name, literal in zip(plan.names, plan.literals, strict=True)
     ]
-    for index, processor in enumerate(plan.processors):
-        if processor is not None and plan.names[index] is not None:
-            values[index] = processor(values[index])
+    for index, processor in plan.processed:
+        values[index] = processor(values[index])
     return values
 
 
@@ -281,7 +281,7 @@ class InlinePool:
         self._free: list[InlineConnection] = []
         self._all: list[InlineConnection] = []
         self._engines: list[Engine] = []
-        self._plans: dict[tuple[int, frozenset[str]], tuple[Any, _Plan | None]] = {}
+        self._plans: dict[tuple[int, tuple[str, ...]], tuple[Any, _Plan | None]] = {}
         self._dialect: Any = None
         self._writes = 0
         self._checkpoint: asyncio.Future[None] | None = None
@@ -379,11 +379,13 @@ class InlinePool:
 
     def plan(self, statement: Any, parameters: Mapping[str, Any]) -> _Plan | None:
         """The compiled form of ``statement`` for these parameter names (None: not expressible)."""
-        key = (id(statement), frozenset(parameters))
+        # The names in call order: a call site builds its parameters the same
+        # way each time, and a tuple is cheaper to make and hash than a set.
+        key = (id(statement), tuple(parameters))
         cached = self._plans.get(key)
         if cached is not None:
             return cached[1]
-        plan = self._compile(statement, key[1])
+        plan = self._compile(statement, frozenset(key[1]))
         if len(self._plans) >= _PLANS_KEPT:
             # Statements built per call would otherwise pile up here; the
             # prebuilt ones are compiled again on their next use.
@@ -408,7 +410,7 @@ class InlinePool:
             return None
         order: list[str | None] = []
         literals: list[Any] = []
-        processors: list[Callable[[Any], Any] | None] = []
+        processed: list[tuple[int, Callable[[Any], Any]]] = []
         bind_processors = compiled._bind_processors
         for name in compiled.positiontup:
             bind = compiled.binds[name]
@@ -416,6 +418,8 @@ class InlinePool:
                 return None
             processor = bind_processors.get(name)
             if name in names:
+                if processor is not None:
+                    processed.append((len(order), processor))
                 order.append(name)
                 literals.append(None)
             elif bind.required:
@@ -424,7 +428,6 @@ class InlinePool:
                 order.append(None)
                 value = bind.effective_value
                 literals.append(value if processor is None else processor(value))
-            processors.append(processor)
         columns = [entry[0] for entry in getattr(compiled, "_result_columns", ())]
         for entry in getattr(compiled, "_result_columns", ()):
             if entry[3]._cached_result_processor(self._dialect, None) is not None:
@@ -433,8 +436,8 @@ class InlinePool:
             sql=compiled.string,
             names=tuple(order),
             literals=tuple(literals),
-            processors=tuple(processors),
             row=_row_class(columns) if columns else None,
+            processed=tuple(processed),
         )
 
     # -- closing -----------------------------------------------------------------

@@ -27,9 +27,24 @@ def decode(raw: bytes | memoryview) -> str:
     return bytes(raw).decode("utf-8", "surrogatepass")
 
 
+#: Digests of short ids: the same namespaces and slots come back call after
+#: call, and a dict lookup costs a fraction of a SHA-256. Cleared when full.
+_DIGESTS: dict[str, bytes] = {}
+_DIGESTS_KEPT = 4096
+_DIGEST_CACHED_LENGTH = 256
+
+
 def digest(text: str) -> bytes:
     """Return the 32-byte key under which an id is indexed."""
-    return hashlib.sha256(encode(text)).digest()
+    known = _DIGESTS.get(text)
+    if known is not None:
+        return known
+    value = hashlib.sha256(encode(text)).digest()
+    if len(text) <= _DIGEST_CACHED_LENGTH:
+        if len(_DIGESTS) >= _DIGESTS_KEPT:
+            _DIGESTS.clear()
+        _DIGESTS[text] = value
+    return value
 
 
 def session_key(scope: str, session_id: str) -> bytes:

@@ -268,7 +268,8 @@ class SlotStatements:
     async def read_scalar(
         self, conn: AsyncConnection, ns: str, slot: str, now: float
     ) -> bytes | None:
-        row = (await conn.execute(self.q_get, {**self.keys(ns, slot), "now": now})).first()
+        params = {"nk": digest(ns), "sk": digest(slot), "now": now}
+        row = (await conn.execute(self.q_get, params)).first()
         if row is None:
             return None
         if row.kind != KIND_SCALAR:
@@ -324,7 +325,7 @@ class SlotStatements:
     async def hget(
         self, conn: AsyncConnection, ns: str, slot: str, field: str, now: float
     ) -> bytes | None:
-        params = {**self.keys(ns, slot), "fk": digest(field), "now": now}
+        params = {"nk": digest(ns), "sk": digest(slot), "fk": digest(field), "now": now}
         row = (await conn.execute(self.q_hget, params)).first()
         if row is None:
             return None

@@ -11,7 +11,7 @@ clocks agree, and tests can inject time.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -113,16 +113,17 @@ class SQLStore(FullStoreBase):
             self._hold(self._reaper)
             self._reaper = None
 
-    async def _run(
+    def _run(
         self,
         operation: str,
         fn: Callable[[AsyncConnection], Awaitable[T]],
         mode: Mode = _READ,
         *,
         idempotent: bool = True,
-    ) -> T:
+    ) -> Coroutine[Any, Any, T]:
+        # A plain function handing back the unit's coroutine: no frame of its own.
         self._in_use()
-        return await self._db.run(operation, fn, mode, idempotent=idempotent)
+        return self._db.run(operation, fn, mode, idempotent=idempotent)
 
     async def _aclose(self) -> None:
         if self._loop is None:
