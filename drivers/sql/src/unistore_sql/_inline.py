@@ -30,12 +30,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import operator
 import sqlite3
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import quote
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import LargeBinary, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
@@ -66,6 +67,8 @@ class _Plan(NamedTuple):
     row: type[tuple[Any, ...]] | None
     #: (position, bind processor) of each named parameter that has one.
     processed: tuple[tuple[int, Callable[[Any], Any]], ...]
+    #: Reads every value at once when each position is a named parameter.
+    getter: Callable[[Mapping[str, Any]], tuple[Any, ...]] | None
 
 
 def _row_class(names: Sequence[str]) -> type[tuple[Any, ...]]:
@@ -220,15 +223,32 @@ class InlineConnection:
         return Rows([], cursor.rowcount)
 
 
-def _values(plan: _Plan, parameters: Mapping[str, Any]) -> list[Any]:
+def _values(plan: _Plan, parameters: Mapping[str, Any]) -> Sequence[Any]:
     """The positional values of one statement run, bind processors applied."""
-    values = [
-        parameters[name] if name is not None else literal
-        for name, literal in zip(plan.names, plan.literals, strict=True)
-    ]
+    if plan.getter is not None:
+        if not plan.processed:
+            return plan.getter(parameters)
+        values = list(plan.getter(parameters))
+    else:
+        values = [
+            parameters[name] if name is not None else literal
+            for name, literal in zip(plan.names, plan.literals, strict=True)
+        ]
     for index, processor in plan.processed:
         values[index] = processor(values[index])
     return values
+
+
+def _getter(names: Sequence[str | None]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]] | None:
+    """What reads a run's values in one C call, when every position is named."""
+    named = [name for name in names if name is not None]
+    if not named or len(named) != len(names):
+        return None
+    if len(named) == 1:
+        (only,) = named
+        return lambda parameters: (parameters[only],)
+    getter: Callable[[Mapping[str, Any]], tuple[Any, ...]] = operator.itemgetter(*named)
+    return getter
 
 
 def run_whole(unit: Coroutine[Any, Any, T]) -> T:
@@ -417,6 +437,10 @@ class InlinePool:
             if bind.expanding or bind.callable is not None:
                 return None
             processor = bind_processors.get(name)
+            if isinstance(bind.type, LargeBinary):
+                # sqlite3 binds bytes as a BLOB itself: the processor only
+                # wraps them in a memoryview, the same BLOB.
+                processor = None
             if name in names:
                 if processor is not None:
                     processed.append((len(order), processor))
@@ -438,6 +462,7 @@ class InlinePool:
             literals=tuple(literals),
             row=_row_class(columns) if columns else None,
             processed=tuple(processed),
+            getter=_getter(order),
         )
 
     # -- closing -----------------------------------------------------------------

@@ -184,13 +184,15 @@ class SQLStore(FullStoreBase):
 
     # -- KeyValue ---------------------------------------------------------------
 
-    async def _get(self, ns: str, slot: str) -> bytes | None:
+    def _get(self, ns: str, slot: str) -> Coroutine[Any, Any, bytes | None]:
+        # The hottest read: plain functions hand the coroutines through, so
+        # the only frames are the unit's own.
         q, clock = self._q, self.clock
 
-        async def op(conn: AsyncConnection) -> bytes | None:
-            return await q.read_scalar(conn, ns, slot, clock())
+        def op(conn: AsyncConnection) -> Coroutine[Any, Any, bytes | None]:
+            return q.read_scalar(conn, ns, slot, clock())
 
-        return await self._run("get", op)
+        return self._run("get", op)
 
     async def _set(self, ns: str, slot: str, value: bytes, ttl: float | None) -> None:
         q, clock = self._q, self.clock
@@ -237,13 +239,13 @@ class SQLStore(FullStoreBase):
 
     # -- Hash -------------------------------------------------------------------
 
-    async def _hget(self, ns: str, slot: str, field: str) -> bytes | None:
-        q, clock = self._q, self.clock
+    def _hget(self, ns: str, slot: str, field: str) -> Coroutine[Any, Any, bytes | None]:
+        q, clock = self._q, self.clock  # as _get
 
-        async def op(conn: AsyncConnection) -> bytes | None:
-            return await q.hget(conn, ns, slot, field, clock())
+        def op(conn: AsyncConnection) -> Coroutine[Any, Any, bytes | None]:
+            return q.hget(conn, ns, slot, field, clock())
 
-        return await self._run("hget", op)
+        return self._run("hget", op)
 
     async def _hset(self, ns: str, slot: str, mapping: dict[str, bytes], ttl: float | None) -> int:
         q, clock = self._q, self.clock
