@@ -611,6 +611,7 @@ TOYS: dict[str, tuple[type[Any], set[str], set[str]]] = {
         UndeadStore,
         {
             "test_expired_scalar_is_invisible",
+            "test_get_text_of_an_expired_slot_is_none",
             "test_expire_can_make_a_slot_expire",
             "test_counter_expires_and_keeps_its_first_expiry",
             "test_touch_and_expiry",
