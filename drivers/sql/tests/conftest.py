@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -29,6 +30,11 @@ from unistore import StoreURL
 from unistore.testing import ManualClock
 from unistore_sql import SQLStore
 from unistore_test_support import deselect_unselected_drivers, mark_server_tests, postgres_test_url
+
+# pg_backends.py is a plain module of this folder that the tests import by
+# name; pytest's importlib mode does not put the folder on the path by itself.
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.append(str(Path(__file__).parent))
 
 ENV_VAR = "UNISTORE_TEST_POSTGRES_URL"
 

@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from pg_backends import admin_connection
 
 import unistore
 from unistore import NamespacedStore, StoreURL
@@ -38,16 +39,7 @@ _DEADLINE = 120.0
 
 
 async def _sessions(url: str, name: str, peak: list[int], stop: asyncio.Event) -> None:
-    import asyncpg  # type: ignore[import-untyped]
-
-    parts = StoreURL.parse(url)
-    conn = await asyncpg.connect(
-        user=parts.username,
-        password=parts.password,
-        host=parts.host,
-        port=parts.port,
-        database=parts.path.lstrip("/") or None,
-    )
+    conn = await admin_connection(url)
     try:
         while not stop.is_set():
             count = await conn.fetchval(

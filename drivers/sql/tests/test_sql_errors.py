@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pg_backends import backend_pid, terminate_backend
 from sqlalchemy import event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -167,36 +168,6 @@ async def test_closed_store_refuses_work() -> None:
 # -- reconnection -------------------------------------------------------------------------
 
 
-async def _terminate(pg_url: str, pid: int) -> None:
-    import asyncpg  # type: ignore[import-untyped]
-
-    parts = StoreURL.parse(pg_url)
-    admin = await asyncpg.connect(
-        user=parts.username,
-        password=parts.password,
-        host=parts.host,
-        port=parts.port,
-        database=parts.path.lstrip("/") or None,
-    )
-    try:
-        await admin.execute("SELECT pg_terminate_backend($1)", pid)
-        for _ in range(100):
-            gone = await admin.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid)
-            if not gone:
-                break
-            await asyncio.sleep(0.02)
-    finally:
-        await admin.close()
-
-
-async def _backend_pid(store: SQLStore) -> int:
-    # Used one at a time, the pool holds a single connection: this one.
-    async with store.engine.connect() as conn:
-        pid = await conn.scalar(text("SELECT pg_backend_pid()"))
-    assert isinstance(pid, int)
-    return pid
-
-
 @pytest.mark.postgres
 @pytest.mark.parametrize("pre_ping", [True, False])
 async def test_store_survives_its_connections_being_killed(
@@ -206,9 +177,9 @@ async def test_store_survives_its_connections_being_killed(
     async with open_store(pg_url, table_prefix=table_prefix, pool_pre_ping=pre_ping) as store:
         try:
             await store.set("ns", "a", b"1", ttl=30)
-            await _terminate(pg_url, await _backend_pid(store))
+            await terminate_backend(pg_url, await backend_pid(store))
             assert await store.get("ns", "a") == b"1"  # reconnects transparently
-            await _terminate(pg_url, await _backend_pid(store))
+            await terminate_backend(pg_url, await backend_pid(store))
             if pre_ping:
                 assert await store.incr("ns", "n", ttl=30) == 1
             else:

@@ -7,14 +7,13 @@ a write that must not be repeated succeeds after its connection was killed.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
 import pytest
-from sqlalchemy import event, text
+from pg_backends import backend_pid, terminate_backend
+from sqlalchemy import event
 
 import unistore
 from unistore import StoreURL
@@ -56,31 +55,6 @@ class Pings:
         monkeypatch.setattr(dialect, "do_ping", do_ping)
 
 
-async def _backend_pid(store: SQLStore) -> int:
-    async with store.engine.connect() as conn:
-        pid = await conn.scalar(text("SELECT pg_backend_pid()"))
-    assert isinstance(pid, int)
-    return pid
-
-
-async def _terminate(pg_url: str, pid: int) -> None:
-    parts = StoreURL.parse(pg_url)
-    admin = await asyncpg.connect(
-        user=parts.username,
-        password=parts.password,
-        host=parts.host,
-        port=parts.port,
-        database=parts.path.lstrip("/") or None,
-    )
-    try:
-        await admin.execute("SELECT pg_terminate_backend($1, 5000)", pid)
-    finally:
-        await admin.close()
-    # The server's goodbye reaches the client's socket; a restart gives it
-    # seconds, this gives it a moment.
-    await asyncio.sleep(0.05)
-
-
 async def test_a_connection_used_again_soon_is_not_pinged(
     store: SQLStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -113,14 +87,14 @@ async def test_a_connection_that_fails_its_ping_is_replaced(
     store: SQLStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await store.set("ns", "n", b"0", ttl=30)
-    before = await _backend_pid(store)
+    before = await backend_pid(store)
     pings = Pings(store, monkeypatch)
     monkeypatch.setattr(_liveness, "IDLE_PING", 0.0)
     pings.fail = 1
     # Not idempotent: it runs once, on the replacement.
     assert await store.incr("ns", "n", ttl=30) == 1
     assert pings.count == 1
-    assert await _backend_pid(store) != before
+    assert await backend_pid(store) != before
 
 
 async def test_a_connection_the_server_closed_is_replaced_before_a_write(
@@ -129,7 +103,7 @@ async def test_a_connection_the_server_closed_is_replaced_before_a_write(
     await store.set("ns", "n", b"0", ttl=30)
     pings = Pings(store, monkeypatch)
     for expected in (1, 2):
-        await _terminate(pg_url, await _backend_pid(store))
+        await terminate_backend(pg_url, await backend_pid(store))
         assert await store.incr("ns", "n", ttl=30) == expected
     assert pings.count == 2  # the closed connections were checked, and only they
 

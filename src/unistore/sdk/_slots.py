@@ -82,6 +82,8 @@ class KeyValueBase(StoreBase):
             SlotKindError: The slot holds a hash.
             CorruptionError: The value is not UTF-8 (see :func:`~unistore.sdk.not_utf8`).
         """
+        # get()'s checks and the decode written out, not calls: on the memory
+        # driver a helper's frame costs a text read about a tenth of its time.
         if self._closed:
             raise self._closed_error()
         if type(ns) is not str:
