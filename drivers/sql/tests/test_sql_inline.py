@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event as sqlalchemy_event
 
 import unistore
 import unistore_sql._inline as inline
+from unistore.errors import StoreTimeoutError
 from unistore_sql import SQLStore
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite-file"])
@@ -181,3 +183,92 @@ async def test_session_writes_compile_once_and_rows_go_in_one_executemany(
     assert len(pool._plans) == plans, "a session write compiled a statement again"
     assert many[:4] == [2, 1, 2, 1]  # each write's rows in one executemany
     assert await store.read_messages("s19") == ['{"a": 1}']
+
+
+def _units(store: SQLStore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The operations that run as units of work from now on, in order."""
+    units: list[str] = []
+    execute = store._db._execute
+
+    def spy(operation: str, *args: Any) -> Any:
+        units.append(operation)
+        return execute(operation, *args)
+
+    monkeypatch.setattr(store._db, "_execute", spy)
+    return units
+
+
+async def test_a_read_is_its_one_statement_and_leaves_no_transaction(
+    store: SQLStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await store.set("ns", "a", b"1", ttl=60)
+    await store.hset("ns", "h", {"f": b"2"}, ttl=60)
+    pool = store._db.inline
+    assert pool is not None
+    # No unit of work around a read: the statement runs at once.
+    units = _units(store, monkeypatch)
+    seen: list[str] = []
+
+    def listener(*args: Any) -> None:
+        seen.append(args[2])
+
+    sqlalchemy_event.listen(store.engine.sync_engine, "before_cursor_execute", listener)
+    try:
+        assert await store.get("ns", "a") == b"1"
+        assert await store.hget("ns", "h", "f") == b"2"
+        assert await store.get("ns", "absent") is None
+    finally:
+        sqlalchemy_event.remove(store.engine.sync_engine, "before_cursor_execute", listener)
+    assert units == []
+    assert len(seen) == 3
+    assert all(sql.lstrip().upper().startswith("SELECT") for sql in seen)
+    assert not any(connection.raw.in_transaction for connection in pool._all)
+
+
+def _busy(sql: str) -> BaseException:
+    error = sqlite3.OperationalError("database is locked")
+    error.sqlite_errorname = "SQLITE_BUSY"  # type: ignore[attr-defined]
+    return inline._wrap(sql, error)
+
+
+async def test_a_read_that_meets_a_busy_database_is_retried_as_a_unit(
+    store: SQLStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await store.set("ns", "a", b"1", ttl=60)
+    original = inline.InlineConnection._run
+    calls = 0
+
+    def twice_busy(
+        self: inline.InlineConnection, plan: inline._Plan, parameters: Any
+    ) -> inline.Rows:
+        nonlocal calls
+        calls += 1
+        if calls <= 2:  # the read at once, then the unit's first attempt
+            raise _busy(plan.sql)
+        return original(self, plan, parameters)
+
+    monkeypatch.setattr(inline.InlineConnection, "_run", twice_busy)
+    units = _units(store, monkeypatch)
+    assert await store.get("ns", "a") == b"1"
+    assert calls == 3
+    assert units == ["get"]  # the read at once failed; one unit retried it
+
+
+async def test_a_read_that_stays_busy_fails_after_busy_timeout(
+    db_url: str, table_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with unistore.connect(db_url, table_prefix=table_prefix, busy_timeout=0.2) as store:
+        assert isinstance(store, SQLStore)
+        await store.set("ns", "a", b"1", ttl=60)
+
+        def busy(self: inline.InlineConnection, plan: inline._Plan, parameters: Any) -> Any:
+            raise _busy(plan.sql)
+
+        monkeypatch.setattr(inline.InlineConnection, "_run", busy)
+        started = time.monotonic()
+        with pytest.raises(StoreTimeoutError, match="busy_timeout"):
+            await store.get("ns", "a")
+        assert 0.15 < time.monotonic() - started < 5
+        monkeypatch.undo()
+        assert await store.get("ns", "a") == b"1"
+        await store.destroy()

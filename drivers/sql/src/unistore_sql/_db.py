@@ -166,6 +166,48 @@ class Database:
             return self._execute(operation, fn, mode, idempotent)
         return self._run(operation, fn, mode, idempotent)
 
+    async def read_first(
+        self,
+        operation: str,
+        statement: Any,
+        parameters: dict[str, Any],
+        fn: Callable[[AsyncConnection], Awaitable[T]],
+        done: Callable[[Any, str], T],
+        slot: str,
+    ) -> T:
+        """Run a one-statement read: ``done(first row or None, slot)``, or ``fn`` as a unit.
+
+        On a SQLite file whose schema is ready the statement runs at once on
+        an inline connection, with no unit around it (no transaction to
+        begin or end: a read is one statement). Anywhere else, and whenever
+        that raises (a busy database, say), ``fn`` runs as a unit of work,
+        which retries what can be retried: a read may always run again.
+
+        Args:
+            operation: The operation's name, for logs.
+            statement: The statement.
+            parameters: Its parameters, for the run at once (``fn`` builds its
+                own: a retry reads the clock again).
+            fn: The same read as a unit of work.
+            done: Turns the first row (or None) into the result.
+            slot: The slot read, for ``done``'s errors.
+        """
+        inline = self.inline
+        if inline is not None and self._ready:
+            try:
+                ran, row = inline.first(statement, parameters)
+            except MAPPED:
+                ran = False
+            if ran:
+                # As after any inline unit: let the loop's other tasks run now and then.
+                now = time.monotonic()
+                if now - self._yielded > _SLICE:
+                    self._yielded = now
+                    await _next_turn()
+                return done(row, slot)
+        # run() creates or checks the schema first when that is still to do.
+        return await self.run(operation, fn)
+
     async def _run(
         self,
         operation: str,

@@ -208,8 +208,7 @@ class InlineConnection:
         except sqlite3.Error as exc:
             raise _wrap(plan.sql, exc) from exc
         if plan.row is not None:
-            make = plan.row._make  # type: ignore[attr-defined]
-            fetched = [make(row) for row in fetched]
+            fetched = list(map(plan.row._make, fetched))  # type: ignore[attr-defined]
         return Rows(fetched, cursor.rowcount)
 
     def _run_many(self, plan: _Plan, parameter_sets: list[Mapping[str, Any]]) -> Rows:
@@ -354,6 +353,35 @@ class InlinePool:
         connection = InlineConnection(self, sync)
         self._all.append(connection)
         return connection
+
+    def first(self, statement: Any, parameters: Mapping[str, Any]) -> tuple[bool, Any]:
+        """Run a one-statement read at once, outside any transaction.
+
+        The hot reads' path: a free connection, the compiled statement on its
+        cursor, the connection back. A file's reads need no lock: WAL gives
+        each statement a snapshot of its own.
+
+        Returns:
+            ``(True, the first row or None)``, or ``(False, None)`` when the
+            statement cannot run this way (the caller runs it as a unit).
+
+        Raises:
+            sqlalchemy.exc.DBAPIError: What SQLite raised (busy, I/O, ...), as
+                a unit's statement raises it.
+        """
+        plan = self.plan(statement, parameters)
+        if plan is None or self.memory:
+            return False, None
+        connection = self.acquire()
+        try:
+            rows = connection._run(plan, parameters)
+        except BaseException:
+            # A failed read leaves the connection as it was, unless SQLite
+            # left a transaction open on it: then it goes.
+            self.release(connection, broken=connection.raw.in_transaction)
+            raise
+        self.release(connection, broken=connection.raw.in_transaction)
+        return True, rows.first()
 
     def release(self, connection: InlineConnection, *, broken: bool = False) -> None:
         if self.memory:

@@ -265,16 +265,25 @@ class SlotStatements:
 
     # -- scalars ------------------------------------------------------------------
 
-    async def read_scalar(
-        self, conn: AsyncConnection, ns: str, slot: str, now: float
-    ) -> bytes | None:
-        params = {"nk": digest(ns), "sk": digest(slot), "now": now}
-        row = (await conn.execute(self.q_get, params)).first()
+    @staticmethod
+    def scalar_params(ns: str, slot: str, now: float) -> dict[str, Any]:
+        """The parameters of :attr:`q_get`."""
+        return {"nk": digest(ns), "sk": digest(slot), "now": now}
+
+    @staticmethod
+    def scalar_of(row: Any, slot: str) -> bytes | None:
+        """The value in a row of :attr:`q_get` (None: no row)."""
         if row is None:
             return None
         if row.kind != KIND_SCALAR:
             raise kind_error(slot, KIND_SCALAR, row.kind)
         return scalar_bytes(row)
+
+    async def read_scalar(
+        self, conn: AsyncConnection, ns: str, slot: str, now: float
+    ) -> bytes | None:
+        row = (await conn.execute(self.q_get, self.scalar_params(ns, slot, now))).first()
+        return self.scalar_of(row, slot)
 
     async def write_scalar(
         self, conn: AsyncConnection, ns: str, slot: str, value: bytes, exp: float
@@ -322,16 +331,25 @@ class SlotStatements:
 
     # -- hashes -------------------------------------------------------------------
 
-    async def hget(
-        self, conn: AsyncConnection, ns: str, slot: str, field: str, now: float
-    ) -> bytes | None:
-        params = {"nk": digest(ns), "sk": digest(slot), "fk": digest(field), "now": now}
-        row = (await conn.execute(self.q_hget, params)).first()
+    @staticmethod
+    def field_params(ns: str, slot: str, field: str, now: float) -> dict[str, Any]:
+        """The parameters of :attr:`q_hget`."""
+        return {"nk": digest(ns), "sk": digest(slot), "fk": digest(field), "now": now}
+
+    @staticmethod
+    def field_of(row: Any, slot: str) -> bytes | None:
+        """The value in a row of :attr:`q_hget` (None: no row)."""
         if row is None:
             return None
         if row.kind != KIND_HASH:
             raise kind_error(slot, KIND_HASH, row.kind)
         return None if row.value is None else bytes(row.value)
+
+    async def hget(
+        self, conn: AsyncConnection, ns: str, slot: str, field: str, now: float
+    ) -> bytes | None:
+        params = self.field_params(ns, slot, field, now)
+        return self.field_of((await conn.execute(self.q_hget, params)).first(), slot)
 
     async def hgetall(
         self, conn: AsyncConnection, ns: str, slot: str, now: float

@@ -185,14 +185,15 @@ class SQLStore(FullStoreBase):
     # -- KeyValue ---------------------------------------------------------------
 
     def _get(self, ns: str, slot: str) -> Coroutine[Any, Any, bytes | None]:
-        # The hottest read: plain functions hand the coroutines through, so
-        # the only frames are the unit's own.
+        # The hottest read: one statement, run at once where it can be.
+        self._in_use()
         q, clock = self._q, self.clock
 
         def op(conn: AsyncConnection) -> Coroutine[Any, Any, bytes | None]:
             return q.read_scalar(conn, ns, slot, clock())
 
-        return self._run("get", op)
+        params = q.scalar_params(ns, slot, clock())
+        return self._db.read_first("get", q.q_get, params, op, q.scalar_of, slot)
 
     async def _set(self, ns: str, slot: str, value: bytes, ttl: float | None) -> None:
         q, clock = self._q, self.clock
@@ -240,12 +241,14 @@ class SQLStore(FullStoreBase):
     # -- Hash -------------------------------------------------------------------
 
     def _hget(self, ns: str, slot: str, field: str) -> Coroutine[Any, Any, bytes | None]:
-        q, clock = self._q, self.clock  # as _get
+        self._in_use()  # as _get
+        q, clock = self._q, self.clock
 
         def op(conn: AsyncConnection) -> Coroutine[Any, Any, bytes | None]:
             return q.hget(conn, ns, slot, field, clock())
 
-        return self._run("hget", op)
+        params = q.field_params(ns, slot, field, clock())
+        return self._db.read_first("hget", q.q_hget, params, op, q.field_of, slot)
 
     async def _hset(self, ns: str, slot: str, mapping: dict[str, bytes], ttl: float | None) -> int:
         q, clock = self._q, self.clock
