@@ -66,6 +66,23 @@ async def test_writes_wake_the_sweeper_which_reclaims_files_and_empty_folders(
         assert len(_listdir(root / "ns" / "kept")) == 12  # .lock and 11 live slots
 
 
+async def test_a_run_woken_by_a_write_also_sweeps_what_it_walked_before_expiry(
+    root: Path,
+) -> None:
+    # Runs that found nothing (the slots had not expired yet) left the walk
+    # part way through the store; the run after they expire must not end at
+    # the end of the store, short of the folders it walked before.
+    async with unistore.connect(
+        f"file://{root}", sweep_every=1, sweep_batch=8, sweep_interval=0
+    ) as store:
+        for n in range(12):
+            await store.set(f"gone-{n:02d}", "s", b"v", ttl=0.3)
+            await asyncio.sleep(0.01)  # a run, one step, between the writes
+        await asyncio.sleep(0.35)
+        await store.set("kept", "s", b"v", ttl=60)  # the one write after expiry
+        await _eventually(lambda: _listdir(root / "ns") == ["kept"])
+
+
 async def test_without_writes_nor_timer_nothing_is_swept(root: Path) -> None:
     async with unistore.connect(f"file://{root}", sweep_every=0, sweep_interval=0) as store:
         for n in range(5):

@@ -511,7 +511,13 @@ class Sweeper:
                 finally:
                     del store  # held weakly between steps
                 took = self.timer() - started
-                if step.passed or self._stopping.is_set():
+                if self._stopping.is_set():
+                    return True
+                # A timer run is one pass over the store. A run that writes
+                # woke goes on while it finds expired files, into a new pass
+                # if need be: the part of the store it walked before they
+                # expired (or while another run had the wake-ups) has them too.
+                if by_timer and step.passed:
                     return True
                 if not by_timer and not step.removed:
                     return True
