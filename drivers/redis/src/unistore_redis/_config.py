@@ -460,6 +460,8 @@ def _ready_cluster() -> Callable[..., RedisCluster]:
     from redis._parsers.commands import AsyncCommandsParser
     from redis.asyncio.cluster import ClusterNode, RedisCluster
 
+    from unistore_redis._once import closed_before_send
+
     # The command table (COMMAND: some hundred KB, parsed in about 0.1 s) of
     # each node, loaded once per process rather than once per store.
     tables: dict[str, dict[str, Any]] = {}
@@ -512,7 +514,13 @@ def _ready_cluster() -> Callable[..., RedisCluster]:
         async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
             async with self.connection_turn():
                 await self.initialize()
-                return await super().execute_command(*args, **kwargs)
+                try:
+                    return await super().execute_command(*args, **kwargs)
+                except AttributeError as exc:
+                    closed = closed_before_send(exc)
+                    if closed is None:
+                        raise
+                    raise closed from exc
 
     return ReadyRedisCluster
 

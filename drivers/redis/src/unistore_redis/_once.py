@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "UncertainWriteError",
+    "closed_before_send",
     "connection_turn",
     "execute_once",
     "master_of",
@@ -54,6 +55,27 @@ _UNCERTAIN = (
 
 class UncertainWriteError(rex.RedisError):
     """A non-idempotent write was sent and no reply came: it may have been applied."""
+
+
+_CLOSED_BEFORE_SEND = (
+    "the connection was closed under the call (a cluster slot-map refresh "
+    "closes every connection of a node); nothing was sent"
+)
+
+
+def closed_before_send(exc: BaseException) -> rex.ConnectionError | None:
+    """The connection error for redis-py failing to write to a connection another task closed.
+
+    On a cluster, a task that refreshes the slot map disconnects every
+    connection of a node, also one another task is about to write to;
+    redis-py then fails with ``AttributeError`` on the writer it has just
+    dropped. Nothing was written, so the call is a plain connection failure
+    (``StoreUnavailableError``; never an uncertain write). ``None`` for any
+    other exception, which must propagate as it is.
+    """
+    if isinstance(exc, AttributeError) and exc.name == "writelines" and exc.obj is None:
+        return rex.ConnectionError(_CLOSED_BEFORE_SEND)
+    return None
 
 
 def route_key(command: tuple[Any, ...]) -> Any:
@@ -106,6 +128,11 @@ async def _send_once(connection: AbstractConnection, command: tuple[Any, ...]) -
     try:
         await connection.send_command(*command)
         return await connection.read_response()
+    except AttributeError as exc:
+        closed = closed_before_send(exc)
+        if closed is None:
+            raise
+        raise closed from exc
     except (rex.ConnectionError, rex.TimeoutError, OSError) as exc:
         # redis-py has already dropped the socket for most failures; a
         # reply that arrives later must never be read as another's.
@@ -152,10 +179,15 @@ async def _once_on_node(
         try:
             await node.disconnect_if_needed(connection)
             await connection.connect()  # type: ignore[no-untyped-call]
-        except (rex.ConnectionError, rex.TimeoutError, OSError):
+        except (rex.ConnectionError, rex.TimeoutError, OSError, AttributeError) as exc:
             # Nothing was sent. The node may be gone (a failover): refresh
             # the slot map, so that the next call finds the new master.
+            closed = closed_before_send(exc)
+            if isinstance(exc, AttributeError) and closed is None:
+                raise
             await refresh_slots(client)
+            if closed is not None:
+                raise closed from exc
             raise
         if asking:
             await connection.send_command("ASKING")
