@@ -23,19 +23,22 @@ def _identity(fd: int) -> tuple[int, int] | None:
     return info.st_dev, info.st_ino
 
 
-async def _drop(held: list[FileStore]) -> None:
+async def _drop(held: list[FileStore], record: pytest.WarningsRecorder) -> None:
     # The last reference goes here (no cycle: that alone runs the finaliser),
     # and a collection catches anything a cycle would have kept. A worker
     # thread of asyncio.to_thread may still hold the bound method it just ran
-    # for a moment after the await returned, so wait for that reference too.
+    # for a moment after the await returned, so wait for that reference too;
+    # then the finaliser runs in that thread, and its warning may come a moment
+    # after the reference is gone: wait for the warning as well, so that it
+    # cannot come after the test stopped recording.
     alive = weakref.ref(held[0])
     held.clear()
     for _ in range(500):
         gc.collect()
-        if alive() is None:
+        if alive() is None and any(issubclass(w.category, ResourceWarning) for w in record):
             return
         await asyncio.sleep(0.01)
-    raise AssertionError("the dropped store is still referenced")
+    raise AssertionError("the dropped store is still referenced, or its finaliser did not run")
 
 
 async def test_a_dropped_store_closes_its_descriptors_and_warns(root: Path) -> None:
@@ -48,8 +51,8 @@ async def test_a_dropped_store_closes_its_descriptors_and_warns(root: Path) -> N
     assert None not in opened.values()
     held = [store]
     del store
-    with pytest.warns(ResourceWarning, match="unclosed store"):
-        await _drop(held)
+    with pytest.warns(ResourceWarning, match="unclosed store") as record:
+        await _drop(held, record)
     # Closed: the number is free, or reused by something else than our folder.
     assert all(_identity(fd) != seen for fd, seen in opened.items())
 
@@ -76,6 +79,6 @@ async def test_destroy_then_drop_closes_the_new_root_only(root: Path) -> None:
     opened = {fd: _identity(fd) for fd in store._root.fds}
     held = [store]
     del store
-    with pytest.warns(ResourceWarning):
-        await _drop(held)
+    with pytest.warns(ResourceWarning) as record:
+        await _drop(held, record)
     assert all(_identity(fd) != seen for fd, seen in opened.items())
