@@ -102,6 +102,28 @@ async def test_connections_freed_at_once_serve_a_newcomer_queued_behind_a_woken_
     assert not pool._waiters
 
 
+async def test_callers_that_meet_the_pools_lock_held_queue_for_the_last_connection(
+    pool: BoundedPool,
+) -> None:
+    held = await pool.get_connection()
+    # A release that reconnects (or a disconnect) holds the base's lock
+    # across an await: both callers see room for one more, then wait for it.
+    await pool._lock.acquire()
+    callers = [asyncio.create_task(pool.get_connection()) for _ in range(2)]
+    await _settle()
+    pool._lock.release()
+    done, waiting = await asyncio.wait(callers, timeout=5, return_when=asyncio.FIRST_COMPLETED)
+    await _settle()
+    assert len(done) == 1  # the other one queued: no "Too many connections"
+    assert not waiting.pop().done()
+    assert len(pool._waiters) == 1
+    await pool.release(held)
+    await asyncio.wait(callers, timeout=5)
+    for task in callers:
+        await pool.release(task.result())
+    assert not pool._waiters
+
+
 async def test_a_caller_gives_up_after_the_timeout(pool: BoundedPool) -> None:
     pool.timeout = 0.05
     held = [await pool.get_connection(), await pool.get_connection()]

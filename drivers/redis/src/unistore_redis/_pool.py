@@ -27,6 +27,7 @@ from typing import Any, cast
 from redis.asyncio.connection import AbstractConnection, ConnectionPool
 from redis.asyncio.sentinel import SentinelConnectionPool
 from redis.exceptions import ConnectionError as NoConnection
+from redis.exceptions import MaxConnectionsError
 
 __all__ = ["BoundedPool", "bounded_sentinel_pool"]
 
@@ -60,22 +61,31 @@ class BoundedPool(ConnectionPool):
             redis.exceptions.ConnectionError: No connection became free in time
                 (``"No connection available."``, as redis-py's blocking pool).
         """
-        # Nothing between the check (or the wake-up) and the base taking the
-        # connection suspends: the base's lock is never held across an await.
-        # No arguments: redis-py warns (a cost on every call) when given any.
-        if not self._waiters and (
-            self._available_connections or len(self._in_use_connections) < self.max_connections
+        waited = False
+        if self._waiters or (
+            not self._available_connections
+            and len(self._in_use_connections) >= self.max_connections
         ):
-            taken = await super().get_connection()  # type: ignore[no-untyped-call]
-            return cast("AbstractConnection", taken)
-        await self._wait_turn()
-        taken = await super().get_connection()  # type: ignore[no-untyped-call]
-        connection = cast("AbstractConnection", taken)
-        if self._waiters and not self._full():
+            await self._wait_turn()
+            waited = True
+        while True:
+            # The base takes the connection without suspending, unless its
+            # lock is held across an await (a release that reconnects, a
+            # disconnect): then another caller may take the last one first,
+            # and this one queues. No arguments: redis-py warns (a cost on
+            # every call) when given any.
+            try:
+                taken = await super().get_connection()  # type: ignore[no-untyped-call]
+            except MaxConnectionsError:
+                await self._wait_turn()
+                waited = True
+                continue
+            break
+        if waited and self._waiters and not self._full():
             # More connections came free than woke waiters (a newcomer queued
             # behind one that was woken): the next waiter takes one.
             self._wake()
-        return connection
+        return cast("AbstractConnection", taken)
 
     async def _wait_turn(self) -> None:
         loop = asyncio.get_running_loop()
