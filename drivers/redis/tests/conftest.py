@@ -37,7 +37,7 @@ from unistore_test_support import redis_test_url
 if str(Path(__file__).parent) not in sys.path:
     sys.path.append(str(Path(__file__).parent))
 
-from servers import cluster_servers, sentinel_servers
+from servers import RedisCluster, cluster_servers, sentinel_servers
 
 __all__ = ["cluster_servers", "sentinel_servers"]
 
@@ -94,6 +94,18 @@ def url() -> str:
 async def store(url: str) -> AsyncIterator[RedisStore]:
     """A store with a key prefix of its own, destroyed after the test."""
     opened = unistore.connect(url, key_prefix=unique_prefix())
+    assert isinstance(opened, RedisStore)
+    async with opened:
+        try:
+            yield opened
+        finally:
+            await opened.destroy()
+
+
+@pytest.fixture
+async def cluster_store(cluster_servers: RedisCluster) -> AsyncIterator[RedisStore]:
+    """A store on the test Redis Cluster, with a key prefix of its own, destroyed after the test."""
+    opened = unistore.connect(cluster_servers.url, key_prefix=unique_prefix())
     assert isinstance(opened, RedisStore)
     async with opened:
         try:

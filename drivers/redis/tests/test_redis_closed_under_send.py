@@ -9,16 +9,12 @@ other ``AttributeError`` still propagates as it is.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import redis.exceptions as rex
 from redis.asyncio.connection import AbstractConnection
-from servers import RedisCluster
 
-import unistore
 from unistore.errors import StoreUnavailableError
 from unistore_redis import RedisStore
 from unistore_redis._once import UncertainWriteError, _send_once, closed_before_send
@@ -72,17 +68,6 @@ async def test_a_write_sent_once_reports_a_dropped_writer_as_not_sent() -> None:
     other: Any = _Connection(AttributeError("a bug elsewhere"))
     with pytest.raises(AttributeError, match="a bug elsewhere"):
         await _send_once(other, ("INCRBY", b"k", 1))
-
-
-@pytest.fixture
-async def cluster_store(cluster_servers: RedisCluster) -> AsyncIterator[RedisStore]:
-    store = unistore.connect(cluster_servers.url, key_prefix=f"t-{uuid.uuid4().hex[:12]}")
-    assert isinstance(store, RedisStore)
-    async with store:
-        try:
-            yield store
-        finally:
-            await store.destroy()
 
 
 @pytest.mark.cluster

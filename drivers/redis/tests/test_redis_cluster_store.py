@@ -6,7 +6,6 @@ import asyncio
 import gc
 import uuid
 import warnings
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -32,15 +31,6 @@ def _open(url: str, **options: Any) -> RedisStore:
     store = unistore.connect(url, key_prefix=f"t-{uuid.uuid4().hex[:12]}", **options)
     assert isinstance(store, RedisStore)
     return store
-
-
-@pytest.fixture
-async def cluster_store(cluster_servers: RedisCluster) -> AsyncIterator[RedisStore]:
-    async with _open(cluster_servers.url) as store:
-        try:
-            yield store
-        finally:
-            await store.destroy()
 
 
 def _masters_holding(cluster: RedisCluster, prefix: str) -> dict[int, int]:

@@ -6,7 +6,6 @@ import asyncio
 import importlib.util
 import json
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +24,6 @@ pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 def msgs(*names: str) -> list[str]:
     return [json.dumps({"m": name}) for name in names]
-
-
-@pytest.fixture
-async def cluster_store(cluster_servers: RedisCluster) -> AsyncIterator[RedisStore]:
-    opened = unistore.connect(cluster_servers.url, key_prefix=f"t-{uuid.uuid4().hex[:12]}")
-    assert isinstance(opened, RedisStore)
-    async with opened:
-        try:
-            yield opened
-        finally:
-            await opened.destroy()
 
 
 def _keys_per_master(cluster: RedisCluster, prefix: str) -> list[int]:
