@@ -7,6 +7,7 @@ import itertools
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,22 +22,41 @@ from unistore_sql import SQLStore
 pytestmark = pytest.mark.parametrize("backend", ["sqlite-file"])
 
 
-async def test_reads_and_writes_run_on_the_loops_thread(store: SQLStore) -> None:
+Statement = Callable[[inline.InlineConnection, inline._Plan, Any], Any]
+
+
+def _around_statements(
+    monkeypatch: pytest.MonkeyPatch, around: Callable[[Statement, inline._Plan], None]
+) -> None:
+    """Call ``around(method, plan)`` before each compiled statement a connection runs.
+
+    Both ways a statement runs: in a unit (``_run``) and as a read at once
+    (``_first``).
+    """
+    for name in ("_run", "_first"):
+        original: Statement = getattr(inline.InlineConnection, name)
+
+        def spy(
+            self: inline.InlineConnection,
+            plan: inline._Plan,
+            parameters: Any,
+            original: Statement = original,
+        ) -> Any:
+            around(original, plan)
+            return original(self, plan, parameters)
+
+        monkeypatch.setattr(inline.InlineConnection, name, spy)
+
+
+async def test_reads_and_writes_run_on_the_loops_thread(
+    store: SQLStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     threads: set[int] = set()
-    pool = store._db.inline
-    assert pool is not None
-    original = inline.InlineConnection._run
-
-    def spy(self: inline.InlineConnection, plan: inline._Plan, parameters: object) -> inline.Rows:
-        threads.add(threading.get_ident())
-        return original(self, plan, parameters)  # type: ignore[arg-type]
-
-    inline.InlineConnection._run = spy  # type: ignore[method-assign]
-    try:
-        await store.set("ns", "a", b"1", ttl=60)
-        assert await store.get("ns", "a") == b"1"
-    finally:
-        inline.InlineConnection._run = original  # type: ignore[method-assign]
+    _around_statements(monkeypatch, lambda method, plan: threads.add(threading.get_ident()))
+    await store.set("ns", "a", b"1", ttl=60)
+    assert await store.get("ns", "a") == b"1"
+    await store.hset("ns", "h", {"f": b"2"}, ttl=60)
+    assert await store.hget("ns", "h", "f") == b"2"
     assert threads == {threading.get_ident()}
 
 
@@ -227,7 +247,7 @@ async def test_a_read_is_its_one_statement_and_leaves_no_transaction(
 
 def _busy(sql: str) -> BaseException:
     error = sqlite3.OperationalError("database is locked")
-    error.sqlite_errorname = "SQLITE_BUSY"  # type: ignore[attr-defined]
+    error.sqlite_errorname = "SQLITE_BUSY"
     return inline._wrap(sql, error)
 
 
@@ -235,22 +255,17 @@ async def test_a_read_that_meets_a_busy_database_is_retried_as_a_unit(
     store: SQLStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await store.set("ns", "a", b"1", ttl=60)
-    original = inline.InlineConnection._run
-    calls = 0
+    calls: list[str] = []
 
-    def twice_busy(
-        self: inline.InlineConnection, plan: inline._Plan, parameters: Any
-    ) -> inline.Rows:
-        nonlocal calls
-        calls += 1
-        if calls <= 2:  # the read at once, then the unit's first attempt
+    def twice_busy(method: Statement, plan: inline._Plan) -> None:
+        calls.append(method.__name__)
+        if len(calls) <= 2:  # the read at once, then the unit's first attempt
             raise _busy(plan.sql)
-        return original(self, plan, parameters)
 
-    monkeypatch.setattr(inline.InlineConnection, "_run", twice_busy)
+    _around_statements(monkeypatch, twice_busy)
     units = _units(store, monkeypatch)
     assert await store.get("ns", "a") == b"1"
-    assert calls == 3
+    assert calls == ["_first", "_run", "_run"]
     assert units == ["get"]  # the read at once failed; one unit retried it
 
 
@@ -261,10 +276,10 @@ async def test_a_read_that_stays_busy_fails_after_busy_timeout(
         assert isinstance(store, SQLStore)
         await store.set("ns", "a", b"1", ttl=60)
 
-        def busy(self: inline.InlineConnection, plan: inline._Plan, parameters: Any) -> Any:
+        def busy(method: Statement, plan: inline._Plan) -> None:
             raise _busy(plan.sql)
 
-        monkeypatch.setattr(inline.InlineConnection, "_run", busy)
+        _around_statements(monkeypatch, busy)
         started = time.monotonic()
         with pytest.raises(StoreTimeoutError, match="busy_timeout"):
             await store.get("ns", "a")

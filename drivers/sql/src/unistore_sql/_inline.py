@@ -211,6 +211,19 @@ class InlineConnection:
             fetched = list(map(plan.row._make, fetched))  # type: ignore[attr-defined]
         return Rows(fetched, cursor.rowcount)
 
+    def _first(self, plan: _Plan, parameters: Mapping[str, Any]) -> Any:
+        """The first row of a read (None: no row): :meth:`_run` with no result object."""
+        values = _values(plan, parameters)
+        if self._pool.events.dispatch.before_cursor_execute:
+            self._pool._forward(self.sync, None, plan.sql, tuple(values), None, False)
+        try:
+            row = self.raw.execute(plan.sql, values).fetchone()
+        except sqlite3.Error as exc:
+            raise _wrap(plan.sql, exc) from exc
+        if row is None or plan.row is None:
+            return row
+        return plan.row._make(row)  # type: ignore[attr-defined]
+
     def _run_many(self, plan: _Plan, parameter_sets: list[Mapping[str, Any]]) -> Rows:
         rows = [_values(plan, parameters) for parameters in parameter_sets]
         if self._pool.events.dispatch.before_cursor_execute:
@@ -374,14 +387,16 @@ class InlinePool:
             return False, None
         connection = self.acquire()
         try:
-            rows = connection._run(plan, parameters)
+            row = connection._first(plan, parameters)
         except BaseException:
             # A failed read leaves the connection as it was, unless SQLite
             # left a transaction open on it: then it goes.
             self.release(connection, broken=connection.raw.in_transaction)
             raise
-        self.release(connection, broken=connection.raw.in_transaction)
-        return True, rows.first()
+        # A plain SELECT opens no transaction (sqlite3 begins one only for
+        # writes), so the connection goes back as it came.
+        self.release(connection)
+        return True, row
 
     def release(self, connection: InlineConnection, *, broken: bool = False) -> None:
         if self.memory:
