@@ -368,14 +368,7 @@ class StoreWrapper:
         Raises:
             CorruptionError: The value cannot be decoded, or is not UTF-8.
         """
-        if self._closed:
-            self._check_open()
-        if type(ns) is not str:
-            ns = check_id(ns, _NS)
-        if type(slot) is not str:
-            slot = check_id(slot, _SLOT)
-        stored = await self._call("get", ns, self._inner.get(ns, slot))
-        return _text(slot, self._decoded(ns, slot, stored))
+        return _text(slot, await self.get(ns, slot))
 
     async def set(self, ns: str, slot: str, value: bytes, *, ttl: float | None) -> None:
         """Store the encoded value of a scalar slot."""
@@ -432,13 +425,7 @@ class StoreWrapper:
         Raises:
             CorruptionError: The value cannot be decoded, or is not UTF-8.
         """
-        self._check_open()
-        ns, slot = check_id(ns, _NS), check_id(slot, _SLOT)
-        field = check_id(field, "a hash field name")
-        stored = await self._call("hget", ns, self._inner.hget(ns, slot, field))
-        if stored is None:
-            return None
-        return _text(slot, self._field_decoded(ns, slot, field, stored))
+        return _text(slot, await self.hget(ns, slot, field))
 
     async def hset(
         self, ns: str, slot: str, mapping: Mapping[str, bytes], *, ttl: float | None
