@@ -11,6 +11,7 @@ the Redis Cluster and Sentinel servers come from ``servers.py`` (fixtures
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -90,9 +91,9 @@ def url() -> str:
     return target
 
 
-@pytest.fixture
-async def store(url: str) -> AsyncIterator[RedisStore]:
-    """A store with a key prefix of its own, destroyed after the test."""
+@contextlib.asynccontextmanager
+async def _own_store(url: str) -> AsyncIterator[RedisStore]:
+    """A store on ``url`` with a key prefix of its own, destroyed and closed after use."""
     opened = unistore.connect(url, key_prefix=unique_prefix())
     assert isinstance(opened, RedisStore)
     async with opened:
@@ -103,15 +104,17 @@ async def store(url: str) -> AsyncIterator[RedisStore]:
 
 
 @pytest.fixture
+async def store(url: str) -> AsyncIterator[RedisStore]:
+    """A store with a key prefix of its own, destroyed after the test."""
+    async with _own_store(url) as opened:
+        yield opened
+
+
+@pytest.fixture
 async def cluster_store(cluster_servers: RedisCluster) -> AsyncIterator[RedisStore]:
     """A store on the test Redis Cluster, with a key prefix of its own, destroyed after the test."""
-    opened = unistore.connect(cluster_servers.url, key_prefix=unique_prefix())
-    assert isinstance(opened, RedisStore)
-    async with opened:
-        try:
-            yield opened
-        finally:
-            await opened.destroy()
+    async with _own_store(cluster_servers.url) as opened:
+        yield opened
 
 
 @pytest.fixture

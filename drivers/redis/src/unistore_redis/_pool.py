@@ -62,6 +62,7 @@ class BoundedPool(ConnectionPool):
                 (``"No connection available."``, as redis-py's blocking pool).
         """
         waited = False
+        # _full(), written out: this is every command's checkout.
         if self._waiters or (
             not self._available_connections
             and len(self._in_use_connections) >= self.max_connections
