@@ -22,37 +22,66 @@ from unistore_sql import SQLStore
 pytestmark = pytest.mark.parametrize("backend", ["sqlite-file"])
 
 
-Statement = Callable[[inline.InlineConnection, inline._Plan, Any], Any]
+Around = Callable[[str, str], None]
 
 
-def _around_statements(
-    monkeypatch: pytest.MonkeyPatch, around: Callable[[Statement, inline._Plan], None]
-) -> None:
-    """Call ``around(method, plan)`` before each compiled statement a connection runs.
+class _Reader:
+    """A connection's cursor for reads at once, with ``around`` called before each statement."""
 
-    Both ways a statement runs: in a unit (``_run``) and as a read at once
-    (``_first``).
+    def __init__(self, cursor: sqlite3.Cursor, around: Around) -> None:
+        self.cursor, self.around = cursor, around
+
+    def execute(self, sql: str, values: Any) -> sqlite3.Cursor:
+        self.around("first", sql)
+        return self.cursor.execute(sql, values)
+
+
+def _around_statements(store: SQLStore, monkeypatch: pytest.MonkeyPatch, around: Around) -> None:
+    """Call ``around(way, sql)`` before each compiled statement a connection runs.
+
+    Both ways a statement runs: in a unit (``"_run"``) and as a read at once
+    (``"first"``). ``around`` may raise a ``sqlite3.Error``: it comes out
+    where SQLite's own would. No turn of the loop falls due meanwhile, so
+    every read that can runs at once.
     """
-    for name in ("_run", "_first"):
-        original: Statement = getattr(inline.InlineConnection, name)
+    pool = store._db.inline
+    assert pool is not None
+    _no_turn_due(store, monkeypatch)
+    run = inline.InlineConnection._run
 
-        def spy(
-            self: inline.InlineConnection,
-            plan: inline._Plan,
-            parameters: Any,
-            original: Statement = original,
-        ) -> Any:
-            around(original, plan)
-            return original(self, plan, parameters)
+    def spy_run(self: inline.InlineConnection, plan: inline._Plan, parameters: Any) -> Any:
+        try:
+            around("_run", plan.sql)
+        except sqlite3.Error as exc:
+            raise inline._wrap(plan.sql, exc) from exc
+        return run(self, plan, parameters)
 
-        monkeypatch.setattr(inline.InlineConnection, name, spy)
+    first = inline.InlinePool.first
+
+    def spy_first(self: inline.InlinePool, read: inline.OneRow, values: Any) -> Any:
+        self.release(self.acquire())  # at least one connection to watch
+        for connection in self._all:
+            if not isinstance(connection.reader, _Reader):
+                monkeypatch.setattr(connection, "reader", _Reader(connection.reader, around))
+        return first(self, read, values)
+
+    monkeypatch.setattr(inline.InlineConnection, "_run", spy_run)
+    # The store holds the pool's bound method, not the class's function.
+    monkeypatch.setattr(store._db, "at_once", lambda read, values: spy_first(pool, read, values))
+
+
+def _no_turn_due(store: SQLStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No turn of the loop falls due (a read due one runs as a unit, which gives it)."""
+    pool = store._db.inline
+    assert pool is not None
+    monkeypatch.setattr(pool, "_turned", time.monotonic() + 3600)
 
 
 async def test_reads_and_writes_run_on_the_loops_thread(
     store: SQLStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     threads: set[int] = set()
-    _around_statements(monkeypatch, lambda method, plan: threads.add(threading.get_ident()))
+    _around_statements(store, monkeypatch, lambda way, sql: threads.add(threading.get_ident()))
     await store.set("ns", "a", b"1", ttl=60)
     assert await store.get("ns", "a") == b"1"
     await store.hset("ns", "h", {"f": b"2"}, ttl=60)
@@ -226,6 +255,7 @@ async def test_a_read_is_its_one_statement_and_leaves_no_transaction(
     pool = store._db.inline
     assert pool is not None
     # No unit of work around a read: the statement runs at once.
+    _no_turn_due(store, monkeypatch)
     units = _units(store, monkeypatch)
     seen: list[str] = []
 
@@ -245,10 +275,10 @@ async def test_a_read_is_its_one_statement_and_leaves_no_transaction(
     assert not any(connection.raw.in_transaction for connection in pool._all)
 
 
-def _busy(sql: str) -> BaseException:
+def _busy() -> sqlite3.Error:
     error = sqlite3.OperationalError("database is locked")
     error.sqlite_errorname = "SQLITE_BUSY"
-    return inline._wrap(sql, error)
+    return error
 
 
 async def test_a_read_that_meets_a_busy_database_is_retried_as_a_unit(
@@ -257,15 +287,15 @@ async def test_a_read_that_meets_a_busy_database_is_retried_as_a_unit(
     await store.set("ns", "a", b"1", ttl=60)
     calls: list[str] = []
 
-    def twice_busy(method: Statement, plan: inline._Plan) -> None:
-        calls.append(method.__name__)
+    def twice_busy(way: str, sql: str) -> None:
+        calls.append(way)
         if len(calls) <= 2:  # the read at once, then the unit's first attempt
-            raise _busy(plan.sql)
+            raise _busy()
 
-    _around_statements(monkeypatch, twice_busy)
+    _around_statements(store, monkeypatch, twice_busy)
     units = _units(store, monkeypatch)
     assert await store.get("ns", "a") == b"1"
-    assert calls == ["_first", "_run", "_run"]
+    assert calls == ["first", "_run", "_run"]
     assert units == ["get"]  # the read at once failed; one unit retried it
 
 
@@ -276,10 +306,10 @@ async def test_a_read_that_stays_busy_fails_after_busy_timeout(
         assert isinstance(store, SQLStore)
         await store.set("ns", "a", b"1", ttl=60)
 
-        def busy(method: Statement, plan: inline._Plan) -> None:
-            raise _busy(plan.sql)
+        def busy(way: str, sql: str) -> None:
+            raise _busy()
 
-        _around_statements(monkeypatch, busy)
+        _around_statements(store, monkeypatch, busy)
         started = time.monotonic()
         with pytest.raises(StoreTimeoutError, match="busy_timeout"):
             await store.get("ns", "a")

@@ -93,7 +93,9 @@ class BatchStatements:
         params = {"nk": digest(ns), "now": now, **self._keys(list(set(wanted.values())))}
         found: dict[bytes, bytes | None] = {}
         for row in await conn.execute(self.q_get, params):
-            found[bytes(row.slot_key)] = scalar_bytes(row) if row.kind == KIND_SCALAR else None
+            found[bytes(row.slot_key)] = (
+                scalar_bytes(row.value, row.num) if row.kind == KIND_SCALAR else None
+            )
         return [found.get(wanted[slot]) for slot in slots]
 
     async def set_many(

@@ -29,7 +29,7 @@ import logging
 import os
 import time
 import types
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import inspect, select, text
@@ -47,7 +47,7 @@ from unistore_sql._engine import (
     sqlite_wal,
 )
 from unistore_sql._errors import MAPPED, Retry, mark_uncertain, retry_kind
-from unistore_sql._inline import InlinePool, run_whole
+from unistore_sql._inline import NOT_AT_ONCE, InlinePool, OneRow, run_whole
 from unistore_sql._schema import SCHEMA_VERSION, VERSION_KEY, Tables
 from unistore_sql._slots import SWEEP_BATCH, SWEEP_BATCH_MAX
 from unistore_sql._upgrades import UPGRADES
@@ -65,9 +65,6 @@ _BACKOFF = Backoff(base=0.002, cap=0.1, factor=2.0, jitter="equal")
 
 #: Seconds one sweep batch should take; the batch size adapts to it.
 _SWEEP_TARGET = 0.05
-
-#: Seconds of inline units after which the store lets other tasks run.
-_SLICE = 0.0005
 
 
 class Mode(enum.Enum):
@@ -144,11 +141,14 @@ class Database:
         self._write_lock = asyncio.Lock() if self.sqlite and not self.memory else None
         self._schema_lock = asyncio.Lock()
         self._ready = False
+        #: Runs a one-row read at once (see :meth:`InlinePool.first`) on a
+        #: SQLite file whose schema is ready; anywhere else it answers
+        #: :data:`NOT_AT_ONCE` and the read runs as a unit of work.
+        self.at_once: Callable[[OneRow, Sequence[Any]], Any] = _not_at_once
         self._next_sweep = time.monotonic() + settings.sweep_interval
         self.sweeper: Callable[[AsyncConnection, float, int], Awaitable[int]] | None = None
         self._batch = SWEEP_BATCH
         self._sweeping = False
-        self._yielded = time.monotonic()
 
     # -- running --------------------------------------------------------------
 
@@ -165,48 +165,6 @@ class Database:
             # Nothing to do before or after: no coroutine frame of its own.
             return self._execute(operation, fn, mode, idempotent)
         return self._run(operation, fn, mode, idempotent)
-
-    async def read_first(
-        self,
-        operation: str,
-        statement: Any,
-        parameters: dict[str, Any],
-        fn: Callable[[AsyncConnection], Awaitable[T]],
-        done: Callable[[Any, str], T],
-        slot: str,
-    ) -> T:
-        """Run a one-statement read: ``done(first row or None, slot)``, or ``fn`` as a unit.
-
-        On a SQLite file whose schema is ready the statement runs at once on
-        an inline connection, with no unit around it (no transaction to
-        begin or end: a read is one statement). Anywhere else, and whenever
-        that raises (a busy database, say), ``fn`` runs as a unit of work,
-        which retries what can be retried: a read may always run again.
-
-        Args:
-            operation: The operation's name, for logs.
-            statement: The statement.
-            parameters: Its parameters, for the run at once (``fn`` builds its
-                own: a retry reads the clock again).
-            fn: The same read as a unit of work.
-            done: Turns the first row (or None) into the result.
-            slot: The slot read, for ``done``'s errors.
-        """
-        inline = self.inline
-        if inline is not None and self._ready:
-            try:
-                ran, row = inline.first(statement, parameters)
-            except MAPPED:
-                ran = False
-            if ran:
-                # As after any inline unit: let the loop's other tasks run now and then.
-                now = time.monotonic()
-                if now - self._yielded > _SLICE:
-                    self._yielded = now
-                    await _next_turn()
-                return done(row, slot)
-        # run() creates or checks the schema first when that is still to do.
-        return await self.run(operation, fn)
 
     async def _run(
         self,
@@ -322,9 +280,7 @@ class Database:
             pool.wrote()
         # A unit never suspends: give the loop's other tasks a turn now and
         # then, so a loop of store calls cannot starve them.
-        now = time.monotonic()
-        if now - self._yielded > _SLICE:
-            self._yielded = now
+        if pool.turn_due():
             await _next_turn()
         return result
 
@@ -438,11 +394,15 @@ class Database:
                 self._check_file()
             version = await self._execute(operation, self._read_version, Mode.READ, True)
             if version == SCHEMA_VERSION:
-                self._ready = True
+                self._set_ready(True)
                 return
             self._check_version(version, migrate or self.settings.create_schema)
             await self._execute(operation, self._create_or_upgrade, Mode.WRITE, True)
-            self._ready = True
+            self._set_ready(True)
+
+    def _set_ready(self, ready: bool) -> None:
+        self._ready = ready
+        self.at_once = self.inline.first if ready and self.inline is not None else _not_at_once
 
     @property
     def _read_only(self) -> bool:
@@ -543,7 +503,7 @@ class Database:
 
         async with self._schema_lock:
             await self._execute("destroy", drop, Mode.WRITE, True)
-            self._ready = False
+            self._set_ready(False)
 
     async def close(self) -> None:
         if self.inline is not None:
@@ -569,6 +529,10 @@ async def _in_thread(unit: Awaitable[T]) -> T:
         # the thread is done with it.
         await asyncio.wait([work])
         raise
+
+
+def _not_at_once(read: OneRow, values: Sequence[Any]) -> Any:
+    return NOT_AT_ONCE
 
 
 @types.coroutine

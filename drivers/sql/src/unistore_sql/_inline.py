@@ -32,11 +32,12 @@ import collections
 import logging
 import operator
 import sqlite3
+import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import quote
 
-from sqlalchemy import LargeBinary, create_engine, event
+from sqlalchemy import Float, LargeBinary, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
@@ -55,6 +56,12 @@ _KEEP = 4
 #: Compiled statements kept per store (see :meth:`InlinePool.plan`).
 _PLANS_KEPT = 1024
 
+#: Seconds of inline statements after which the store lets other tasks run:
+#: at most this long (and one statement) does a loop of store calls hold the
+#: loop. A turn costs a pass of the loop (a poll of its selector, several
+#: microseconds), so a shorter slice taxes a loop of reads by more than 1 %.
+SLICE = 0.002
+
 
 class _Plan(NamedTuple):
     """One statement compiled for one set of parameter names."""
@@ -69,6 +76,37 @@ class _Plan(NamedTuple):
     processed: tuple[tuple[int, Callable[[Any], Any]], ...]
     #: Reads every value at once when each position is a named parameter.
     getter: Callable[[Mapping[str, Any]], tuple[Any, ...]] | None
+
+
+#: What :meth:`InlinePool.first` returns when a read cannot run at once.
+NOT_AT_ONCE: Any = object()
+
+
+class OneRow:
+    """A prebuilt read of at most one row, its parameters named in call order.
+
+    The hottest reads pass their values as a tuple in this order: the pool
+    compiles the statement once per store and binds the tuple as it comes,
+    with no parameter dict per call. :meth:`bind` gives the dict a unit of
+    work passes to ``execute``.
+    """
+
+    __slots__ = ("_pool", "_reorder", "_sql", "names", "statement")
+
+    def __init__(self, statement: Any, names: tuple[str, ...]) -> None:
+        self.statement = statement
+        self.names = names
+        #: The pool the fields below were compiled for.
+        self._pool: InlinePool | None = None
+        #: The compiled SQL, or None: not runnable at once.
+        self._sql: str | None = None
+        #: The plan to bind through when the values cannot go as they come
+        #: (another order, literals, bind processors).
+        self._reorder: _Plan | None = None
+
+    def bind(self, values: Sequence[Any]) -> dict[str, Any]:
+        """The statement's parameters as a dict."""
+        return dict(zip(self.names, values, strict=True))
 
 
 def _row_class(names: Sequence[str]) -> type[tuple[Any, ...]]:
@@ -135,6 +173,11 @@ class InlineConnection:
         raw = sync.connection.driver_connection
         assert isinstance(raw, sqlite3.Connection)
         self.raw: sqlite3.Connection = raw
+        #: The cursor of reads at once, kept: making one per read costs more
+        #: than the read's own binding. Its reads fetch to the end, so no
+        #: statement stays open on it between two reads (an open one would
+        #: hold a WAL snapshot).
+        self.reader = raw.cursor()
         self.dialect = sync.dialect
 
     # -- the AsyncConnection methods the driver uses ---------------------------
@@ -200,7 +243,7 @@ class InlineConnection:
 
     def _run(self, plan: _Plan, parameters: Mapping[str, Any]) -> Rows:
         values = _values(plan, parameters)
-        if self._pool.events.dispatch.before_cursor_execute:
+        if self._pool.listened():
             self._pool._forward(self.sync, None, plan.sql, tuple(values), None, False)
         try:
             cursor = self.raw.execute(plan.sql, values)
@@ -211,22 +254,9 @@ class InlineConnection:
             fetched = list(map(plan.row._make, fetched))  # type: ignore[attr-defined]
         return Rows(fetched, cursor.rowcount)
 
-    def _first(self, plan: _Plan, parameters: Mapping[str, Any]) -> Any:
-        """The first row of a read (None: no row): :meth:`_run` with no result object."""
-        values = _values(plan, parameters)
-        if self._pool.events.dispatch.before_cursor_execute:
-            self._pool._forward(self.sync, None, plan.sql, tuple(values), None, False)
-        try:
-            row = self.raw.execute(plan.sql, values).fetchone()
-        except sqlite3.Error as exc:
-            raise _wrap(plan.sql, exc) from exc
-        if row is None or plan.row is None:
-            return row
-        return plan.row._make(row)  # type: ignore[attr-defined]
-
     def _run_many(self, plan: _Plan, parameter_sets: list[Mapping[str, Any]]) -> Rows:
         rows = [_values(plan, parameters) for parameters in parameter_sets]
-        if self._pool.events.dispatch.before_cursor_execute:
+        if self._pool.listened():
             self._pool._forward(self.sync, None, plan.sql, rows, None, True)
         try:
             cursor = self.raw.executemany(plan.sql, rows)
@@ -317,6 +347,8 @@ class InlinePool:
         self._dialect: Any = None
         self._writes = 0
         self._checkpoint: asyncio.Future[None] | None = None
+        #: When the loop last had a turn (see :meth:`turn_due`).
+        self._turned = time.monotonic()
 
     # -- connections --------------------------------------------------------------
 
@@ -367,36 +399,74 @@ class InlinePool:
         self._all.append(connection)
         return connection
 
-    def first(self, statement: Any, parameters: Mapping[str, Any]) -> tuple[bool, Any]:
-        """Run a one-statement read at once, outside any transaction.
+    def first(self, read: OneRow, values: Sequence[Any]) -> Any:
+        """Run a one-row read at once, outside any transaction.
 
-        The hot reads' path: a free connection, the compiled statement on its
-        cursor, the connection back. A file's reads need no lock: WAL gives
-        each statement a snapshot of its own.
+        The hot reads' path, written out flat: a free connection, the
+        compiled statement on its kept cursor, the connection back. A file's
+        reads need no lock: WAL gives each statement a snapshot of its own.
 
         Returns:
-            ``(True, the first row or None)``, or ``(False, None)`` when the
-            statement cannot run this way (the caller runs it as a unit).
-
-        Raises:
-            sqlalchemy.exc.DBAPIError: What SQLite raised (busy, I/O, ...), as
-                a unit's statement raises it.
+            The row as a tuple, None for no row, or :data:`NOT_AT_ONCE`: the
+            caller runs the read as a unit of work instead. That is when the
+            statement cannot run this way; when SQLite raised (busy, say: a
+            unit retries what can be retried, and a read may always run
+            again); and when the loop is due a turn, which the unit gives.
         """
-        plan = self.plan(statement, parameters)
-        if plan is None or self.memory:
-            return False, None
-        connection = self.acquire()
+        if read._pool is not self:
+            self._compile_read(read)
+        sql = read._sql
+        if sql is None or time.monotonic() - self._turned > SLICE:
+            return NOT_AT_ONCE
+        if read._reorder is not None:
+            values = _values(read._reorder, read.bind(values))
+        free = self._free
+        connection = free.pop() if free else self.acquire()
+        if self.events._has_events and self.listened():  # its cheap half first, inline
+            self._forward(connection.sync, None, sql, tuple(values), None, False)
         try:
-            row = connection._first(plan, parameters)
-        except BaseException:
+            rows = connection.reader.execute(sql, values).fetchall()
+        except BaseException as exc:
             # A failed read leaves the connection as it was, unless SQLite
             # left a transaction open on it: then it goes.
             self.release(connection, broken=connection.raw.in_transaction)
+            if isinstance(exc, sqlite3.Error):
+                logger.debug("a read at once failed; it runs as a unit", exc_info=True)
+                return NOT_AT_ONCE
             raise
         # A plain SELECT opens no transaction (sqlite3 begins one only for
         # writes), so the connection goes back as it came.
-        self.release(connection)
-        return True, row
+        if len(free) < _KEEP:
+            free.append(connection)
+        else:
+            self.release(connection)
+        return rows[0] if rows else None
+
+    def turn_due(self) -> bool:
+        """Whether the loop is due a turn after this pool's statements (then it counts as given).
+
+        A unit on an inline connection never suspends: its caller gives the
+        loop's other tasks a turn when this says so, so that a loop of store
+        calls cannot starve them.
+        """
+        now = time.monotonic()
+        if now - self._turned > SLICE:
+            self._turned = now
+            return True
+        return False
+
+    def _compile_read(self, read: OneRow) -> None:
+        read._pool, read._sql, read._reorder = self, None, None
+        if self.memory:
+            return  # one shared connection: every statement runs in a unit
+        if self._dialect is None:
+            self.release(self.acquire())  # the dialect comes with a connection
+        plan = self.plan(read.statement, dict.fromkeys(read.names))
+        if plan is None:
+            return
+        read._sql = plan.sql
+        if plan.names != read.names or plan.processed:
+            read._reorder = plan
 
     def release(self, connection: InlineConnection, *, broken: bool = False) -> None:
         if self.memory:
@@ -406,6 +476,13 @@ class InlinePool:
             _close_quietly(connection)
             return
         self._free.append(connection)
+
+    def listened(self) -> bool:
+        """Whether anything listens for the store engine's ``before_cursor_execute``."""
+        # _has_events first: SQLAlchemy's own cheap test before it dispatches,
+        # set once any connection event is listened for on the engine or its
+        # class. The dispatch collection's own test is a Python call.
+        return bool(self.events._has_events and self.events.dispatch.before_cursor_execute)
 
     def _forward(
         self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
@@ -480,9 +557,11 @@ class InlinePool:
             if bind.expanding or bind.callable is not None:
                 return None
             processor = bind_processors.get(name)
-            if isinstance(bind.type, LargeBinary):
-                # sqlite3 binds bytes as a BLOB itself: the processor only
-                # wraps them in a memoryview, the same BLOB.
+            if isinstance(bind.type, LargeBinary | Float):
+                # sqlite3 binds both itself. For bytes the processor only
+                # wraps them in a memoryview, the same BLOB; for a time it only
+                # makes an int a float, and SQLite compares the two by value
+                # (and stores either as REAL in a REAL column).
                 processor = None
             if name in names:
                 if processor is not None:

@@ -40,6 +40,7 @@ from unistore.errors import SlotKindError
 from unistore.protocols import SlotKind
 from unistore.sdk import INT64_MAX, INT64_MIN, add_counter, parse_counter, short
 from unistore_sql._expiry import seconds_left
+from unistore_sql._inline import OneRow
 from unistore_sql._keys import as_counter, decode, digest, encode, new_token, prefix_bounds
 from unistore_sql._schema import KIND_HASH, KIND_SCALAR, PREFIX_INDEXED, Tables, slot_head
 
@@ -87,6 +88,7 @@ class SlotStatements:
         expired = s.c.expires_at <= now
 
         self.q_get = select(s.c.kind, s.c.value, s.c.num).where(here, live)
+        self.r_get = OneRow(self.q_get, ("nk", "sk", "now"))
         self.q_kind = select(s.c.kind).where(here, live)
         self.q_expiry = select(s.c.expires_at).where(here, live)
         self.q_names = select(s.c.slot).where(s.c.ns_key == nk, live)
@@ -200,6 +202,8 @@ class SlotStatements:
             )
             .where(here, live)
         )
+        # The field's key comes first: the join's condition precedes the WHERE.
+        self.r_hget = OneRow(self.q_hget, ("fk", "nk", "sk", "now"))
         self.hash_join = join
         self.q_hgetall = select(s.c.kind, f.c.field, f.c.value).select_from(join).where(here, live)
 
@@ -266,24 +270,27 @@ class SlotStatements:
     # -- scalars ------------------------------------------------------------------
 
     @staticmethod
-    def scalar_params(ns: str, slot: str, now: float) -> dict[str, Any]:
-        """The parameters of :attr:`q_get`."""
-        return {"nk": digest(ns), "sk": digest(slot), "now": now}
+    def scalar_values(ns: str, slot: str, now: float) -> tuple[bytes, bytes, float]:
+        """The values of :attr:`r_get`, in its order."""
+        return digest(ns), digest(slot), now
 
     @staticmethod
     def scalar_of(row: Any, slot: str) -> bytes | None:
         """The value in a row of :attr:`q_get` (None: no row)."""
         if row is None:
             return None
-        if row.kind != KIND_SCALAR:
-            raise kind_error(slot, KIND_SCALAR, row.kind)
-        return scalar_bytes(row)
+        kind, value, num = row
+        if kind != KIND_SCALAR:
+            raise kind_error(slot, KIND_SCALAR, kind)
+        if value is not None:  # scalar_bytes() written out: a get's every call counts
+            return bytes(value)
+        return str(int(num)).encode()
 
     async def read_scalar(
         self, conn: AsyncConnection, ns: str, slot: str, now: float
     ) -> bytes | None:
-        row = (await conn.execute(self.q_get, self.scalar_params(ns, slot, now))).first()
-        return self.scalar_of(row, slot)
+        params = self.r_get.bind(self.scalar_values(ns, slot, now))
+        return self.scalar_of((await conn.execute(self.q_get, params)).first(), slot)
 
     async def write_scalar(
         self, conn: AsyncConnection, ns: str, slot: str, value: bytes, exp: float
@@ -332,23 +339,26 @@ class SlotStatements:
     # -- hashes -------------------------------------------------------------------
 
     @staticmethod
-    def field_params(ns: str, slot: str, field: str, now: float) -> dict[str, Any]:
-        """The parameters of :attr:`q_hget`."""
-        return {"nk": digest(ns), "sk": digest(slot), "fk": digest(field), "now": now}
+    def field_values(
+        ns: str, slot: str, field: str, now: float
+    ) -> tuple[bytes, bytes, bytes, float]:
+        """The values of :attr:`r_hget`, in its order."""
+        return digest(field), digest(ns), digest(slot), now
 
     @staticmethod
     def field_of(row: Any, slot: str) -> bytes | None:
         """The value in a row of :attr:`q_hget` (None: no row)."""
         if row is None:
             return None
-        if row.kind != KIND_HASH:
-            raise kind_error(slot, KIND_HASH, row.kind)
-        return None if row.value is None else bytes(row.value)
+        kind, value = row
+        if kind != KIND_HASH:
+            raise kind_error(slot, KIND_HASH, kind)
+        return None if value is None else bytes(value)
 
     async def hget(
         self, conn: AsyncConnection, ns: str, slot: str, field: str, now: float
     ) -> bytes | None:
-        params = self.field_params(ns, slot, field, now)
+        params = self.r_hget.bind(self.field_values(ns, slot, field, now))
         return self.field_of((await conn.execute(self.q_hget, params)).first(), slot)
 
     async def hgetall(
@@ -508,10 +518,11 @@ class SlotStatements:
         return len(rows)
 
 
-def scalar_bytes(row: Any) -> bytes:
-    if row.value is None:
-        return str(int(row.num)).encode()
-    return bytes(row.value)
+def scalar_bytes(value: Any, num: Any) -> bytes:
+    """A scalar's bytes from its row's ``value`` and ``num`` columns."""
+    if value is None:
+        return str(int(num)).encode()
+    return bytes(value)
 
 
 def _rowcount(result: Any) -> int:

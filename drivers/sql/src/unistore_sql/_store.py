@@ -31,6 +31,7 @@ from unistore_sql._db import Database, Mode
 from unistore_sql._engine import Settings, effective_settings, resolve
 from unistore_sql._errors import ERRORS
 from unistore_sql._expiry import slot_deadline
+from unistore_sql._inline import NOT_AT_ONCE
 from unistore_sql._schema import build_tables
 from unistore_sql._session_sql import LISTING_BATCH as SCOPES_BATCH
 from unistore_sql._sessions import (
@@ -184,16 +185,14 @@ class SQLStore(FullStoreBase):
 
     # -- KeyValue ---------------------------------------------------------------
 
-    def _get(self, ns: str, slot: str) -> Coroutine[Any, Any, bytes | None]:
-        # The hottest read: one statement, run at once where it can be.
+    async def _get(self, ns: str, slot: str) -> bytes | None:
+        # The hottest read: its one statement, run at once where it can be.
         self._in_use()
         q, clock = self._q, self.clock
-
-        def op(conn: AsyncConnection) -> Coroutine[Any, Any, bytes | None]:
-            return q.read_scalar(conn, ns, slot, clock())
-
-        params = q.scalar_params(ns, slot, clock())
-        return self._db.read_first("get", q.q_get, params, op, q.scalar_of, slot)
+        row = self._db.at_once(q.r_get, q.scalar_values(ns, slot, clock()))
+        if row is NOT_AT_ONCE:
+            return await self._run("get", lambda conn: q.read_scalar(conn, ns, slot, clock()))
+        return q.scalar_of(row, slot)
 
     async def _set(self, ns: str, slot: str, value: bytes, ttl: float | None) -> None:
         q, clock = self._q, self.clock
@@ -240,15 +239,13 @@ class SQLStore(FullStoreBase):
 
     # -- Hash -------------------------------------------------------------------
 
-    def _hget(self, ns: str, slot: str, field: str) -> Coroutine[Any, Any, bytes | None]:
+    async def _hget(self, ns: str, slot: str, field: str) -> bytes | None:
         self._in_use()  # as _get
         q, clock = self._q, self.clock
-
-        def op(conn: AsyncConnection) -> Coroutine[Any, Any, bytes | None]:
-            return q.hget(conn, ns, slot, field, clock())
-
-        params = q.field_params(ns, slot, field, clock())
-        return self._db.read_first("hget", q.q_hget, params, op, q.field_of, slot)
+        row = self._db.at_once(q.r_hget, q.field_values(ns, slot, field, clock()))
+        if row is NOT_AT_ONCE:
+            return await self._run("hget", lambda conn: q.hget(conn, ns, slot, field, clock()))
+        return q.field_of(row, slot)
 
     async def _hset(self, ns: str, slot: str, mapping: dict[str, bytes], ttl: float | None) -> int:
         q, clock = self._q, self.clock

@@ -75,7 +75,7 @@ class WatchStatements:
                     snap = found[slot] = Snapshot(
                         version=int(r.version),
                         kind=int(r.kind),
-                        value=scalar_bytes(r) if r.kind == KIND_SCALAR else None,
+                        value=scalar_bytes(r.value, r.num) if r.kind == KIND_SCALAR else None,
                         fields={} if r.kind == KIND_HASH else None,
                         expires_at=float(r.expires_at),
                     )
