@@ -155,6 +155,18 @@ async def test_a_loop_of_calls_lets_other_tasks_run(store: SQLStore) -> None:
     assert turns > before + 1
 
 
+async def test_reads_now_and_then_all_run_at_once(
+    store: SQLStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only reads back to back for a slice wait for the loop's turn; a pause gave it one."""
+    await store.set("ns", "a", b"1", ttl=60)
+    units = _units(store, monkeypatch)
+    for _ in range(5):
+        await asyncio.sleep(inline.SLICE * 2)
+        assert await store.get("ns", "a") == b"1"
+    assert units == []
+
+
 async def test_checkpoints_run_off_the_loop(
     store: SQLStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:

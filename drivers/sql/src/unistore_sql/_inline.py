@@ -347,8 +347,9 @@ class InlinePool:
         self._dialect: Any = None
         self._writes = 0
         self._checkpoint: asyncio.Future[None] | None = None
-        #: When the loop last had a turn (see :meth:`turn_due`).
-        self._turned = time.monotonic()
+        #: When the loop last had a turn, and when a statement last ran here
+        #: (see :meth:`turn_due`).
+        self._turned = self._last = time.monotonic()
 
     # -- connections --------------------------------------------------------------
 
@@ -416,7 +417,7 @@ class InlinePool:
         if read._pool is not self:
             self._compile_read(read)
         sql = read._sql
-        if sql is None or time.monotonic() - self._turned > SLICE:
+        if sql is None or self._due(time.monotonic()):
             return NOT_AT_ONCE
         if read._reorder is not None:
             values = _values(read._reorder, read.bind(values))
@@ -450,10 +451,19 @@ class InlinePool:
         calls cannot starve them.
         """
         now = time.monotonic()
-        if now - self._turned > SLICE:
+        if self._due(now):
             self._turned = now
             return True
         return False
+
+    def _due(self, now: float) -> bool:
+        # Only a stretch of statements back to back counts: after a slice
+        # with none, the loop was free meanwhile (a store used now and then
+        # never waits for a turn).
+        if now - self._last > SLICE:
+            self._turned = now
+        self._last = now
+        return now - self._turned > SLICE
 
     def _compile_read(self, read: OneRow) -> None:
         read._pool, read._sql, read._reorder = self, None, None
