@@ -72,9 +72,8 @@ def _around_statements(store: SQLStore, monkeypatch: pytest.MonkeyPatch, around:
 
 def _no_turn_due(store: SQLStore, monkeypatch: pytest.MonkeyPatch) -> None:
     """No turn of the loop falls due (a read due one runs as a unit, which gives it)."""
-    pool = store._db.inline
-    assert pool is not None
-    monkeypatch.setattr(pool, "_turned", time.monotonic() + 3600)
+    assert store._db.inline is not None
+    monkeypatch.setattr(inline, "SLICE", 3600.0)
 
 
 async def test_reads_and_writes_run_on_the_loops_thread(
