@@ -70,6 +70,7 @@ from unistore.sdk._cursor import decode_cursor, encode_cursor
 from unistore.sdk._errors import ErrorRule, ErrorTable
 from unistore.sdk._full import FullStoreBase
 from unistore.sdk._loops import LoopAffinity
+from unistore.sdk._now import LATER, Later
 from unistore.sdk._open import CREATE_OPTION, store_not_found
 from unistore.sdk._records import (
     datetime_to_micros,
@@ -116,6 +117,7 @@ __all__ = [
     "CREATE_OPTION",
     "INT64_MAX",
     "INT64_MIN",
+    "LATER",
     "RETENTION_MAX",
     "SCOPE_MAX",
     "TOKENS_KEPT",
@@ -132,6 +134,7 @@ __all__ = [
     "HSetOp",
     "HashBase",
     "KeyValueBase",
+    "Later",
     "LoopAffinity",
     "MessageWrite",
     "NewSession",

@@ -26,6 +26,7 @@ from unistore.sdk._checks import (
     check_value,
     not_utf8,
 )
+from unistore.sdk._now import LATER, Later
 from unistore.sdk._store import StoreBase
 
 __all__ = [
@@ -48,10 +49,18 @@ class KeyValueBase(StoreBase):
     forms :meth:`_get_many`, :meth:`_set_many`, :meth:`_delete_many`, each
     atomic and, where the backend allows, one round trip. Empty batches never
     reach a primitive. :meth:`get_text` (a decoding ``get``) reads through
-    :meth:`_get`.
+    :meth:`_get`. Optional: :meth:`_get_now`, a synchronous ``_get`` tried
+    first.
     """
 
     _CAPABILITY: ClassVar[Capability | None] = Capability.KEY_VALUE
+    #: Whether the class overrides :meth:`_get_now` (set for each subclass):
+    #: a driver without one pays a flag test, not a call.
+    _GETS_NOW: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._GETS_NOW = cls._get_now is not KeyValueBase._get_now
 
     @final
     async def get(self, ns: str, slot: str) -> bytes | None:
@@ -67,6 +76,10 @@ class KeyValueBase(StoreBase):
         if type(slot) is not str:
             slot = check_id(slot, _SLOT)
         try:
+            if self._GETS_NOW:
+                data = self._get_now(ns, slot)
+                if data is not LATER:
+                    return data
             return await self._get(ns, slot)
         except self._catches as exc:
             raise self._translate(exc) from exc
@@ -91,7 +104,11 @@ class KeyValueBase(StoreBase):
         if type(slot) is not str:
             slot = check_id(slot, _SLOT)
         try:
-            data = await self._get(ns, slot)
+            if self._GETS_NOW:
+                now = self._get_now(ns, slot)
+                data = await self._get(ns, slot) if now is LATER else now
+            else:
+                data = await self._get(ns, slot)
         except self._catches as exc:
             raise self._translate(exc) from exc
         if data is None:
@@ -166,6 +183,16 @@ class KeyValueBase(StoreBase):
     @abstractmethod
     async def _get(self, ns: str, slot: str) -> bytes | None: ...
 
+    def _get_now(self, ns: str, slot: str) -> bytes | Later | None:
+        """Optional: answer :meth:`_get` without waiting, or return :data:`LATER`.
+
+        Tried before :meth:`_get` by :meth:`get` and :meth:`get_text` when a
+        class overrides it; :data:`LATER` sends the read to :meth:`_get`.
+        It must never block the loop for longer than one short statement,
+        and it may return :data:`LATER` for any reason at all.
+        """
+        return LATER
+
     @abstractmethod
     async def _set(self, ns: str, slot: str, value: bytes, ttl: float | None) -> None: ...
 
@@ -189,10 +216,17 @@ class HashBase(StoreBase):
     """Hash slots. Primitives: :meth:`_hget`, :meth:`_hset`, :meth:`_hdel`, :meth:`_hgetall`.
 
     :meth:`_hkeys` defaults to the names of :meth:`_hgetall`; :meth:`hget_text`
-    (a decoding ``hget``) reads through :meth:`_hget`.
+    (a decoding ``hget``) reads through :meth:`_hget`. Optional:
+    :meth:`_hget_now`, a synchronous ``_hget`` tried first.
     """
 
     _CAPABILITY: ClassVar[Capability | None] = Capability.HASH
+    #: Whether the class overrides :meth:`_hget_now` (set for each subclass).
+    _HGETS_NOW: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._HGETS_NOW = cls._hget_now is not HashBase._hget_now
 
     @final
     async def hget(self, ns: str, slot: str, field: str) -> bytes | None:
@@ -210,6 +244,10 @@ class HashBase(StoreBase):
         if type(field) is not str:
             field = check_id(field, "a hash field name")
         try:
+            if self._HGETS_NOW:
+                data = self._hget_now(ns, slot, field)
+                if data is not LATER:
+                    return data
             return await self._hget(ns, slot, field)
         except self._catches as exc:
             raise self._translate(exc) from exc
@@ -234,7 +272,11 @@ class HashBase(StoreBase):
         if type(field) is not str:
             field = check_id(field, "a hash field name")
         try:
-            data = await self._hget(ns, slot, field)
+            if self._HGETS_NOW:
+                now = self._hget_now(ns, slot, field)
+                data = await self._hget(ns, slot, field) if now is LATER else now
+            else:
+                data = await self._hget(ns, slot, field)
         except self._catches as exc:
             raise self._translate(exc) from exc
         if data is None:
@@ -300,6 +342,14 @@ class HashBase(StoreBase):
 
     @abstractmethod
     async def _hget(self, ns: str, slot: str, field: str) -> bytes | None: ...
+
+    def _hget_now(self, ns: str, slot: str, field: str) -> bytes | Later | None:
+        """Optional: answer :meth:`_hget` without waiting, or return :data:`LATER`.
+
+        The hash form of :meth:`KeyValueBase._get_now`, tried first by
+        :meth:`hget` and :meth:`hget_text` when a class overrides it.
+        """
+        return LATER
 
     @abstractmethod
     async def _hset(self, ns: str, slot: str, mapping: dict[str, bytes], ttl: float | None) -> int:
