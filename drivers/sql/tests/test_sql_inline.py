@@ -286,6 +286,33 @@ async def test_a_read_is_its_one_statement_and_leaves_no_transaction(
     assert not any(connection.raw.in_transaction for connection in pool._all)
 
 
+async def test_reads_at_once_leave_no_statement_open_to_pin_a_snapshot(
+    db_url: str, table_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each read fetches its one row and SQLite resets the statement: a checkpoint can finish."""
+    async with unistore.connect(db_url, table_prefix=table_prefix) as store:
+        assert isinstance(store, SQLStore)
+        await store.set("ns", "a", b"1", ttl=60)
+        await store.set("ns", "n", b"42", ttl=60)  # held as a number
+        await store.hset("ns", "h", {"f": b"2"}, ttl=60)
+        _no_turn_due(store, monkeypatch)
+        units = _units(store, monkeypatch)
+        assert await store.get("ns", "a") == b"1"
+        assert await store.get("ns", "n") == b"42"
+        assert await store.get("ns", "absent") is None
+        assert await store.hget("ns", "h", "f") == b"2"
+        assert await store.hget("ns", "h", "absent") is None
+        assert units == []
+        other = sqlite3.connect(tmp_path / "store.db", isolation_level=None)
+        try:
+            other.execute(f"UPDATE {table_prefix}meta SET value = value")
+            # (busy, frames in the WAL, frames checkpointed): a reader's open
+            # statement would hold its snapshot and leave busy at 1.
+            assert other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone() == (0, 0, 0)
+        finally:
+            other.close()
+
+
 def _busy() -> sqlite3.Error:
     error = sqlite3.OperationalError("database is locked")
     error.sqlite_errorname = "SQLITE_BUSY"

@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from unistore import StoreURL
 from unistore.errors import ConfigurationError, CorruptionError
-from unistore.sdk import Backoff, store_not_found
+from unistore.sdk import LATER, Backoff, store_not_found
 from unistore_sql._engine import (
     EngineReaper,
     Settings,
@@ -47,7 +47,7 @@ from unistore_sql._engine import (
     sqlite_wal,
 )
 from unistore_sql._errors import MAPPED, Retry, mark_uncertain, retry_kind
-from unistore_sql._inline import NOT_AT_ONCE, InlinePool, OneRow, run_whole
+from unistore_sql._inline import AtOnce, InlinePool, OneRow, run_whole
 from unistore_sql._schema import SCHEMA_VERSION, VERSION_KEY, Tables
 from unistore_sql._slots import SWEEP_BATCH, SWEEP_BATCH_MAX
 from unistore_sql._upgrades import UPGRADES
@@ -143,8 +143,8 @@ class Database:
         self._ready = False
         #: Runs a one-row read at once (see :meth:`InlinePool.first`) on a
         #: SQLite file whose schema is ready; anywhere else it answers
-        #: :data:`NOT_AT_ONCE` and the read runs as a unit of work.
-        self.at_once: Callable[[OneRow, Sequence[Any]], Any] = _not_at_once
+        #: :data:`~unistore.sdk.LATER` and the read runs as a unit of work.
+        self.at_once: AtOnce = _not_at_once
         self._next_sweep = time.monotonic() + settings.sweep_interval
         self.sweeper: Callable[[AsyncConnection, float, int], Awaitable[int]] | None = None
         self._batch = SWEEP_BATCH
@@ -532,7 +532,7 @@ async def _in_thread(unit: Awaitable[T]) -> T:
 
 
 def _not_at_once(read: OneRow, values: Sequence[Any]) -> Any:
-    return NOT_AT_ONCE
+    return LATER
 
 
 @types.coroutine

@@ -21,6 +21,7 @@ from unistore.protocols import SessionPage, SessionRecord, SlotKind
 from unistore.sdk import (
     ForkRequest,
     FullStoreBase,
+    Later,
     LoopAffinity,
     MessageWrite,
     NewSession,
@@ -31,7 +32,6 @@ from unistore_sql._db import Database, Mode
 from unistore_sql._engine import Settings, effective_settings, resolve
 from unistore_sql._errors import ERRORS
 from unistore_sql._expiry import slot_deadline
-from unistore_sql._inline import NOT_AT_ONCE
 from unistore_sql._schema import build_tables
 from unistore_sql._session_sql import LISTING_BATCH as SCOPES_BATCH
 from unistore_sql._sessions import (
@@ -185,14 +185,17 @@ class SQLStore(FullStoreBase):
 
     # -- KeyValue ---------------------------------------------------------------
 
-    async def _get(self, ns: str, slot: str) -> bytes | None:
+    def _get_now(self, ns: str, slot: str) -> bytes | Later | None:
         # The hottest read: its one statement, run at once where it can be.
-        self._in_use()
+        # Only a SQLite file reads at once, where no loop is checked (a unit
+        # of work, which checks it, runs every other read).
+        if self._reaper is not None:
+            self._in_use()
+        return self._q.scalar_now(self._db.at_once, ns, slot, self.clock())
+
+    async def _get(self, ns: str, slot: str) -> bytes | None:
         q, clock = self._q, self.clock
-        row = self._db.at_once(q.r_get, q.scalar_values(ns, slot, clock()))
-        if row is NOT_AT_ONCE:
-            return await self._run("get", lambda conn: q.read_scalar(conn, ns, slot, clock()))
-        return q.scalar_of(row, slot)
+        return await self._run("get", lambda conn: q.read_scalar(conn, ns, slot, clock()))
 
     async def _set(self, ns: str, slot: str, value: bytes, ttl: float | None) -> None:
         q, clock = self._q, self.clock
@@ -239,13 +242,14 @@ class SQLStore(FullStoreBase):
 
     # -- Hash -------------------------------------------------------------------
 
+    def _hget_now(self, ns: str, slot: str, field: str) -> bytes | Later | None:
+        if self._reaper is not None:  # as _get_now
+            self._in_use()
+        return self._q.field_now(self._db.at_once, ns, slot, field, self.clock())
+
     async def _hget(self, ns: str, slot: str, field: str) -> bytes | None:
-        self._in_use()  # as _get
         q, clock = self._q, self.clock
-        row = self._db.at_once(q.r_hget, q.field_values(ns, slot, field, clock()))
-        if row is NOT_AT_ONCE:
-            return await self._run("hget", lambda conn: q.hget(conn, ns, slot, field, clock()))
-        return q.field_of(row, slot)
+        return await self._run("hget", lambda conn: q.hget(conn, ns, slot, field, clock()))
 
     async def _hset(self, ns: str, slot: str, mapping: dict[str, bytes], ttl: float | None) -> int:
         q, clock = self._q, self.clock
