@@ -313,6 +313,35 @@ async def test_reads_at_once_leave_no_statement_open_to_pin_a_snapshot(
             other.close()
 
 
+async def test_a_new_connection_writes_nothing_and_needs_no_lock(
+    db_url: str, table_prefix: str, tmp_path: Path
+) -> None:
+    """A connection the store opens on its file (a checkpoint's, a busier pool's) only reads it.
+
+    Setting ``auto_vacuum`` is a write transaction even where the file has
+    it: done on every open, it took the write lock (busy for the store's
+    own writers, then an fsync under the default ``synchronous``).
+    """
+    async with unistore.connect(db_url, table_prefix=table_prefix) as store:
+        assert isinstance(store, SQLStore)
+        await store.set("ns", "a", b"1", ttl=60)
+        pool = store._db.inline
+        assert pool is not None
+        watcher = sqlite3.connect(tmp_path / "store.db", isolation_level=None)
+        writer = sqlite3.connect(tmp_path / "store.db", isolation_level=None)
+        try:
+            version = watcher.execute("PRAGMA data_version").fetchone()
+            pool._open().close()
+            assert watcher.execute("PRAGMA data_version").fetchone() == version  # nothing written
+            writer.execute("BEGIN IMMEDIATE")
+            pool._open().close()  # busy_timeout=0: a lock it needed would raise at once
+            writer.execute("ROLLBACK")
+            assert watcher.execute("PRAGMA auto_vacuum").fetchone() == (2,)  # incremental
+        finally:
+            writer.close()
+            watcher.close()
+
+
 def _busy() -> sqlite3.Error:
     error = sqlite3.OperationalError("database is locked")
     error.sqlite_errorname = "SQLITE_BUSY"

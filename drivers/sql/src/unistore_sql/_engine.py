@@ -260,6 +260,10 @@ def sqlite_wal(target: Target, settings: Settings) -> bool:
     return not target.memory and settings.create
 
 
+#: ``PRAGMA auto_vacuum``'s answer for INCREMENTAL.
+_INCREMENTAL = 2
+
+
 def sqlite_pragmas(dbapi_connection: Any, *, wal: bool, busy_ms: int) -> None:
     """Prepare one new SQLite connection of the store."""
     # Transactions are begun explicitly (BEGIN IMMEDIATE for writes), not
@@ -267,13 +271,19 @@ def sqlite_pragmas(dbapi_connection: Any, *, wal: bool, busy_ms: int) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
         if wal:
             # Only a database with no table yet takes it: space freed by the
             # expiry sweep then goes back to the file system (``_store``).
-            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            # Setting it is a write transaction even on a file that has it
+            # (SQLite rewrites page 1), which would take the write lock, and
+            # invalidate every other connection's cache, each time a
+            # connection opens: it is set only where it is not yet.
+            cursor.execute("PRAGMA auto_vacuum")  # DB-API form: aiosqlite's adapter too
+            if cursor.fetchone()[0] != _INCREMENTAL:
+                cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
             cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
     finally:
         cursor.close()
 
