@@ -201,3 +201,83 @@ async def test_a_store_whose_pool_stays_full_times_out_with_a_clear_error(
                     await read
         assert await s.get("ns", "a") is None
         await s.destroy()
+
+
+def _count_base_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Count the calls of the base pool's own checkout and release."""
+    calls = {"get_connection": 0, "release": 0}
+    for name in calls:
+        original = getattr(aioredis.ConnectionPool, name)
+
+        def spy(
+            self: object, *args: object, _name: str = name, _original: object = original
+        ) -> object:
+            calls[_name] += 1
+            return _original(self, *args)  # type: ignore[operator]
+
+        monkeypatch.setattr(aioredis.ConnectionPool, name, spy)
+    return calls
+
+
+async def test_checkouts_skip_the_base_while_its_metrics_are_off(
+    pool: BoundedPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pool's own checkout: the same connection, connected; no lock or metric of the base."""
+    calls = _count_base_calls(monkeypatch)
+    reauthed: list[AbstractConnection] = []
+    first = await pool.get_connection()
+    assert first.is_connected
+    original_re_auth = type(first).re_auth
+
+    async def re_auth(self: AbstractConnection) -> None:
+        reauthed.append(self)
+        await original_re_auth(self)
+
+    monkeypatch.setattr(type(first), "re_auth", re_auth)
+    await pool.release(first)
+    again = await pool.get_connection()
+    assert again is first
+    await pool.release(again)
+    assert await aioredis.Redis(connection_pool=pool).ping()  # a command on it works
+    assert calls == {"get_connection": 0, "release": 0}
+    assert reauthed == [first] * 3  # at every release, as the base's release event does
+    assert list(pool._available_connections) == [first]
+    assert not pool._in_use_connections
+
+
+async def test_with_redis_pys_metrics_on_every_call_runs_the_base(
+    pool: BoundedPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import unistore_redis._pool as pool_module
+
+    calls = _count_base_calls(monkeypatch)
+    monkeypatch.setattr(pool_module, "_pool_metrics", object)  # anything but None: on
+    connection = await pool.get_connection()
+    await pool.release(connection)
+    assert calls == {"get_connection": 1, "release": 1}
+
+
+async def test_a_release_that_reconnects_runs_the_base(
+    pool: BoundedPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _count_base_calls(monkeypatch)
+    connection = await pool.get_connection()
+    monkeypatch.setattr(connection, "should_reconnect", lambda: True)
+    await pool.release(connection)
+    assert calls["release"] == 1
+    assert not connection.is_connected  # the base disconnected it, holding its lock
+    assert list(pool._available_connections) == [connection]
+
+
+async def test_a_checkout_that_cannot_connect_gives_the_connection_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pool = BoundedPool(max_connections=1, timeout=1.0, host="127.0.0.1", port=1)
+    try:
+        with pytest.raises(NoConnection):
+            await pool.get_connection()
+        assert not pool._in_use_connections  # the one slot is free again
+        with pytest.raises(NoConnection):
+            await pool.get_connection()  # not "No connection available" after a timeout
+    finally:
+        await pool.disconnect()

@@ -14,6 +14,14 @@ The pool's own books say what is free (``_available_connections`` and
 ``_in_use_connections``), so there is no second count that a release of a
 connection the pool does not hold, or a reset, could put out of step.
 
+A checkout and its release cost about 7 µs in the base (redis-py 8): an
+``asyncio.Lock`` each, three awaits of its pool metrics each, and an event
+dispatched through another lock on release. With those metrics off (redis-py's
+default), and while nothing holds the base's lock across an await, this pool
+takes and returns a connection itself, as the base would: about 1.2 µs. A
+release that reconnects, and every call while redis-py's metrics are on, runs
+the base's own code.
+
 Imported when a store builds its client, not when the scheme is resolved.
 """
 
@@ -22,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections import deque
+from collections.abc import Callable
 from typing import Any, cast
 
 from redis.asyncio.connection import AbstractConnection, ConnectionPool
@@ -30,6 +39,27 @@ from redis.exceptions import ConnectionError as NoConnection
 from redis.exceptions import MaxConnectionsError
 
 __all__ = ["BoundedPool", "bounded_sentinel_pool"]
+
+
+def _no_pool_metrics() -> object | None:
+    return None
+
+
+# redis-py's own switch for its pool metrics (OpenTelemetry): None while they
+# are off. Older redis-py versions have no such metrics.
+_pool_metrics: Callable[[], object | None] = _no_pool_metrics
+try:
+    from redis.asyncio.observability import recorder as _recorder
+except ImportError:  # pragma: no cover - redis-py before 8
+    pass
+else:
+    _pool_metrics = _recorder._get_or_create_collector
+
+#: Whether this redis-py has what the pool's own checkout calls; on an older
+#: one without it, every checkout runs the base's.
+_LEAN = all(hasattr(AbstractConnection, name) for name in ("should_reconnect", "re_auth")) and (
+    hasattr(ConnectionPool, "ensure_connection")
+)
 
 
 class BoundedPool(ConnectionPool):
@@ -75,13 +105,24 @@ class BoundedPool(ConnectionPool):
             # disconnect): then another caller may take the last one first,
             # and this one queues. No arguments: redis-py warns (a cost on
             # every call) when given any.
+            lean = self._lean()
             try:
-                taken = await super().get_connection()  # type: ignore[no-untyped-call]
+                if lean:
+                    taken = self.get_available_connection()  # type: ignore[no-untyped-call]
+                else:
+                    taken = await super().get_connection()  # type: ignore[no-untyped-call]
             except MaxConnectionsError:
                 await self._wait_turn()
                 waited = True
                 continue
             break
+        if lean:
+            # The rest of the base's checkout: connect it, or check it still is.
+            try:
+                await self.ensure_connection(taken)
+            except BaseException:
+                await self.release(taken)
+                raise
         if waited and self._waiters and not self._full():
             # More connections came free than woke waiters (a newcomer queued
             # behind one that was woken): the next waiter takes one.
@@ -120,9 +161,20 @@ class BoundedPool(ConnectionPool):
                 turn.set_result(None)
                 return
 
+    def _lean(self) -> bool:
+        """Whether a checkout or release may skip the base's lock and metrics (see the module)."""
+        return _LEAN and not self._lock.locked() and _pool_metrics() is None
+
     async def release(self, connection: AbstractConnection) -> None:
         """Return ``connection`` to the pool and wake the first waiter."""
-        await super().release(connection)
+        if self._lean() and not connection.should_reconnect():  # type: ignore[no-untyped-call]
+            self._in_use_connections.remove(connection)
+            self._available_connections.append(connection)
+            # What the base's release event does: re-authenticate a connection
+            # whose credentials a streaming provider renewed while it was out.
+            await connection.re_auth()  # type: ignore[no-untyped-call]
+        else:
+            await super().release(connection)
         if self._waiters:
             self._wake()
 
