@@ -157,7 +157,9 @@ async def main() -> None:
     parser.add_argument("--drivers", default=",".join(ALL_DRIVERS))
     parser.add_argument("--rounds", type=int, default=21, help="rounds per op (memory)")
     parser.add_argument("--io-rounds", type=int, default=9, help="rounds per op (other drivers)")
-    parser.add_argument("--batch-ms", type=float, default=10.0, help="batch length (memory)")
+    # 50 ms: a memory-driver read is about 0.4 µs, and 10 ms batches swung
+    # the overhead of one run by several points.
+    parser.add_argument("--batch-ms", type=float, default=50.0, help="batch length (memory)")
     parser.add_argument("--io-batch-ms", type=float, default=40.0, help="batch (other drivers)")
     args = parser.parse_args()
     print(f"# Python {sys.version.split()[0]}; median of interleaved rounds")
