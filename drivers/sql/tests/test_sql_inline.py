@@ -190,6 +190,30 @@ async def test_checkpoints_run_off_the_loop(
     assert threading.get_ident() not in threads
 
 
+async def test_the_wal_starts_over_under_a_steady_stream_of_writes(
+    db_url: str, table_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint beside the writers never copies every frame; one that restarts does.
+
+    SQLite rewinds the WAL only after a checkpoint that copied all of it, so
+    without the restarting one the file grows by every write (about 12 KB
+    per set here) for as long as the writes keep coming.
+    """
+    kept = 256 * 4096
+    monkeypatch.setattr(inline, "CHECKPOINT_EVERY", 50)
+    monkeypatch.setattr(inline, "RESTART_FRAMES", 256)
+    monkeypatch.setattr(inline, "WAL_KEPT_BYTES", kept)
+    wal = tmp_path / "store.db-wal"
+    async with unistore.connect(db_url, table_prefix=table_prefix) as store:
+        for i in range(20_000):
+            await store.set("ns", f"k{i % 100}", b"v" * 100, ttl=60)
+            # Past 12 MB of writes, the file is back near its kept size.
+            if i >= 1_000 and i % 10 == 0 and wal.stat().st_size <= 2 * kept:
+                break
+        else:
+            pytest.fail(f"the WAL never started over: {wal.stat().st_size} bytes")
+
+
 async def test_statements_built_per_call_do_not_pile_up(store: SQLStore) -> None:
     from sqlalchemy import literal_column, select
 

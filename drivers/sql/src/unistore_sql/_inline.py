@@ -52,6 +52,20 @@ T = TypeVar("T")
 #: size SQLite's own auto-checkpoint aims at, for small writes).
 CHECKPOINT_EVERY = 1000
 
+#: WAL frames (pages written) after which a checkpoint also starts the WAL
+#: over: 32 MiB of 4 KiB pages. A checkpoint off the loop runs beside the
+#: store's writers, so it never copies the frames they add meanwhile, and
+#: SQLite rewinds the WAL only after one that copied every frame: under a
+#: steady stream of writes the WAL would grow without end.
+RESTART_FRAMES = 8192
+
+#: The WAL file's size once it starts over (``journal_size_limit``), bytes.
+WAL_KEPT_BYTES = RESTART_FRAMES * 4096
+
+#: Milliseconds the restarting checkpoint waits for the write lock and for
+#: readers of old frames; it tries again at the next checkpoint if it must.
+_RESTART_WAIT_MS = 250
+
 #: Connections kept open per store; more are opened while needed.
 _KEEP = 4
 
@@ -376,6 +390,7 @@ class InlinePool:
             raw.execute("PRAGMA busy_timeout=0")
             if self.wal:
                 raw.execute("PRAGMA wal_autocheckpoint=0")
+                raw.execute(f"PRAGMA journal_size_limit={WAL_KEPT_BYTES}")
         except BaseException:
             raw.close()
             raise
@@ -528,7 +543,14 @@ class InlinePool:
     def _checkpoint_now(self) -> None:
         raw = self._open()
         try:
-            raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            # The bulk of the copy and the syncs, beside the writers.
+            _, frames, _ = raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if frames >= RESTART_FRAMES:
+                # The rest under the write lock, so that the next writer
+                # rewinds the WAL: only the frames written meanwhile are left,
+                # and the store's writers wait (busy, retried off the loop).
+                raw.execute(f"PRAGMA busy_timeout={_RESTART_WAIT_MS}")
+                raw.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
         finally:
             raw.close()
 
