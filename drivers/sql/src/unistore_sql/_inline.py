@@ -369,9 +369,13 @@ class InlinePool:
         self._dialect: Any = None
         self._writes = 0
         self._checkpoint: asyncio.Future[None] | None = None
-        #: When the loop last had a turn, and when a statement last ran here
-        #: (see :meth:`turn_due`).
+        #: When the current slice of statements began (the loop last had a
+        #: turn), and when a statement last ran here (see :meth:`turn_due`).
         self._turned = self._last = time.monotonic()
+        #: The current slice's number, and whether the loop has run a
+        #: callback scheduled when it began (its other tasks had a turn).
+        self._slice = 0
+        self._seen = True
 
     # -- connections --------------------------------------------------------------
 
@@ -440,12 +444,14 @@ class InlinePool:
         if read._pool is not self:
             self._compile_read(read)
         sql = read._sql
-        # _due() written out: a method call is a tenth of what the read adds.
+        # Inside a slice, after a statement: the common case, tested inline
+        # (a method call is a tenth of what the read adds).
         now = time.monotonic()
-        if now - self._last > SLICE:
-            self._turned = now
+        if (now - self._last > SLICE or now - self._turned > SLICE) and self._slice_over(now):
+            self._last = now
+            return LATER  # the unit it runs as gives the turn
         self._last = now
-        if sql is None or now - self._turned > SLICE:
+        if sql is None:
             return LATER
         if read._reorder is not None:
             values = _values(read._reorder, read.bind(values))
@@ -479,19 +485,47 @@ class InlinePool:
         calls cannot starve them.
         """
         now = time.monotonic()
-        if self._due(now):
-            self._turned = now
+        if (now - self._last > SLICE or now - self._turned > SLICE) and self._slice_over(now):
+            self._last = now
+            # The turn counts as given: the next slice begins, and its mark
+            # is to run only after the caller's yield.
+            self._begin_slice(now, after_yield=True)
             return True
+        self._last = now
         return False
 
-    def _due(self, now: float) -> bool:
-        # Only a stretch of statements back to back counts: after a slice
-        # with none, the loop was free meanwhile (a store used now and then
-        # never waits for a turn). first() has its own copy of these lines.
-        if now - self._last > SLICE:
-            self._turned = now
-        self._last = now
-        return now - self._turned > SLICE
+    def _slice_over(self, now: float) -> bool:
+        """At a slice's end or after a pause: whether the loop is due a turn.
+
+        Only statements back to back for a whole slice, with no turn of the
+        loop meanwhile, make it due. After a pause, or when the loop ran the
+        mark scheduled as the slice began (the caller awaited something that
+        let other tasks run), a new slice begins instead: a store used now
+        and then, or between other awaits, never waits for a turn.
+        """
+        if now - self._last <= SLICE and not self._seen:
+            return True
+        self._begin_slice(now, after_yield=False)
+        return False
+
+    def _begin_slice(self, now: float, *, after_yield: bool) -> None:
+        self._turned = now
+        self._slice += 1
+        self._seen = False
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # pragma: no cover - statements run from a coroutine
+            return
+        if after_yield:
+            # Scheduled at the caller's own yield, the mark runs at the pass
+            # after it: only a later turn of the loop counts.
+            loop.call_soon(loop.call_soon, self._mark, self._slice)
+        else:
+            loop.call_soon(self._mark, self._slice)
+
+    def _mark(self, slice_number: int) -> None:
+        if slice_number == self._slice:  # a mark of an earlier slice says nothing
+            self._seen = True
 
     def _compile_read(self, read: OneRow) -> None:
         read._pool, read._sql, read._reorder = self, None, None
