@@ -134,6 +134,55 @@ async def test_sweep_is_bounded_and_reclaims_fields(store: SQLStore) -> None:
     assert [bytes(r.slot) for r in await rows(store, "SELECT slot FROM {p}slots")] == [b"live"]
 
 
+async def test_sweep_batches_of_tied_hashes_leave_no_field_behind(store: SQLStore) -> None:
+    """Batches cut through slots that expire at the same instant: every field goes with its slot."""
+    from unistore_sql._slots import SWEEP_BATCH
+
+    await store.migrate()
+    count = 2 * SWEEP_BATCH + 7
+    prefix = store.table_prefix
+    async with store.engine.begin() as conn:
+        await conn.execute(
+            text(
+                f"INSERT INTO {prefix}slots (ns_key, slot_key, ns, slot, kind, gen, "
+                "version, expires_at) VALUES (:nk, :sk, :ns, :slot, 1, :gen, 1, 1.0)"
+            ),
+            [
+                {
+                    "nk": digest("old"),
+                    "sk": digest(str(i)),
+                    "ns": b"old",
+                    "slot": str(i).encode(),
+                    "gen": i,
+                }
+                for i in range(count)
+            ],
+        )
+        await conn.execute(
+            text(
+                f"INSERT INTO {prefix}fields (ns_key, slot_key, field_key, gen, field, value) "
+                "VALUES (:nk, :sk, :fk, :gen, :field, :value)"
+            ),
+            [
+                {
+                    "nk": digest("old"),
+                    "sk": digest(str(i)),
+                    "fk": digest(name),
+                    "gen": i,
+                    "field": name.encode(),
+                    "value": b"v",
+                }
+                for i in range(count)
+                for name in ("a", "b")
+            ],
+        )
+    await store.hset("ns", "kept", {"f": b"1"}, ttl=30)
+    swept = [await store.sweep() for _ in range(4)]
+    assert swept == [SWEEP_BATCH, SWEEP_BATCH, 7, 0]
+    assert [bytes(r.field) for r in await rows(store, "SELECT field FROM {p}fields")] == [b"f"]
+    assert await store.hget("ns", "kept", "f") == b"1"
+
+
 async def test_writes_sweep_now_and_then(db_url: str, table_prefix: str) -> None:
     store = unistore.connect(db_url, table_prefix=table_prefix, sweep_interval=0.05)
     assert isinstance(store, SQLStore)

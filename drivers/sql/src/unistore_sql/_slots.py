@@ -229,22 +229,44 @@ class SlotStatements:
             },
         )
 
-        due = (
-            select(s.c.ns_key, s.c.slot_key)
-            .where(s.c.expires_at <= now)
-            .order_by(s.c.expires_at)
-            .limit(bindparam("batch", type_=Integer))
-        )
-        self.q_sweep = (
-            delete(s)
-            .where(
-                tuple_(s.c.ns_key, s.c.slot_key).in_(due.scalar_subquery()), s.c.expires_at <= now
+        # A sweep batch: the first ``batch`` expired slots and their hash
+        # fields, deleted in the database with no row coming back to Python
+        # (a batch is up to 20,000 rows; building them held the GIL, and on
+        # SQLite the sweep's thread then held up the loop's reads).
+        def due(*columns: Any) -> Any:
+            return (
+                select(*columns)
+                .where(s.c.expires_at <= now)
+                .order_by(s.c.expires_at)
+                .limit(bindparam("batch", type_=Integer))
             )
-            .returning(s.c.ns_key, s.c.slot_key, s.c.gen)
-        )
-        self.q_sweep_fields = delete(f).where(
-            tuple_(f.c.ns_key, f.c.slot_key, f.c.gen).in_(bindparam("triples", expanding=True))
-        )
+
+        slots_due = tuple_(s.c.ns_key, s.c.slot_key).in_(due(s.c.ns_key, s.c.slot_key))
+        fields_of = tuple_(f.c.ns_key, f.c.slot_key, f.c.gen)
+        self.q_sweep_slots: Any
+        self.q_sweep_fields: Any = None
+        if self.pg:
+            # One statement: the fields of exactly the slots it deleted.
+            gone = (
+                delete(s)
+                .where(slots_due, s.c.expires_at <= now)
+                .returning(s.c.ns_key, s.c.slot_key, s.c.gen)
+                .cte("gone")
+            )
+            fields_gone = (
+                delete(f)
+                .where(fields_of.in_(select(gone.c.ns_key, gone.c.slot_key, gone.c.gen)))
+                .returning(f.c.gen)
+                .cte("fields_gone")
+            )
+            self.q_sweep_slots = select(func.count()).select_from(gone).add_cte(fields_gone)
+        else:
+            # Two statements in one write transaction: SQLite reads the same
+            # batch twice (the expiry index's order is total, ties by rowid),
+            # the fields first, while their slots still name them.
+            fields_due = fields_of.in_(due(s.c.ns_key, s.c.slot_key, s.c.gen))
+            self.q_sweep_fields = delete(f).where(fields_due)
+            self.q_sweep_slots = delete(s).where(slots_due, s.c.expires_at <= now)
 
     # -- helpers ----------------------------------------------------------------
 
@@ -533,11 +555,12 @@ class SlotStatements:
         return sum(1 for r in rows if r.expires_at > now)
 
     async def sweep(self, conn: AsyncConnection, now: float, batch: int = SWEEP_BATCH) -> int:
-        rows = (await conn.execute(self.q_sweep, {"now": now, "batch": batch})).all()
-        triples = [(r.ns_key, r.slot_key, r.gen) for r in rows if r.gen is not None]
-        for part in chunks(triples):
-            await conn.execute(self.q_sweep_fields, {"triples": list(part)})
-        return len(rows)
+        """Delete up to ``batch`` expired slots and their fields; return how many slots."""
+        params = {"now": now, "batch": batch}
+        if self.pg:
+            return int((await conn.execute(self.q_sweep_slots, params)).scalar_one())
+        await conn.execute(self.q_sweep_fields, params)
+        return _rowcount(await conn.execute(self.q_sweep_slots, params))
 
 
 def scalar_bytes(value: Any, num: Any) -> bytes:
