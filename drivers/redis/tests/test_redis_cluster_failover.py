@@ -10,9 +10,13 @@ recorded as the test property ``recovery_seconds``.
 
 Redis replicates asynchronously: a write acknowledged by the master an
 instant before it died may not have reached its replica, and is then lost
-with the master. The driver does not wait for replicas (no ``WAIT``); these
-tests count such losses and fail on any, so that a loss shows instead of
-hiding.
+with the master. The driver does not wait for replicas (no ``WAIT``). These
+tests count such losses: a write sent before the kill and acknowledged less
+than :data:`REPLICATION_WINDOW` before it (or after it: the reply was on its
+way) is in that window, and its loss is reported, not failed. The loss of
+any other acknowledged write fails the test. Recovery is timed from a write
+sent after the kill, so that a reply on its way at the kill does not count
+as the failover.
 """
 
 from __future__ import annotations
@@ -39,6 +43,10 @@ WRITERS = 12
 AFTER_RECOVERY = 0.5
 #: A failover that takes longer than this fails the test.
 RECOVERY_LIMIT = 30.0
+#: Seconds before the kill within which an acknowledged write may not have
+#: reached the replica yet (replication is asynchronous; on loopback it lags
+#: by far less).
+REPLICATION_WINDOW = 0.5
 
 
 @dataclass
@@ -46,6 +54,8 @@ class Load:
     """What the writers saw."""
 
     acked: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    #: When each acknowledged write was sent, and when its reply came.
+    times: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     failures: list[BaseException] = field(default_factory=list)
     killed_at: float | None = None
     recovered_at: float | None = None
@@ -58,15 +68,19 @@ async def _writer(store: RedisStore, ns: str, affected: bool, load: Load) -> Non
     while not load.stop.is_set():
         sequence += 1
         slot, value = f"s{sequence}", f"{ns}/{sequence}/{uuid.uuid4().hex}".encode()
+        sent = time.monotonic()
         try:
             await store.set(ns, slot, value, ttl=TTL)
         except Exception as exc:  # every kind is recorded, and checked below
             load.failures.append(exc)
             await asyncio.sleep(0.02)
             continue
+        acked = time.monotonic()
         load.acked[(ns, slot)] = value
-        if affected and load.killed_at is not None and load.recovered_at is None:
-            load.recovered_at = time.monotonic()
+        load.times[(ns, slot)] = (sent, acked)
+        sent_after_kill = load.killed_at is not None and sent > load.killed_at
+        if affected and sent_after_kill and load.recovered_at is None:
+            load.recovered_at = acked
             load.recovered.set()
         await asyncio.sleep(0.005)
 
@@ -118,20 +132,26 @@ async def _check(
         for exc in load.failures
         if not isinstance(exc, StoreUnavailableError | StoreTimeoutError)
     ]
-    lost = []
+    lost, lost_in_window = [], []
     for (ns, slot), value in load.acked.items():
         if await _read_back(store, ns, slot) != value:
-            lost.append((ns, slot))
+            sent, acked = load.times[(ns, slot)]
+            in_window = sent < load.killed_at and acked > load.killed_at - REPLICATION_WINDOW
+            (lost_in_window if in_window else lost).append((ns, slot))
     record("recovery_seconds", round(recovery, 2))
     record("acknowledged_writes", len(load.acked))
     record("failed_calls", len(load.failures))
     record("lost_writes", len(lost))
+    record("lost_in_replication_window", len(lost_in_window))
     print(
         f"\n{what}: recovery {recovery:.2f} s after kill -9; {len(load.acked)} writes "
-        f"acknowledged, {len(load.failures)} calls failed, {len(lost)} acknowledged writes lost"
+        f"acknowledged, {len(load.failures)} calls failed, {len(lost)} acknowledged writes "
+        f"lost, {len(lost_in_window)} lost in the replication window at the kill"
     )
     assert not odd, f"failures of other types: {[type(exc).__name__ for exc in odd][:5]} {odd[:1]}"
-    assert not lost, f"{len(lost)} acknowledged writes lost (asynchronous replication): {lost[:5]}"
+    assert not lost, (
+        f"{len(lost)} acknowledged writes lost outside the replication window: {lost[:5]}"
+    )
 
 
 async def test_cluster_master_killed_under_writes(
