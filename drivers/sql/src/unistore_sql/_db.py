@@ -327,10 +327,10 @@ class Database:
         A batch that comes back full means more rows are due: the next batch
         follows after a pause of :data:`_SWEEP_PAUSE` times as long as this
         one took (so sweeping takes at most about a quarter of the time), and
-        its size doubles while batches stay
-        under :data:`_SWEEP_TARGET` and halves when they run longer. A batch
-        that is not full ends the run: the size goes back to
-        :data:`SWEEP_BATCH`, the next one comes after ``sweep_interval``.
+        its size doubles while batches stay under :data:`_SWEEP_TARGET` and
+        halves when they run longer. A batch that is not full ends the run:
+        the size goes back to :data:`SWEEP_BATCH`, the next one comes after
+        ``sweep_interval``.
         """
         now = time.monotonic()
         if self._sweeping or now < self._next_sweep or self.sweeper is None:
